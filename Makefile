@@ -1,0 +1,35 @@
+# Two commands on a fresh machine with only python3:  make demo  /  make test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_DIR ?= data/demo
+DEMO_CUSTOMERS ?= 20000
+DEMO_DAYS ?= 3
+
+.PHONY: demo test lint bench dbt-build clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/c360 demo --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --out $(DEMO_DIR)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check c360 orchestration splink_models tests
+	$(BIN)/ruff format --check c360 orchestration splink_models tests
+	$(BIN)/sqlfluff lint models macros snapshots
+
+bench: $(STAMP)
+	$(BIN)/python -m c360.bench
+
+clean:
+	rm -rf data target logs bench_out .pytest_cache

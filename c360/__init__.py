@@ -1,0 +1,3 @@
+"""Customer 360 and identity resolution."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,31 @@
+"""Running the dbt project in-process, against a chosen warehouse file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from c360.warehouse import WAREHOUSE_ENV, warehouse_path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+class DbtError(RuntimeError):
+    pass
+
+
+def run_dbt(args: list[str], warehouse: str | os.PathLike | None = None) -> object:
+    """Invoke dbt with `args` on the warehouse; raise DbtError if it fails.
+
+    The warehouse path travels in the environment because profiles.yml reads
+    it from there, which is also how an analytics engineer points a hand-run
+    `dbt build` at another file.
+    """
+    from dbt.cli.main import dbtRunner
+
+    os.environ[WAREHOUSE_ENV] = str(warehouse_path(warehouse).resolve())
+    full_args = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    result = dbtRunner().invoke(full_args)
+    if not result.success:
+        raise DbtError(f"dbt {' '.join(args)} failed: {result.exception or 'see the log above'}")
+    return result.result

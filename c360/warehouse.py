@@ -1,0 +1,188 @@
+"""The engine seam: everything that knows the warehouse is DuckDB.
+
+The rest of the pipeline asks this module for a connection and for the landing
+zone to be loaded into raw tables. A Spark deployment replaces this module
+(reading the same landing layout into the same raw tables), not the pipeline.
+
+Raw tables are append-only: one row per delivered landing row, every contract
+column kept as the text that arrived (casting, and quarantining what does not
+cast, is staging's job), plus load metadata:
+
+    _dt           the landing partition date
+    _source_file  the file the row came from
+    _loaded_at    when this load ran
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from c360.contract import TABLES, LandingTable
+
+RAW_SCHEMA = "raw"
+LOAD_LOG = f"{RAW_SCHEMA}._landing_load_log"
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+WAREHOUSE_ENV = "C360_WAREHOUSE"
+
+_PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+
+def warehouse_path(path: str | os.PathLike | None = None) -> Path:
+    """The warehouse file: the argument, else $C360_WAREHOUSE, else the default."""
+    return Path(path or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
+
+
+def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+    target = warehouse_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(target))
+
+
+@dataclass(frozen=True)
+class LandingPartition:
+    table: str
+    dt: dt.date
+    files: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class LoadedPartition:
+    table: str
+    dt: dt.date
+    rows: int
+    files: int
+    ignored_columns: tuple[str, ...]
+
+
+def discover_partitions(landing: str | os.PathLike) -> list[LandingPartition]:
+    """Every `<table>/dt=YYYY-MM-DD/` partition with at least one data file.
+
+    Unknown table folders raise: a misspelt source would otherwise be silently
+    never loaded.
+    """
+    root = Path(landing)
+    if not root.is_dir():
+        raise FileNotFoundError(f"landing directory not found: {root}")
+    partitions = []
+    for table_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        if table_dir.name.startswith((".", "_")):
+            continue
+        if table_dir.name not in TABLES:
+            raise ValueError(
+                f"landing folder {table_dir} is not a contract table; "
+                f"expected one of {sorted(TABLES)}"
+            )
+        for part_dir in sorted(p for p in table_dir.iterdir() if p.is_dir()):
+            match = _PARTITION.match(part_dir.name)
+            if not match:
+                raise ValueError(f"landing partition {part_dir} is not named dt=YYYY-MM-DD")
+            files = tuple(
+                sorted(f for f in part_dir.iterdir() if f.suffix.lower() in (".parquet", ".csv"))
+            )
+            if files:
+                partitions.append(
+                    LandingPartition(
+                        table_dir.name, dt.date.fromisoformat(match.group(1)), files
+                    )
+                )
+    return sorted(partitions, key=lambda p: (p.dt, p.table))
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every contract table in raw, so an absent source is an empty table."""
+    con.execute(f"create schema if not exists {RAW_SCHEMA}")
+    for table in TABLES.values():
+        cols = ", ".join(f'"{name}" varchar' for name in table.column_names)
+        con.execute(
+            f"create table if not exists {RAW_SCHEMA}.{table.name} ({cols}, "
+            "_dt date not null, _source_file varchar not null, _loaded_at timestamp not null)"
+        )
+    con.execute(
+        f"create table if not exists {LOAD_LOG} (table_name varchar not null, dt date not null, "
+        "files integer not null, rows bigint not null, ignored_columns varchar[], "
+        "loaded_at timestamp not null, primary key (table_name, dt))"
+    )
+
+
+def _file_columns(con: duckdb.DuckDBPyConnection, reader: str) -> list[str]:
+    return [row[0] for row in con.execute(f"describe select * from {reader}").fetchall()]
+
+
+def _reader(path: Path) -> str:
+    quoted = str(path).replace("'", "''")
+    if path.suffix.lower() == ".csv":
+        # all_varchar: the contract says strings unless typed, and typing is
+        # staging's job; empty strings must stay empty strings, not nulls.
+        return f"read_csv('{quoted}', header=true, all_varchar=true, allow_quoted_nulls=false)"
+    return f"read_parquet('{quoted}')"
+
+
+def load_partition(
+    con: duckdb.DuckDBPyConnection, partition: LandingPartition, loaded_at: dt.datetime
+) -> LoadedPartition:
+    table: LandingTable = TABLES[partition.table]
+    expected = table.column_names
+    ignored: set[str] = set()
+    rows = 0
+    con.execute("begin transaction")
+    try:
+        for path in partition.files:
+            reader = _reader(path)
+            present = _file_columns(con, reader)
+            missing_required = {table.key, "_op"} - set(present)
+            if missing_required:
+                raise ValueError(
+                    f"{path}: missing required column(s) {sorted(missing_required)}"
+                )
+            ignored.update(set(present) - set(expected))
+            select = ", ".join(
+                f'cast("{name}" as varchar) as "{name}"' if name in present else f'null as "{name}"'
+                for name in expected
+            )
+            count = con.execute(
+                f"insert into {RAW_SCHEMA}.{table.name} "
+                f"select {select}, ?::date, ?, ?::timestamp from {reader}",
+                [partition.dt, str(path), loaded_at],
+            ).fetchall()[0][0]
+            rows += count
+        con.execute(
+            f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?)",
+            [partition.table, partition.dt, len(partition.files), rows, sorted(ignored), loaded_at],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return LoadedPartition(partition.table, partition.dt, rows, len(partition.files), tuple(sorted(ignored)))
+
+
+def loaded_partitions(con: duckdb.DuckDBPyConnection) -> set[tuple[str, dt.date]]:
+    return {(t, d) for t, d in con.execute(f"select table_name, dt from {LOAD_LOG}").fetchall()}
+
+
+def load_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing: str | os.PathLike,
+    loaded_at: dt.datetime | None = None,
+) -> list[LoadedPartition]:
+    """Load every landing partition not loaded before, oldest date first.
+
+    Each partition loads in its own transaction and is recorded in the load
+    log, so a crash midway leaves whole partitions only and a rerun continues
+    where it stopped; a rerun with nothing new loads nothing.
+    """
+    ensure_raw_tables(con)
+    done = loaded_partitions(con)
+    loaded_at = loaded_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    results = []
+    for partition in discover_partitions(landing):
+        if (partition.table, partition.dt) in done:
+            continue
+        results.append(load_partition(con, partition, loaded_at))
+    return results
