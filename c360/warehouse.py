@@ -119,8 +119,8 @@ def _reader(path: Path) -> str:
     if path.suffix.lower() == ".csv":
         # all_varchar: the contract says strings unless typed, and typing is
         # staging's job; empty strings must stay empty strings, not nulls.
-        return f"read_csv('{quoted}', header=true, all_varchar=true, allow_quoted_nulls=false)"
-    return f"read_parquet('{quoted}')"
+        return f"read_csv('{quoted}', header=true, all_varchar=true, allow_quoted_nulls=false, hive_partitioning=false)"
+    return f"read_parquet('{quoted}', hive_partitioning=false)"
 
 
 def load_partition(

@@ -1,0 +1,72 @@
+-- Latest image of each loyalty_members record, contract columns typed.
+-- No PII normalization here yet: values are as the source holds them.
+with
+
+source as (
+
+    select * from {{ source('loyalty', 'loyalty_members') }}
+
+),
+
+ranked as (
+
+    select
+        loyalty_id,
+        first_name,
+        last_name,
+        email,
+        phone,
+        street_address,
+        city,
+        state,
+        postal_code,
+        date_of_birth,
+        tier,
+        points_balance,
+        enrolled_at,
+        updated_at,
+        _op,
+        _dt,
+        _extracted_at,
+        _loaded_at,
+        _source_file,
+        row_number() over (
+            partition by loyalty_id
+            order by
+                _dt desc,
+                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
+                _loaded_at desc,
+                _source_file desc
+        ) as recency_rank
+    from source
+
+),
+
+final as (
+
+    select
+        loyalty_id,
+        first_name,
+        last_name,
+        email,
+        phone,
+        street_address,
+        city,
+        state,
+        postal_code,
+        {{ safe_cast('date_of_birth', 'date') }} as date_of_birth,
+        tier,
+        {{ safe_cast('points_balance', dbt.type_bigint()) }} as points_balance,
+        {{ safe_cast('enrolled_at', dbt.type_timestamp()) }} as enrolled_at,
+        {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
+        coalesce(_op = 'D', false) as is_deleted,
+        _dt,
+        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
+        _loaded_at,
+        _source_file
+    from ranked
+    where recency_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,123 @@
+"""The dbt project on a tiny hand-made landing zone (tests/fixtures/landing_min).
+
+Two tables of one source over two days: an update, a delete delivered as a
+key-only file, a bad date and a bad amount. The other five sources are absent,
+so their staging models must exist and be empty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from c360.contract import TABLES
+from c360.dbt import DbtError, run_dbt
+from c360.warehouse import WAREHOUSE_ENV, connect, load_landing
+
+LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
+
+
+def _dbt(args: list[str], warehouse: Path, tmp: Path) -> object:
+    # Keep this run's artifacts and logs out of the repo's target/ and logs/,
+    # which a developer's own dbt runs use at the same time.
+    return run_dbt(
+        [*args, "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
+        warehouse=warehouse,
+    )
+
+
+def _load(warehouse: Path, loaded_at: dt.datetime | None = None) -> None:
+    con = connect(warehouse)
+    try:
+        loaded = load_landing(con, LANDING, loaded_at=loaded_at)
+    finally:
+        con.close()
+    assert {(p.table, p.dt.isoformat()) for p in loaded} == {
+        ("ecommerce_customers", "2024-01-01"),
+        ("ecommerce_customers", "2024-01-02"),
+        ("ecommerce_orders", "2024-01-01"),
+        ("ecommerce_orders", "2024-01-02"),
+    }
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("dbt_landing_min")
+    path = tmp / "warehouse.duckdb"
+    _load(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(WAREHOUSE_ENV, str(path))  # run_dbt sets it; undo afterwards
+        _dbt(["build"], path, tmp)
+        _dbt(["source", "freshness"], path, tmp)
+    return path
+
+
+def _rows(warehouse: Path, sql: str) -> list[tuple]:
+    # Not read_only: dbt-duckdb keeps its in-process connection to the file open,
+    # and DuckDB refuses a second one with a different configuration.
+    with duckdb.connect(str(warehouse)) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_latest_image_per_key(warehouse: Path) -> None:
+    rows = _rows(
+        warehouse,
+        "select customer_account_id, email, first_name, marketing_opt_in, is_deleted, _dt "
+        "from staging.stg_ecommerce__customers order by 1",
+    )
+    assert rows == [
+        # updated on day 2: the day-2 image wins
+        ("C1", "jane.doe@example.org", "Jane", False, False, dt.date(2024, 1, 2)),
+        # deleted on day 2 by a key-only file: kept, flagged, attributes null
+        ("C2", None, None, None, True, dt.date(2024, 1, 2)),
+        # untouched since day 1; PII as delivered (empty string stays empty)
+        ("C3", "", "José", True, False, dt.date(2024, 1, 1)),
+        # new on day 2
+        ("C4", "amy@example.com", "Amy", None, False, dt.date(2024, 1, 2)),
+    ]
+
+
+def test_typed_columns_and_bad_values(warehouse: Path) -> None:
+    customers = dict(
+        _rows(
+            warehouse,
+            "select customer_account_id, date_of_birth from staging.stg_ecommerce__customers",
+        )
+    )
+    assert customers["C1"] == dt.date(1980, 4, 12)
+    assert customers["C3"] is None  # 1985-02-30 does not cast
+    orders = {
+        r[0]: r[1:]
+        for r in _rows(
+            warehouse,
+            "select order_id, status, order_total, order_ts, is_deleted "
+            "from staging.stg_ecommerce__orders",
+        )
+    }
+    assert orders["O2"][:2] == ("shipped", pytest.approx(120))
+    assert orders["O1"][2] == dt.datetime(2023, 12, 31, 18, 20)
+    assert orders["O3"] == (None, None, None, True)  # deleted on day 2
+    assert orders["O4"][1] is None  # "not a number"
+
+
+def test_absent_sources_give_empty_staging_models(warehouse: Path) -> None:
+    for table in TABLES.values():
+        if table.source == "ecommerce":
+            continue
+        entity = table.name.removeprefix(f"{table.source}_")
+        if entity == table.name:  # privacy_requests -> stg_privacy__requests
+            entity = table.name.split("_", 1)[1]
+        model = f"stg_{table.source}__{entity}"
+        assert _rows(warehouse, f"select count(*) from staging.{model}") == [(0,)], model
+
+
+def test_stale_load_fails_freshness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    stale = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=60)
+    _load(path, loaded_at=stale)
+    monkeypatch.setenv(WAREHOUSE_ENV, str(path))
+    with pytest.raises(DbtError):
+        _dbt(["source", "freshness"], path, tmp_path)
