@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
+import pyarrow as pa
 from faker import Faker
 
 # Share of the name mass held by each name family. en_US carries US census
@@ -125,6 +126,12 @@ class Pools:
     surname_rank_top: np.ndarray     # indices of the 20 most common surnames
     first_top_female: np.ndarray
     first_top_male: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.first_pa = pa.array(self.first_names.tolist(), pa.string())
+        self.surname_pa = pa.array(self.surnames.tolist(), pa.string())
+        self.has_nickname = np.zeros(len(self.first_names), dtype=bool)
+        self.has_nickname[list(self.nicknames)] = True
 
 
 def _person_provider(locale: str):
