@@ -115,7 +115,7 @@ class Changes:
     new_email_rate: float = 0.0004
     new_phone_rate: float = 0.0004
     record_delete_rate: float = 0.0003
-    record_update_rate: float = 0.0020   # ordinary updates (tier, points, last seen, refresh)
+    record_update_rate: float = 0.0025   # ordinary updates (tier, points, last seen, refresh)
     new_record_rate: float = 0.0006      # an existing person joins another system
     # How likely a life event reaches each system that holds the person.
     propagation: dict[str, float] = _d(

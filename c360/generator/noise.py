@@ -269,6 +269,7 @@ class Renderer:
         d2 = np.where(typo & (y2 == y), np.clip(d + np.sign(delta), 1, 28), d)
         m_out = np.where(swap, d, m)
         d_out = np.where(swap, m, d2)
+        d_out = np.where((m_out == 2) & (d_out > 28), 28, d_out)  # a year typo on 29 February
         place = self.mask(self.cfg.placeholder)
         self.note(swap, "date_of_birth", "dob_day_month_swap")
         self.note(typo, "date_of_birth", "dob_typo")

@@ -25,7 +25,7 @@ from c360.generator.keys import (
     PhoneSpace,
     device_ids,
 )
-from c360.generator.noise import NoiseLog, Renderer
+from c360.generator.noise import NoiseLog, Renderer, _street_line
 from c360.generator.pools import (
     COUNTRY_SPELLINGS,
     INCOME_BANDS,
@@ -984,6 +984,10 @@ class ChunkRun(ChunkSimulator):
             "alt_email": pa.array(p["alt_email"].tolist(), pa.string()),
             "phone_e164": pa.array([f"+{c}{m:010d}" for c, m in zip(p["cc"], p["mobile"], strict=True)]),
             "home_phone_e164": pa.array([f"+1{m:010d}" if m else None for m in p["landline"]], pa.string()),
+            "street_address": pa.array([
+                _street_line(pools, *(int(x) for x in row), 0, 0)
+                for row in zip(p["street_no"], p["direction"], p["street"], p["sfx"], p["unit"], p["unit_letter"], strict=True)
+            ], pa.string()),
             "city": pa.array(pools.cities[p["city"]].tolist()),
             "state": pa.array(pools.city_states[p["city"]].tolist()),
             "postal_code": pa.array([f"{z:05d}" for z in p["zip"]]),

@@ -1,0 +1,102 @@
+"""The `c360` command line (../shared/CONTRACT.md, section 3)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from c360 import pipeline
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from c360.generator.config import GeneratorConfig
+    from c360.generator.core import generate
+
+    cfg = GeneratorConfig(
+        customers=args.customers,
+        days=args.days,
+        seed=args.seed,
+        start_date=dt.date.fromisoformat(args.start_date),
+        chunk_size=args.chunk_size,
+        workers=args.workers,
+    )
+    summary = generate(cfg, args.out, progress=None if args.progress is None else args.progress)
+    rows = summary["rows_by_table"]
+    print(f"wrote {sum(rows.values()):,} landing rows in {summary['chunks']} chunk(s) to {args.out}/landing")
+    for table, n in rows.items():
+        print(f"  {table:<22} {n:>12,}")
+    print(f"truth in {args.out}/truth")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    result = pipeline.run(args.landing, args.warehouse)
+    print(pipeline.format_run(result))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from c360.generator.config import GeneratorConfig
+    from c360.generator.core import generate
+
+    out = Path(args.out)
+    cfg = GeneratorConfig(customers=args.customers, days=args.days, seed=args.seed)
+    print(f"generating {args.customers:,} customers over {args.days + 1} day(s) into {out} ...")
+    summary = generate(cfg, out)
+    print(f"  {sum(summary['rows_by_table'].values()):,} landing rows")
+    warehouse = out / "warehouse.duckdb"
+    result = pipeline.run(out / "landing", warehouse)
+    print(pipeline.format_run(result))
+    print(
+        "\nNext:\n"
+        f"  duckdb {warehouse}            # or: python -c \"import duckdb; ...\"\n"
+        "  select * from staging.stg_ecommerce__customers limit 10;\n"
+        f"  C360_WAREHOUSE={warehouse} dbt build   # the analytics engineer's loop\n"
+        f"  truth (ground truth for scoring): {out / 'truth'}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="c360", description="Customer 360 identity resolution")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a synthetic six-source landing zone and its truth")
+    g.add_argument("--customers", type=int, required=True)
+    g.add_argument("--days", type=int, default=0, help="change days after the day-0 full extract")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", required=True)
+    g.add_argument("--start-date", default="2025-01-01", help="date of the day-0 extract")
+    g.add_argument("--chunk-size", type=int, default=100_000, help="people per chunk (output depends on it)")
+    g.add_argument("--workers", type=int, default=2, help="parallel processes (output does not depend on it)")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    g.set_defaults(func=_generate)
+
+    r = sub.add_parser("run", help="load new landing partitions and build the warehouse")
+    r.add_argument("--landing", required=True)
+    r.add_argument("--warehouse", default=None, help="DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)")
+    r.set_defaults(func=_run)
+
+    d = sub.add_parser("demo", help="generate a small data set, run the pipeline, print a summary")
+    d.add_argument("--customers", type=int, default=20_000)
+    d.add_argument("--days", type=int, default=3)
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--out", default="data/demo")
+    d.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"c360 {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

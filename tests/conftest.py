@@ -1,0 +1,48 @@
+"""Shared generated data sets: generated once per test session, real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from c360.generator.config import GeneratorConfig
+from c360.generator.core import generate
+
+
+@pytest.fixture(scope="session")
+def day0(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratorConfig, Path]:
+    """20k people, day 0 only: large enough to measure rates within tolerance."""
+    cfg = GeneratorConfig(customers=20_000, days=0, seed=11, chunk_size=10_000)
+    out = tmp_path_factory.mktemp("gen_day0")
+    generate(cfg, out, progress=False)
+    return cfg, out
+
+
+@pytest.fixture(scope="session")
+def multiday(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratorConfig, Path]:
+    """8k people over 6 change days: delta semantics and life events."""
+    cfg = GeneratorConfig(customers=8_000, days=6, seed=5, chunk_size=4_000)
+    out = tmp_path_factory.mktemp("gen_multiday")
+    generate(cfg, out, progress=False)
+    return cfg, out
+
+
+def landing_view(out: Path, table: str) -> str:
+    """A DuckDB relation over every partition of a landing table, with dt."""
+    return (
+        f"read_parquet('{out}/landing/{table}/*/*.parquet', hive_partitioning=true, "
+        "union_by_name=true)"
+    )
+
+
+def truth(out: Path, name: str) -> str:
+    return f"read_parquet('{out}/truth/{name}.parquet')"
+
+
+@pytest.fixture()
+def db() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    yield con
+    con.close()
