@@ -24,6 +24,8 @@ def day0(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratorConfig, Pat
 def multiday(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratorConfig, Path]:
     """8k people over 6 change days: delta semantics and life events."""
     cfg = GeneratorConfig(customers=8_000, days=6, seed=5, chunk_size=4_000)
+    # Ten times the default request rate, so that a small population files some.
+    cfg.changes.privacy_request_rate = 0.0005
     out = tmp_path_factory.mktemp("gen_multiday")
     generate(cfg, out, progress=False)
     return cfg, out
