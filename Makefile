@@ -20,16 +20,19 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/c360 demo --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --out $(DEMO_DIR)
 
+# pytest exits 5 when it collects no tests: that is not a failure of the suite.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check c360 orchestration splink_models tests
 	$(BIN)/ruff format --check c360 orchestration splink_models tests
 	$(BIN)/sqlfluff lint models macros snapshots
 
+BENCH_CUSTOMERS ?= 1000000
+BENCH_DAYS ?= 1
 bench: $(STAMP)
-	$(BIN)/python -m c360.bench
+	$(BIN)/python -m c360.bench --customers $(BENCH_CUSTOMERS) --days $(BENCH_DAYS)
 
 clean:
 	rm -rf data target logs bench_out .pytest_cache

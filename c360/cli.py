@@ -24,7 +24,10 @@ def _generate(args: argparse.Namespace) -> int:
     )
     summary = generate(cfg, args.out, progress=None if args.progress is None else args.progress)
     rows = summary["rows_by_table"]
-    print(f"wrote {sum(rows.values()):,} landing rows in {summary['chunks']} chunk(s) to {args.out}/landing")
+    print(
+        f"wrote {sum(rows.values()):,} landing rows in {summary['chunks']} chunk(s) "
+        f"to {args.out}/landing"
+    )
     for table, n in rows.items():
         print(f"  {table:<22} {n:>12,}")
     print(f"truth in {args.out}/truth")
@@ -51,7 +54,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(pipeline.format_run(result))
     print(
         "\nNext:\n"
-        f"  duckdb {warehouse}            # or: python -c \"import duckdb; ...\"\n"
+        f'  duckdb {warehouse}            # or: python -c "import duckdb; ..."\n'
         "  select * from staging.stg_ecommerce__customers limit 10;\n"
         f"  C360_WAREHOUSE={warehouse} dbt build   # the analytics engineer's loop\n"
         f"  truth (ground truth for scoring): {out / 'truth'}"
@@ -69,14 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--out", required=True)
     g.add_argument("--start-date", default="2025-01-01", help="date of the day-0 extract")
-    g.add_argument("--chunk-size", type=int, default=100_000, help="people per chunk (output depends on it)")
-    g.add_argument("--workers", type=int, default=2, help="parallel processes (output does not depend on it)")
+    g.add_argument(
+        "--chunk-size", type=int, default=100_000, help="people per chunk (output depends on it)"
+    )
+    g.add_argument(
+        "--workers", type=int, default=2, help="parallel processes (output does not depend on it)"
+    )
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     g.set_defaults(func=_generate)
 
     r = sub.add_parser("run", help="load new landing partitions and build the warehouse")
     r.add_argument("--landing", required=True)
-    r.add_argument("--warehouse", default=None, help="DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)")
+    r.add_argument(
+        "--warehouse",
+        default=None,
+        help="DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)",
+    )
     r.set_defaults(func=_run)
 
     d = sub.add_parser("demo", help="generate a small data set, run the pipeline, print a summary")
@@ -99,4 +110,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

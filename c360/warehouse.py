@@ -87,9 +87,7 @@ def discover_partitions(landing: str | os.PathLike) -> list[LandingPartition]:
             )
             if files:
                 partitions.append(
-                    LandingPartition(
-                        table_dir.name, dt.date.fromisoformat(match.group(1)), files
-                    )
+                    LandingPartition(table_dir.name, dt.date.fromisoformat(match.group(1)), files)
                 )
     return sorted(partitions, key=lambda p: (p.dt, p.table))
 
@@ -119,7 +117,10 @@ def _reader(path: Path) -> str:
     if path.suffix.lower() == ".csv":
         # all_varchar: the contract says strings unless typed, and typing is
         # staging's job; empty strings must stay empty strings, not nulls.
-        return f"read_csv('{quoted}', header=true, all_varchar=true, allow_quoted_nulls=false, hive_partitioning=false)"
+        return (
+            f"read_csv('{quoted}', header=true, all_varchar=true, "
+            "allow_quoted_nulls=false, hive_partitioning=false)"
+        )
     return f"read_parquet('{quoted}', hive_partitioning=false)"
 
 
@@ -137,9 +138,7 @@ def load_partition(
             present = _file_columns(con, reader)
             missing_required = {table.key, "_op"} - set(present)
             if missing_required:
-                raise ValueError(
-                    f"{path}: missing required column(s) {sorted(missing_required)}"
-                )
+                raise ValueError(f"{path}: missing required column(s) {sorted(missing_required)}")
             ignored.update(set(present) - set(expected))
             select = ", ".join(
                 f'cast("{name}" as varchar) as "{name}"' if name in present else f'null as "{name}"'
@@ -159,7 +158,9 @@ def load_partition(
     except Exception:
         con.execute("rollback")
         raise
-    return LoadedPartition(partition.table, partition.dt, rows, len(partition.files), tuple(sorted(ignored)))
+    return LoadedPartition(
+        partition.table, partition.dt, rows, len(partition.files), tuple(sorted(ignored))
+    )
 
 
 def loaded_partitions(con: duckdb.DuckDBPyConnection) -> set[tuple[str, dt.date]]:

@@ -52,14 +52,16 @@ class Coverage:
 class Population:
     # Share of people who live with at least one other customer.
     household_share: float = 0.25
-    household_size_weights: dict[int, float] = field(default_factory=lambda: {2: 0.7, 3: 0.2, 4: 0.1})
+    household_size_weights: dict[int, float] = field(
+        default_factory=lambda: {2: 0.7, 3: 0.2, 4: 0.1}
+    )
     # A married couple keeps one surname with this probability.
     couple_same_surname: float = 0.75
     # Share of multi-person households with a home landline that members give.
     household_landline_rate: float = 0.35
     # Hard negatives, as shares of all people.
-    junior_senior_share: float = 0.01   # fathers and sons of the same name
-    twin_share: float = 0.006           # twins: surname, birth date, address shared
+    junior_senior_share: float = 0.01  # fathers and sons of the same name
+    twin_share: float = 0.006  # twins: surname, birth date, address shared
     common_name_city_share: float = 0.01  # top-20 first x last names in the 5 largest cities
     # Share of multi-person households with a device several members log into.
     family_device_rate: float = 0.15
@@ -78,24 +80,29 @@ class Population:
 class Noise:
     """Messy PII. Each rate applies to one field of one emitted record."""
 
-    case_style: float = 0.30        # UPPER / lower / mIxed instead of as typed
-    whitespace: float = 0.08        # leading, trailing or doubled spaces
-    gmail_dots: float = 0.20        # extra dots in a Gmail local part
-    gmail_plus_tag: float = 0.08    # +tag appended to a Gmail local part
-    googlemail: float = 0.02        # googlemail.com instead of gmail.com
-    title: float = 0.05             # Mr./Mrs./Ms./Dr. before the first name
-    nickname: float = 0.12          # Bob for Robert, where a nickname exists
-    accent_strip: float = 0.40      # José -> Jose, where there is an accent
-    typo: float = 0.02              # transposition, dropped, doubled or wrong letter
+    case_style: float = 0.30  # UPPER / lower / mIxed instead of as typed
+    whitespace: float = 0.08  # leading, trailing or doubled spaces
+    gmail_dots: float = 0.20  # extra dots in a Gmail local part
+    gmail_plus_tag: float = 0.08  # +tag appended to a Gmail local part
+    googlemail: float = 0.02  # googlemail.com instead of gmail.com
+    title: float = 0.05  # Mr./Mrs./Ms./Dr. before the first name
+    nickname: float = 0.12  # Bob for Robert, where a nickname exists
+    accent_strip: float = 0.40  # José -> Jose, where there is an accent
+    typo: float = 0.02  # transposition, dropped, doubled or wrong letter
     first_last_swap: float = 0.01
     address_abbreviation: float = 0.50  # Street -> St / St. / ST
-    missing_as_empty: float = 0.5   # an unknown value arrives as '' (else null)
-    placeholder: float = 0.002      # junk like 'N/A', 'test@test.com', '0000000000'
-    dob_typo: float = 0.01          # one digit of the year or day wrong
+    missing_as_empty: float = 0.5  # an unknown value arrives as '' (else null)
+    placeholder: float = 0.002  # junk like 'N/A', 'test@test.com', '0000000000'
+    dob_typo: float = 0.01  # one digit of the year or day wrong
     dob_day_month_swap: float = 0.01  # 1980-03-07 -> 1980-07-03 (when both <= 12)
     phone_formats: dict[str, float] = _d(
-        paren=0.25, dots=0.12, dashes=0.20, plain10=0.13, plus1_spaces=0.10,
-        one_dashes=0.08, e164=0.12,
+        paren=0.25,
+        dots=0.12,
+        dashes=0.20,
+        plain10=0.13,
+        plus1_spaces=0.10,
+        one_dashes=0.08,
+        e164=0.12,
     )
     pos_loyalty_number_typed: float = 0.60  # a loyalty member's number typed at the till
     # Per-source multiplier on typo and nickname rates: agents in the call
@@ -115,8 +122,8 @@ class Changes:
     new_email_rate: float = 0.0004
     new_phone_rate: float = 0.0004
     record_delete_rate: float = 0.0003
-    record_update_rate: float = 0.0025   # ordinary updates (tier, points, last seen, refresh)
-    new_record_rate: float = 0.0006      # an existing person joins another system
+    record_update_rate: float = 0.0025  # ordinary updates (tier, points, last seen, refresh)
+    new_record_rate: float = 0.0006  # an existing person joins another system
     # How likely a life event reaches each system that holds the person.
     propagation: dict[str, float] = _d(
         ecommerce=0.7, mobile_app=0.5, loyalty=0.6, pos=0.3, crm=0.4, enrichment=0.8

@@ -66,7 +66,11 @@ def _merge_truth(truth_dir: Path) -> None:
     """Concatenate per-chunk truth parts into one file each, streaming."""
     parts_root = truth_dir / "_parts"
     for name in TRUTH_TABLES:
-        parts = sorted((parts_root / name).glob("part-*.parquet")) if (parts_root / name).exists() else []
+        parts = (
+            sorted((parts_root / name).glob("part-*.parquet"))
+            if (parts_root / name).exists()
+            else []
+        )
         if not parts:
             continue
         schema = pq.read_schema(parts[0])
@@ -91,7 +95,9 @@ def generate(cfg: GeneratorConfig, out: str | Path, progress: bool | None = None
     bar = tqdm(total=cfg.customers, unit="people", desc="generate", disable=not show)
     try:
         if cfg.workers > 1 and len(jobs) > 1:
-            with mp.get_context("fork").Pool(min(cfg.workers, len(jobs)), maxtasksperchild=4) as pool:
+            with mp.get_context("fork").Pool(
+                min(cfg.workers, len(jobs)), maxtasksperchild=4
+            ) as pool:
                 for job, result in zip(jobs, pool.imap(_run_chunk, jobs), strict=True):
                     counts.update(result)
                     bar.update(job[3])

@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-PERSON_SPAN = 1_000_000        # person and household ids per chunk
-RECORD_SPAN = 1 << 23          # identity-record serials per chunk and source
-ACTIVITY_SPAN = 1 << 29        # activity-row serials per chunk and table
+PERSON_SPAN = 1_000_000  # person and household ids per chunk
+RECORD_SPAN = 1 << 23  # identity-record serials per chunk and source
+ACTIVITY_SPAN = 1 << 29  # activity-row serials per chunk and table
 MAX_CHUNKS = 1000
 
 
@@ -68,7 +68,9 @@ class KeySpace:
         return (s * self.a + self.b) % self.p
 
     def format(self, serials: np.ndarray) -> pa.Array:
-        digits = pc.utf8_lpad(pc.cast(pa.array(self.numbers(serials)), pa.string()), self.digits, "0")
+        digits = pc.utf8_lpad(
+            pc.cast(pa.array(self.numbers(serials)), pa.string()), self.digits, "0"
+        )
         if not self.prefix:
             return digits
         return pc.binary_join_element_wise(self.prefix, digits, "")
@@ -99,8 +101,9 @@ def device_ids(seed: int, serials: np.ndarray) -> pa.Array:
     lo = _mix(s + np.uint64(0xD1B54A32D192ED03))
     return pa.array(
         [
-            f"{h >> 32:08x}-{(h >> 16) & 0xFFFF:04x}-4{h & 0xFFF:03x}-{8 | (l >> 62):x}{(l >> 48) & 0xFFF:03x}-{l & 0xFFFFFFFFFFFF:012x}"
-            for h, l in zip(hi.tolist(), lo.tolist(), strict=True)
+            f"{h >> 32:08x}-{(h >> 16) & 0xFFFF:04x}-4{h & 0xFFF:03x}-"
+            f"{8 | (low >> 62):x}{(low >> 48) & 0xFFF:03x}-{low & 0xFFFFFFFFFFFF:012x}"
+            for h, low in zip(hi.tolist(), lo.tolist(), strict=True)
         ],
         pa.string(),
     )

@@ -21,16 +21,37 @@ from c360.generator.pools import (
     PLACEHOLDER_NAMES,
     PLACEHOLDER_PHONES,
     STREET_SUFFIXES,
-    has_accent,
     strip_accents,
 )
 
 EPOCH = dt.date(1970, 1, 1)
 _KEYBOARD_NEIGHBOURS = {
-    "a": "qsz", "b": "vgn", "c": "xdv", "d": "sfe", "e": "wrd", "f": "dgr", "g": "fht",
-    "h": "gjy", "i": "uok", "j": "hku", "k": "jli", "l": "kop", "m": "nj", "n": "bmh",
-    "o": "ipl", "p": "ol", "q": "wa", "r": "etf", "s": "adw", "t": "ryg", "u": "yij",
-    "v": "cbf", "w": "qes", "x": "zcs", "y": "tuh", "z": "xa",
+    "a": "qsz",
+    "b": "vgn",
+    "c": "xdv",
+    "d": "sfe",
+    "e": "wrd",
+    "f": "dgr",
+    "g": "fht",
+    "h": "gjy",
+    "i": "uok",
+    "j": "hku",
+    "k": "jli",
+    "l": "kop",
+    "m": "nj",
+    "n": "bmh",
+    "o": "ipl",
+    "p": "ol",
+    "q": "wa",
+    "r": "etf",
+    "s": "adw",
+    "t": "ryg",
+    "u": "yij",
+    "v": "cbf",
+    "w": "qes",
+    "x": "zcs",
+    "y": "tuh",
+    "z": "xa",
 }
 SUFFIX_TEXT = {1: "Jr.", 2: "Sr.", 3: "III"}
 
@@ -47,13 +68,15 @@ class NoiseLog:
         hit = keys.filter(pa.array(mask))
         n = len(hit)
         self._parts.append(
-            pa.table({
-                "source_table": pa.array([table] * n, pa.string()).dictionary_encode(),
-                "source_record_id": hit,
-                "day": pa.array(np.full(n, day, np.int16)),
-                "field": pa.array([field] * n, pa.string()).dictionary_encode(),
-                "kind": pa.array([kind] * n, pa.string()).dictionary_encode(),
-            })
+            pa.table(
+                {
+                    "source_table": pa.array([table] * n, pa.string()).dictionary_encode(),
+                    "source_record_id": hit,
+                    "day": pa.array(np.full(n, day, np.int16)),
+                    "field": pa.array([field] * n, pa.string()).dictionary_encode(),
+                    "kind": pa.array([kind] * n, pa.string()).dictionary_encode(),
+                }
+            )
         )
 
     def table(self) -> pa.Table | None:
@@ -141,18 +164,29 @@ class Renderer:
         if m.any():
             idx = first_idx[m]
             draws = self.rng.random(len(idx))
-            nick = [pools.nicknames[i][int(r * len(pools.nicknames[i]))] for i, r in zip(idx, draws, strict=True)]
+            nick = [
+                pools.nicknames[i][int(r * len(pools.nicknames[i]))]
+                for i, r in zip(idx, draws, strict=True)
+            ]
             arr = pc.replace_with_mask(arr, pa.array(m), pa.array(nick, pa.string()))
         self.note(m, "first_name", "nickname")
         arr = self._accents(arr, "first_name")
         arr = self.typos(arr, "first_name")
         t = self.mask(self.cfg.title)
         if t.any():
-            titles = np.where(doctor[t], "Dr.", np.where(gender[t] == 1, "Mr.", np.where(self.rng.random(t.sum()) < 0.5, "Mrs.", "Ms.")))
+            titles = np.where(
+                doctor[t],
+                "Dr.",
+                np.where(
+                    gender[t] == 1, "Mr.", np.where(self.rng.random(t.sum()) < 0.5, "Mrs.", "Ms.")
+                ),
+            )
             dot = self.rng.random(t.sum()) < 0.3
             titles = np.where(dot, np.char.replace(titles.astype(str), ".", ""), titles)
             sub = arr.filter(pa.array(t))
-            arr = pc.replace_with_mask(arr, pa.array(t), pc.binary_join_element_wise(pa.array(titles.tolist()), sub, " "))
+            arr = pc.replace_with_mask(
+                arr, pa.array(t), pc.binary_join_element_wise(pa.array(titles.tolist()), sub, " ")
+            )
         self.note(t, "first_name", "title")
         arr = self.placeholder(arr, "first_name", PLACEHOLDER_NAMES)
         return self.case_and_space(arr, "first_name")
@@ -167,7 +201,9 @@ class Renderer:
                 for s, r in zip(suffix[show], self.rng.random(show.sum()), strict=True)
             ]
             sub = arr.filter(pa.array(show))
-            arr = pc.replace_with_mask(arr, pa.array(show), pc.binary_join_element_wise(sub, pa.array(texts), ""))
+            arr = pc.replace_with_mask(
+                arr, pa.array(show), pc.binary_join_element_wise(sub, pa.array(texts), "")
+            )
         self.note(show, "last_name", "suffix")
         arr = self._accents(arr, "last_name")
         arr = self.typos(arr, "last_name")
@@ -193,7 +229,9 @@ class Renderer:
         gm = self.mask(self.cfg.googlemail, is_gmail)
         arr = self.sparse(clean, dots, _gmail_dots)
         arr = self.sparse(arr, plus, _plus_tag)
-        arr = pc.if_else(pa.array(gm), pc.replace_substring(arr, "@gmail.com", "@googlemail.com"), arr)
+        arr = pc.if_else(
+            pa.array(gm), pc.replace_substring(arr, "@gmail.com", "@googlemail.com"), arr
+        )
         self.note(dots, field, "gmail_dots")
         self.note(plus, field, "gmail_plus_tag")
         self.note(gm, field, "googlemail")
@@ -230,11 +268,15 @@ class Renderer:
         style = self.rng.random(self.n)
         abbrev = style < self.cfg.address_abbreviation
         # 0 full words, 1 "St", 2 "St.", 3 USPS capitals "ST"
-        mode = np.where(abbrev, 1 + (style * 3 / max(self.cfg.address_abbreviation, 1e-9)).astype(int) % 3, 0)
+        mode = np.where(
+            abbrev, 1 + (style * 3 / max(self.cfg.address_abbreviation, 1e-9)).astype(int) % 3, 0
+        )
         unit_fmt = self.rng.integers(0, 6, self.n)
         out = [
             _street_line(pools, int(a), int(b), int(c), int(d), int(e), int(f), int(g), int(h))
-            for a, b, c, d, e, f, g, h in zip(no, direction, street, sfx, unit, unit_letter, mode, unit_fmt, strict=True)
+            for a, b, c, d, e, f, g, h in zip(
+                no, direction, street, sfx, unit, unit_letter, mode, unit_fmt, strict=True
+            )
         ]
         self.note(mode > 0, "street_address", "address_abbreviation")
         self.note((unit > 0) & (unit_fmt > 0), "street_address", "unit_format")
@@ -288,7 +330,11 @@ def _typo(value: str | None, r) -> str | None:
     i = 1 + int(r[1] * (len(value) - 2))
     kind = int(r[0] * 4)
     if kind == 0:
-        return value[:i] + value[i + 1] + value[i] + value[i + 2 :] if i + 1 < len(value) else value[:-2] + value[-1] + value[-2]
+        return (
+            value[:i] + value[i + 1] + value[i] + value[i + 2 :]
+            if i + 1 < len(value)
+            else value[:-2] + value[-1] + value[-2]
+        )
     if kind == 1:
         return value[:i] + value[i + 1 :]
     if kind == 2:
@@ -306,10 +352,8 @@ def _gmail_dots(value: str, r) -> str:
     if len(plain) < 3:
         return value
     cut = 1 + int(r[1] * (len(plain) - 1))
-    if r[0] < 0.5:
-        local = plain[:cut] + "." + plain[cut:]
-    else:
-        local = ".".join(plain)  # the j.o.h.n.s.m.i.t.h trick
+    # One extra dot, or the j.o.h.n.s.m.i.t.h trick.
+    local = plain[:cut] + "." + plain[cut:] if r[0] < 0.5 else ".".join(plain)
     return f"{local}@{domain}"
 
 

@@ -26,25 +26,65 @@ _OTHER_LOCALES = ("de_DE", "it_IT", "fr_FR", "pl_PL", "en_GB", "ga_IE")
 
 STREET_SUFFIXES = [
     # full, USPS abbreviation
-    ("Street", "St"), ("Avenue", "Ave"), ("Road", "Rd"), ("Boulevard", "Blvd"),
-    ("Drive", "Dr"), ("Lane", "Ln"), ("Court", "Ct"), ("Place", "Pl"),
-    ("Terrace", "Ter"), ("Circle", "Cir"), ("Parkway", "Pkwy"), ("Way", "Way"),
+    ("Street", "St"),
+    ("Avenue", "Ave"),
+    ("Road", "Rd"),
+    ("Boulevard", "Blvd"),
+    ("Drive", "Dr"),
+    ("Lane", "Ln"),
+    ("Court", "Ct"),
+    ("Place", "Pl"),
+    ("Terrace", "Ter"),
+    ("Circle", "Cir"),
+    ("Parkway", "Pkwy"),
+    ("Way", "Way"),
 ]
 STREET_SUFFIX_WEIGHTS = [0.30, 0.18, 0.12, 0.04, 0.12, 0.08, 0.06, 0.03, 0.02, 0.02, 0.01, 0.02]
 DIRECTIONS = [("North", "N"), ("South", "S"), ("East", "E"), ("West", "W")]
 
 PERSONAL_DOMAINS = {
-    "gmail.com": 0.36, "yahoo.com": 0.13, "hotmail.com": 0.08, "outlook.com": 0.08,
-    "icloud.com": 0.08, "aol.com": 0.04, "comcast.net": 0.04, "msn.com": 0.02,
-    "att.net": 0.02, "verizon.net": 0.01, "me.com": 0.02, "live.com": 0.03,
-    "protonmail.com": 0.01, "sbcglobal.net": 0.02, "bellsouth.net": 0.01,
-    "charter.net": 0.01, "cox.net": 0.01, "ymail.com": 0.01, "mail.com": 0.01,
+    "gmail.com": 0.36,
+    "yahoo.com": 0.13,
+    "hotmail.com": 0.08,
+    "outlook.com": 0.08,
+    "icloud.com": 0.08,
+    "aol.com": 0.04,
+    "comcast.net": 0.04,
+    "msn.com": 0.02,
+    "att.net": 0.02,
+    "verizon.net": 0.01,
+    "me.com": 0.02,
+    "live.com": 0.03,
+    "protonmail.com": 0.01,
+    "sbcglobal.net": 0.02,
+    "bellsouth.net": 0.01,
+    "charter.net": 0.01,
+    "cox.net": 0.01,
+    "ymail.com": 0.01,
+    "mail.com": 0.01,
     "gmx.com": 0.01,
 }
 INTERESTS = [
-    "outdoors", "cooking", "travel", "fitness", "gaming", "fashion", "home_garden",
-    "pets", "books", "music", "movies", "sports", "technology", "parenting", "beauty",
-    "automotive", "crafts", "photography", "wine", "investing",
+    "outdoors",
+    "cooking",
+    "travel",
+    "fitness",
+    "gaming",
+    "fashion",
+    "home_garden",
+    "pets",
+    "books",
+    "music",
+    "movies",
+    "sports",
+    "technology",
+    "parenting",
+    "beauty",
+    "automotive",
+    "crafts",
+    "photography",
+    "wine",
+    "investing",
 ]
 INCOME_BANDS = ["<25k", "25-50k", "50-75k", "75-100k", "100-150k", "150-250k", "250k+"]
 INCOME_WEIGHTS = [0.15, 0.2, 0.18, 0.14, 0.16, 0.11, 0.06]
@@ -105,9 +145,9 @@ def _merge(families: list[tuple[list[str], np.ndarray, float]]) -> tuple[np.ndar
 
 @dataclass
 class Pools:
-    first_names: np.ndarray          # object array of names
-    first_gender: np.ndarray         # 0 = female, 1 = male
-    first_p_female: np.ndarray       # sampling probabilities over first_names
+    first_names: np.ndarray  # object array of names
+    first_gender: np.ndarray  # 0 = female, 1 = male
+    first_p_female: np.ndarray  # sampling probabilities over first_names
     first_p_male: np.ndarray
     surnames: np.ndarray
     surname_p: np.ndarray
@@ -117,13 +157,13 @@ class Pools:
     cities: np.ndarray
     city_states: np.ndarray
     city_p: np.ndarray
-    city_zip_base: np.ndarray        # int zip of the city's first postal code
-    city_zip_count: np.ndarray       # how many consecutive postal codes it spans
+    city_zip_base: np.ndarray  # int zip of the city's first postal code
+    city_zip_count: np.ndarray  # how many consecutive postal codes it spans
     personal_domains: np.ndarray
     personal_domain_p: np.ndarray
     work_domains: np.ndarray
-    valid_npa: np.ndarray            # area codes / exchanges: 200-999 minus N11
-    surname_rank_top: np.ndarray     # indices of the 20 most common surnames
+    valid_npa: np.ndarray  # area codes / exchanges: 200-999 minus N11
+    surname_rank_top: np.ndarray  # indices of the 20 most common surnames
     first_top_female: np.ndarray
     first_top_male: np.ndarray
 
@@ -168,12 +208,68 @@ def _first_names() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def _tail_surnames(rng: np.random.Generator, count: int) -> list[str]:
     """Rare surnames assembled from syllables: the real tail is ~150k names long."""
-    starts = ["Ab", "Bel", "Car", "Dal", "Ek", "Fer", "Gol", "Hart", "Ing", "Jes", "Kel", "Lind",
-              "Mor", "Nor", "Ost", "Pem", "Quin", "Ros", "Stan", "Tor", "Ul", "Van", "Wes", "Yar",
-              "Zel", "Brom", "Cress", "Dun", "Fitz", "Grim", "Hal", "Kir", "Mac", "Pell", "Thorn"]
+    starts = [
+        "Ab",
+        "Bel",
+        "Car",
+        "Dal",
+        "Ek",
+        "Fer",
+        "Gol",
+        "Hart",
+        "Ing",
+        "Jes",
+        "Kel",
+        "Lind",
+        "Mor",
+        "Nor",
+        "Ost",
+        "Pem",
+        "Quin",
+        "Ros",
+        "Stan",
+        "Tor",
+        "Ul",
+        "Van",
+        "Wes",
+        "Yar",
+        "Zel",
+        "Brom",
+        "Cress",
+        "Dun",
+        "Fitz",
+        "Grim",
+        "Hal",
+        "Kir",
+        "Mac",
+        "Pell",
+        "Thorn",
+    ]
     middles = ["", "", "a", "e", "i", "o", "er", "en", "ing", "ow", "ard", "el", "is"]
-    ends = ["son", "sen", "ley", "ton", "man", "berg", "stein", "wick", "ford", "field", "ski",
-            "ova", "ez", "ini", "ard", "ham", "well", "more", "by", "worth", "ridge", "dale"]
+    ends = [
+        "son",
+        "sen",
+        "ley",
+        "ton",
+        "man",
+        "berg",
+        "stein",
+        "wick",
+        "ford",
+        "field",
+        "ski",
+        "ova",
+        "ez",
+        "ini",
+        "ard",
+        "ham",
+        "well",
+        "more",
+        "by",
+        "worth",
+        "ridge",
+        "dale",
+    ]
     seconds = ["", "", "", "b", "d", "l", "m", "n", "r", "t", "v"]
     combos = [a + b + c + d for a in starts for b in middles for c in seconds for d in ends]
     combos = sorted(set(combos))
@@ -193,28 +289,56 @@ def build_pools(seed: int, n_cities: int = 600, n_tail_surnames: int = 20000) ->
         other_last.extend(_person_provider(loc).last_names)
     other_last = list(rng.permutation(list(dict.fromkeys(other_last))))
     tail = _tail_surnames(rng, n_tail_surnames)
-    surnames, surname_p = _merge([
-        (list(en_last), np.array(list(en_last.values())), _SURNAME_MASS["en_US"]),
-        (es_last, _zipf(len(es_last), 0.6), _SURNAME_MASS["es_MX"]),
-        (other_last, _zipf(len(other_last), 0.7), _SURNAME_MASS["other"]),
-        (tail, _zipf(len(tail), 0.3), _SURNAME_MASS["tail"]),
-    ])
+    surnames, surname_p = _merge(
+        [
+            (list(en_last), np.array(list(en_last.values())), _SURNAME_MASS["en_US"]),
+            (es_last, _zipf(len(es_last), 0.6), _SURNAME_MASS["es_MX"]),
+            (other_last, _zipf(len(other_last), 0.7), _SURNAME_MASS["other"]),
+            (tail, _zipf(len(tail), 0.3), _SURNAME_MASS["tail"]),
+        ]
+    )
 
     nickname_by_name: dict[str, list[str]] = {}
     with resources.files("c360.generator").joinpath("data/nicknames.csv").open() as fh:
         for row in csv.DictReader(fh):
             nickname_by_name.setdefault(row["canonical"], []).append(row["nickname"])
-    nicknames = {
-        i: nickname_by_name[n] for i, n in enumerate(first_names) if n in nickname_by_name
-    }
+    nicknames = {i: nickname_by_name[n] for i, n in enumerate(first_names) if n in nickname_by_name}
 
     # Streets: common names first (Main, Oak, ...), then ordinals and surnames.
-    common = ["Main", "Oak", "Maple", "Park", "Pine", "Cedar", "Elm", "Washington", "Lake",
-              "Hill", "Walnut", "Spring", "Church", "Highland", "Sunset", "Lincoln", "Jackson",
-              "River", "Willow", "Franklin", "Meadow", "Forest", "Center", "Mill", "Ridge"]
-    ordinals = [f"{i}{'th' if 10 <= i % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(i % 10, 'th')}"
-                for i in range(1, 80)]
-    street_names = list(dict.fromkeys(common + ordinals + [_clean(n) or "Oak" for n in list(en_last)[:800]]))
+    common = [
+        "Main",
+        "Oak",
+        "Maple",
+        "Park",
+        "Pine",
+        "Cedar",
+        "Elm",
+        "Washington",
+        "Lake",
+        "Hill",
+        "Walnut",
+        "Spring",
+        "Church",
+        "Highland",
+        "Sunset",
+        "Lincoln",
+        "Jackson",
+        "River",
+        "Willow",
+        "Franklin",
+        "Meadow",
+        "Forest",
+        "Center",
+        "Mill",
+        "Ridge",
+    ]
+    ordinals = [
+        f"{i}{'th' if 10 <= i % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(i % 10, 'th')}"
+        for i in range(1, 80)
+    ]
+    street_names = list(
+        dict.fromkeys(common + ordinals + [_clean(n) or "Oak" for n in list(en_last)[:800]])
+    )
     streets = np.array(street_names, dtype=object)
     street_p = _zipf(len(streets), 0.7)
 

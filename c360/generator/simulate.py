@@ -66,7 +66,9 @@ ACTIVITY_KEYS = {
 }
 EVENT_TYPES = np.array(["app_open", "product_view", "search", "add_to_cart", "purchase", "login"])
 EVENT_P = np.array([0.3, 0.35, 0.15, 0.1, 0.05, 0.05])
-TICKET_CATEGORIES = np.array(["order_status", "returns", "billing", "account", "product", "complaint"])
+TICKET_CATEGORIES = np.array(
+    ["order_status", "returns", "billing", "account", "product", "complaint"]
+)
 CHANNELS = np.array(["phone", "email", "chat"])
 ORDER_STATUS = np.array(["delivered", "shipped", "cancelled", "returned"])
 
@@ -110,7 +112,9 @@ class Records:
 
 
 class ChunkSimulator:
-    def __init__(self, cfg: GeneratorConfig, pools: Pools, chunk: int, n_chunks: int, n_people: int):
+    def __init__(
+        self, cfg: GeneratorConfig, pools: Pools, chunk: int, n_chunks: int, n_people: int
+    ):
         self.cfg = cfg
         self.pools = pools
         self.chunk = chunk
@@ -177,7 +181,9 @@ class ChunkSimulator:
         gender = (rng.random(n) < 0.5).astype(np.int8)
         # Partners are of the other gender in most couples.
         partner = np.where(role == 1)[0]
-        gender[partner] = np.where(rng.random(len(partner)) < 0.95, 1 - gender[partner - 1], gender[partner])
+        gender[partner] = np.where(
+            rng.random(len(partner)) < 0.95, 1 - gender[partner - 1], gender[partner]
+        )
         first = np.where(
             gender == 1,
             rng.choice(len(pools.first_names), n, p=pools.first_p_male),
@@ -192,14 +198,18 @@ class ChunkSimulator:
         today = (self.cfg.start_date - dt.date(1970, 1, 1)).days + day
         dob = today - age_days
         child = role == 2
-        dob[child] = dob[head_of[child]] + (rng.integers(20, 40, child.sum()) * 365.25).astype(np.int64)
+        dob[child] = dob[head_of[child]] + (rng.integers(20, 40, child.sum()) * 365.25).astype(
+            np.int64
+        )
         dob = np.minimum(dob, today - 18 * 366)
         suffix = np.where(rng.random(n) < pop.suffix_iii_rate, 3, 0).astype(np.int8)
         doctor = rng.random(n) < pop.title_doctor_rate
 
         # Address: per household.
         city = rng.choice(len(pools.cities), n, p=pools.city_p)[head_of]
-        zip_code = (pools.city_zip_base[city] + (rng.integers(0, 1 << 30, n) % pools.city_zip_count[city]))[head_of]
+        zip_code = (
+            pools.city_zip_base[city] + (rng.integers(0, 1 << 30, n) % pools.city_zip_count[city])
+        )[head_of]
         street_no = (np.exp(rng.uniform(0, np.log(9999), n)).astype(np.int64) + 1)[head_of]
         direction = np.where(rng.random(n) < 0.15, rng.integers(0, 4, n), -1)[head_of]
         street = rng.choice(len(pools.streets), n, p=pools.street_p)[head_of]
@@ -209,18 +219,42 @@ class ChunkSimulator:
         unit = np.where(has_unit, rng.integers(1, 40, n), 0)[head_of]
         unit_letter = np.where(rng.random(n) < 0.4, rng.integers(1, 7, n), 0)[head_of]
 
-        cc = np.where(rng.random(n) < pop.international_phone_rate, rng.choice(INTERNATIONAL_CODES, n), 1)
+        cc = np.where(
+            rng.random(n) < pop.international_phone_rate, rng.choice(INTERNATIONAL_CODES, n), 1
+        )
         mobile = self.phone_space.numbers(4 * pid)
-        multi = np.bincount(hh - hh.min(), minlength=1)[hh - hh.min()] > 1 if n else np.zeros(0, bool)
+        multi = (
+            np.bincount(hh - hh.min(), minlength=1)[hh - hh.min()] > 1 if n else np.zeros(0, bool)
+        )
         landline_hh = rng.random(n) < pop.household_landline_rate
-        landline = np.where(multi & landline_hh[head_of], self.phone_space.numbers(4 * hh_global + 1), 0)
+        landline = np.where(
+            multi & landline_hh[head_of], self.phone_space.numbers(4 * hh_global + 1), 0
+        )
 
         people = dict(
-            pid=pid, hh=hh_global, role=role, gender=gender, first=first, last=last,
-            birth_last=last.copy(), dob=dob, suffix=suffix, doctor=doctor, city=city,
-            zip=zip_code, street_no=street_no, direction=direction, street=street, sfx=sfx,
-            unit=unit, unit_letter=unit_letter, cc=cc, mobile=mobile, landline=landline,
-            arrival=np.full(n, day, np.int16), multi=multi,
+            pid=pid,
+            hh=hh_global,
+            role=role,
+            gender=gender,
+            first=first,
+            last=last,
+            birth_last=last.copy(),
+            dob=dob,
+            suffix=suffix,
+            doctor=doctor,
+            city=city,
+            zip=zip_code,
+            street_no=street_no,
+            direction=direction,
+            street=street,
+            sfx=sfx,
+            unit=unit,
+            unit_letter=unit_letter,
+            cc=cc,
+            mobile=mobile,
+            landline=landline,
+            arrival=np.full(n, day, np.int16),
+            multi=multi,
         )
         if day == 0:
             self._plant_hard_negatives(people, rng, is_head, head_of)
@@ -243,20 +277,34 @@ class ChunkSimulator:
         for h in jr_heads:
             son = h + 1
             people["gender"][[h, son]] = 1
-            people["first"][son] = people["first"][h] if self.pools.first_gender[people["first"][h]] == 1 else people["first"][son]
+            people["first"][son] = (
+                people["first"][h]
+                if self.pools.first_gender[people["first"][h]] == 1
+                else people["first"][son]
+            )
             people["first"][h] = people["first"][son] = rng.choice(self.pools.first_top_male)
             people["last"][son] = people["birth_last"][son] = people["last"][h]
             people["dob"][son] = people["dob"][h] + int(rng.integers(20, 36) * 365.25)
             people["suffix"][h], people["suffix"][son] = 2, 1
             people["role"][son] = 2
-        self._tag(people["pid"][np.concatenate([jr_heads, jr_heads + 1])], "junior_senior", hh[np.concatenate([jr_heads, jr_heads + 1])])
+        self._tag(
+            people["pid"][np.concatenate([jr_heads, jr_heads + 1])],
+            "junior_senior",
+            hh[np.concatenate([jr_heads, jr_heads + 1])],
+        )
         for h in tw_heads:
-            a, b = (h + 1, h + 2) if people["hh"][min(h + 2, n - 1)] == people["hh"][h] and h + 2 < n else (h, h + 1)
+            a, b = (
+                (h + 1, h + 2)
+                if people["hh"][min(h + 2, n - 1)] == people["hh"][h] and h + 2 < n
+                else (h, h + 1)
+            )
             people["dob"][b] = people["dob"][a]
             people["last"][b] = people["birth_last"][b] = people["last"][a]
             if rng.random() < 0.6:
                 people["gender"][b] = people["gender"][a]
-            pool_p = self.pools.first_p_male if people["gender"][b] == 1 else self.pools.first_p_female
+            pool_p = (
+                self.pools.first_p_male if people["gender"][b] == 1 else self.pools.first_p_female
+            )
             people["first"][b] = rng.choice(len(pool_p), p=pool_p)
             self._tag(people["pid"][[a, b]], "twins", hh[[a, b]])
         # Ordinary households are hard negatives too: shared surname, address, phone.
@@ -267,11 +315,24 @@ class ChunkSimulator:
         k = min(len(singles), int(round(n * pop.common_name_city_share)))
         crowd = rng.choice(singles, k, replace=False) if k else singles[:0]
         g = people["gender"][crowd]
-        people["first"][crowd] = np.where(g == 1, rng.choice(self.pools.first_top_male, k), rng.choice(self.pools.first_top_female, k))
-        people["last"][crowd] = people["birth_last"][crowd] = rng.choice(self.pools.surname_rank_top, k)
+        people["first"][crowd] = np.where(
+            g == 1,
+            rng.choice(self.pools.first_top_male, k),
+            rng.choice(self.pools.first_top_female, k),
+        )
+        people["last"][crowd] = people["birth_last"][crowd] = rng.choice(
+            self.pools.surname_rank_top, k
+        )
         people["city"][crowd] = rng.integers(0, 5, k)
-        people["zip"][crowd] = self.pools.city_zip_base[people["city"][crowd]] + rng.integers(0, 1 << 30, k) % self.pools.city_zip_count[people["city"][crowd]]
-        group = people["first"][crowd].astype(np.int64) * 10_000_000 + people["last"][crowd] * 10 + people["city"][crowd]
+        people["zip"][crowd] = (
+            self.pools.city_zip_base[people["city"][crowd]]
+            + rng.integers(0, 1 << 30, k) % self.pools.city_zip_count[people["city"][crowd]]
+        )
+        group = (
+            people["first"][crowd].astype(np.int64) * 10_000_000
+            + people["last"][crowd] * 10
+            + people["city"][crowd]
+        )
         self._tag(people["pid"][crowd], "common_name_city", group)
 
     def _tag(self, pids: np.ndarray, kind: str, group: np.ndarray) -> None:
@@ -285,7 +346,10 @@ class ChunkSimulator:
         their residue modulo the number of chunks."""
         if not numbered:
             email = f"{local}@{domain}"
-            if zlib.crc32(email.encode()) % self.n_chunks == self.chunk and email not in self.used_emails:
+            if (
+                zlib.crc32(email.encode()) % self.n_chunks == self.chunk
+                and email not in self.used_emails
+            ):
                 self.used_emails.add(email)
                 return email
         while True:
@@ -315,30 +379,51 @@ class ChunkSimulator:
         n = len(people["pid"])
         firsts = pools.first_names[people["first"]]
         lasts = pools.surnames[people["last"]]
-        years = (people["dob"].astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970) % 100
+        years = (
+            people["dob"].astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
+        ) % 100
         dom = rng.choice(len(pools.personal_domains), size=(n, 2), p=pools.personal_domain_p)
         styles = rng.random((n, 3))
         work = rng.random(n) < self.cfg.population.work_email_rate
         work_dom = rng.integers(0, len(pools.work_domains), n)
-        emails, alts, hh_emails = [], [], []
+        emails, alts = [], []
         for i in range(n):
             local = self._local_part(firsts[i], lasts[i], styles[i, 0])
             if styles[i, 1] < 0.25:
                 local = f"{local}{years[i]:02d}"
-            emails.append(self._unique_email(local, pools.personal_domains[dom[i, 0]], rng, styles[i, 1] > 0.55))
+            emails.append(
+                self._unique_email(
+                    local, pools.personal_domains[dom[i, 0]], rng, styles[i, 1] > 0.55
+                )
+            )
             if work[i]:
                 alt_local = self._local_part(firsts[i], lasts[i], styles[i, 2] * 0.55)
-                alts.append(self._unique_email(alt_local, pools.work_domains[work_dom[i]], rng, False))
+                alts.append(
+                    self._unique_email(alt_local, pools.work_domains[work_dom[i]], rng, False)
+                )
             else:
                 alt_local = self._local_part(firsts[i], lasts[i], styles[i, 2])
-                alts.append(self._unique_email(alt_local, pools.personal_domains[dom[i, 1]], rng, True))
+                alts.append(
+                    self._unique_email(alt_local, pools.personal_domains[dom[i, 1]], rng, True)
+                )
         hh_email = np.full(n, None, object)
         if day == 0:
-            heads = np.where(people["multi"] & (people["hh"] == self.chunk * PERSON_SPAN + np.arange(len(self.p.get("pid", [])), len(self.p.get("pid", [])) + n)))[0]
+            heads = np.where(
+                people["multi"]
+                & (
+                    people["hh"]
+                    == self.chunk * PERSON_SPAN
+                    + np.arange(len(self.p.get("pid", [])), len(self.p.get("pid", [])) + n)
+                )
+            )[0]
             shared = heads[rng.random(len(heads)) < self.cfg.population.shared_household_email_rate]
             for h in shared:
-                local = f"{_ascii_token(lasts[h])}{rng.choice(['family', 'household', 'home', 's'])}"
-                hh_email[people["hh"] == people["hh"][h]] = self._unique_email(local, pools.personal_domains[dom[h, 1]], rng, rng.random() < 0.5)
+                local = (
+                    f"{_ascii_token(lasts[h])}{rng.choice(['family', 'household', 'home', 's'])}"
+                )
+                hh_email[people["hh"] == people["hh"][h]] = self._unique_email(
+                    local, pools.personal_domains[dom[h, 1]], rng, rng.random() < 0.5
+                )
             people["hh_email_shared"] = np.isin(people["hh"], people["hh"][shared])
         else:
             people["hh_email_shared"] = np.zeros(n, bool)
@@ -375,11 +460,17 @@ class ChunkSimulator:
             created[src] = self.add_records(src, owners, dup, day, rng)
         return created
 
-    def add_records(self, src: str, owners: np.ndarray, dup: np.ndarray, day: int, rng) -> np.ndarray:
+    def add_records(
+        self, src: str, owners: np.ndarray, dup: np.ndarray, day: int, rng
+    ) -> np.ndarray:
         recs = self.records[src]
         n = len(owners)
         serial = self.next_serials(f"rec:{src}", n, RECORD_SPAN)
-        keys = device_ids(self.cfg.seed, serial) if src == "mobile_app" else self.key_space[src].format(serial)
+        keys = (
+            device_ids(self.cfg.seed, serial)
+            if src == "mobile_app"
+            else self.key_space[src].format(serial)
+        )
         pres = PRESENCE[src]
         present = np.column_stack([rng.random(n) < pres[f] for f in PRESENCE_FIELDS])
         if day == 0:
@@ -390,8 +481,12 @@ class ChunkSimulator:
         if src == "mobile_app":
             extra = rng.integers(0, 1 << 20, n)  # platform, version, home store: derived bits
         elif src == "pos":
-            has_loyalty = np.isin(owners, self.records["loyalty"].person[self.records["loyalty"].alive])
-            extra = (has_loyalty & (rng.random(n) < self.cfg.noise.pos_loyalty_number_typed)).astype(np.int64)
+            has_loyalty = np.isin(
+                owners, self.records["loyalty"].person[self.records["loyalty"].alive]
+            )
+            extra = (
+                has_loyalty & (rng.random(n) < self.cfg.noise.pos_loyalty_number_typed)
+            ).astype(np.int64)
         start = len(recs)
         recs.person = np.concatenate([recs.person, owners])
         recs.serial = np.concatenate([recs.serial, serial])
@@ -413,7 +508,15 @@ class ChunkSimulator:
         keys = recs.keys.take(pa.array(idx))
         who = recs.person[idx]
         present = recs.present[idx]
-        r = Renderer(table, keys, day, rng, self.cfg.noise, self.noise_log, self.cfg.noise.typo_multiplier[src])
+        r = Renderer(
+            table,
+            keys,
+            day,
+            rng,
+            self.cfg.noise,
+            self.noise_log,
+            self.cfg.noise.typo_multiplier[src],
+        )
         n = len(idx)
         cols: dict[str, pa.Array] = {TABLES[table].key: keys}
         day_ts = self.start_ts + day * DAY_S
@@ -426,34 +529,62 @@ class ChunkSimulator:
             return r.emails(pa.array(clean.tolist(), pa.string()))
 
         def phone_values(use_landline):
-            nat = np.where(use_landline & (p["landline"][who] > 0), p["landline"][who], p["mobile"][who])
+            nat = np.where(
+                use_landline & (p["landline"][who] > 0), p["landline"][who], p["mobile"][who]
+            )
             cc = np.where(nat == p["mobile"][who], p["cc"][who], 1)
             return r.phones(cc, nat)
 
         def address_cols():
             c = {}
             c["street_address"] = r.missing(
-                r.streets(pools, p["street_no"][who], p["direction"][who], p["street"][who], p["sfx"][who], p["unit"][who], p["unit_letter"][who]),
-                present[:, 2], "street_address",
+                r.streets(
+                    pools,
+                    p["street_no"][who],
+                    p["direction"][who],
+                    p["street"][who],
+                    p["sfx"][who],
+                    p["unit"][who],
+                    p["unit_letter"][who],
+                ),
+                present[:, 2],
+                "street_address",
             )
-            city = r.case_and_space(pa.array(pools.cities[p["city"][who]].tolist(), pa.string()), "city")
+            city = r.case_and_space(
+                pa.array(pools.cities[p["city"][who]].tolist(), pa.string()), "city"
+            )
             c["city"] = r.missing(city, present[:, 2], "city")
             state = pa.array(pools.city_states[p["city"][who]].tolist(), pa.string())
-            c["state"] = r.missing(pc.if_else(pa.array(rng.random(n) < 0.1), pc.utf8_lower(state), state), present[:, 2], "state")
-            c["postal_code"] = r.missing(r.postal_codes(p["zip"][who]), present[:, 2], "postal_code")
+            c["state"] = r.missing(
+                pc.if_else(pa.array(rng.random(n) < 0.1), pc.utf8_lower(state), state),
+                present[:, 2],
+                "state",
+            )
+            c["postal_code"] = r.missing(
+                r.postal_codes(p["zip"][who]), present[:, 2], "postal_code"
+            )
             return c
 
         def names(nickname_boost=1.0):
-            first = r.first_names(pools, p["first"][who], p["gender"][who], p["doctor"][who], nickname_boost)
+            first = r.first_names(
+                pools, p["first"][who], p["gender"][who], p["doctor"][who], nickname_boost
+            )
             last = r.last_names(pools, p["last"][who], p["suffix"][who])
             first, last = r.swap(first, last)
-            return r.missing(first, present[:, 4], "first_name"), r.missing(last, present[:, 4], "last_name")
+            return r.missing(first, present[:, 4], "first_name"), r.missing(
+                last, present[:, 4], "last_name"
+            )
 
         def dob():
             values = r.dates_of_birth(p["dob"][who])
             return pc.if_else(pa.array(present[:, 3]), values, pa.scalar(None, pa.date32()))
 
-        updated = np.maximum(recs.created_ts[idx], day_ts + rng.integers(0, DAY_S // 2, n)) if day else recs.created_ts[idx] + rng.integers(0, 300 * DAY_S, n) % np.maximum(1, self.start_ts - recs.created_ts[idx])
+        updated = (
+            np.maximum(recs.created_ts[idx], day_ts + rng.integers(0, DAY_S // 2, n))
+            if day
+            else recs.created_ts[idx]
+            + rng.integers(0, 300 * DAY_S, n) % np.maximum(1, self.start_ts - recs.created_ts[idx])
+        )
 
         if src == "ecommerce":
             # The second account is the work (or old personal) address.
@@ -461,7 +592,9 @@ class ChunkSimulator:
             cols["first_name"], cols["last_name"] = names()
             cols["phone"] = r.missing(phone_values(np.zeros(n, bool)), present[:, 1], "phone")
             cols.update(address_cols())
-            country = np.array(COUNTRY_SPELLINGS, dtype=object)[rng.integers(0, len(COUNTRY_SPELLINGS), n)]
+            country = np.array(COUNTRY_SPELLINGS, dtype=object)[
+                rng.integers(0, len(COUNTRY_SPELLINGS), n)
+            ]
             cols["country"] = pa.array(country.tolist(), pa.string())
             cols["date_of_birth"] = dob()
             cols["marketing_opt_in"] = pa.array(rng.random(n) < 0.55)
@@ -471,10 +604,17 @@ class ChunkSimulator:
             bits = recs.extra[idx]
             cols["platform"] = pa.array(np.where(bits & 1, "ios", "android").tolist(), pa.string())
             version = 5 + (bits >> 1) % 3 + day // 60
-            cols["app_version"] = pa.array([f"{v}.{(b >> 3) % 10}.{(b >> 7) % 5}" for v, b in zip(version, bits, strict=True)], pa.string())
+            cols["app_version"] = pa.array(
+                [f"{v}.{(b >> 3) % 10}.{(b >> 7) % 5}" for v, b in zip(version, bits, strict=True)],
+                pa.string(),
+            )
             logged_in = present[:, 0] & self._has_live_account(who)
-            cols["profile_email"] = r.missing(email_values(np.zeros(n, bool)), logged_in, "profile_email")
-            first = r.first_names(pools, p["first"][who], p["gender"][who], p["doctor"][who], nickname_boost=2.0)
+            cols["profile_email"] = r.missing(
+                email_values(np.zeros(n, bool)), logged_in, "profile_email"
+            )
+            first = r.first_names(
+                pools, p["first"][who], p["gender"][who], p["doctor"][who], nickname_boost=2.0
+            )
             cols["profile_first_name"] = r.missing(first, present[:, 4], "profile_first_name")
             cols["push_opt_in"] = pa.array(rng.random(n) < 0.6)
             cols["first_seen_at"] = ts(recs.created_ts[idx])
@@ -487,7 +627,9 @@ class ChunkSimulator:
             for k in ("street_address", "city", "state", "postal_code"):
                 cols[k] = address[k]
             cols["date_of_birth"] = dob()
-            cols["tier"] = pa.array(np.array(TIERS)[rng.choice(len(TIERS), n, p=TIER_WEIGHTS)].tolist(), pa.string())
+            cols["tier"] = pa.array(
+                np.array(TIERS)[rng.choice(len(TIERS), n, p=TIER_WEIGHTS)].tolist(), pa.string()
+            )
             cols["points_balance"] = pa.array(rng.gamma(1.2, 900, n).astype(np.int64))
             cols["enrolled_at"] = ts(recs.created_ts[idx])
             cols["updated_at"] = ts(updated)
@@ -496,20 +638,34 @@ class ChunkSimulator:
             cols["first_name"], cols["last_name"] = names()
             # Tills print capitals.
             upper = pa.array(rng.random(n) < 0.5)
-            cols["first_name"] = pc.if_else(upper, pc.utf8_upper(cols["first_name"]), cols["first_name"])
-            cols["last_name"] = pc.if_else(upper, pc.utf8_upper(cols["last_name"]), cols["last_name"])
+            cols["first_name"] = pc.if_else(
+                upper, pc.utf8_upper(cols["first_name"]), cols["first_name"]
+            )
+            cols["last_name"] = pc.if_else(
+                upper, pc.utf8_upper(cols["last_name"]), cols["last_name"]
+            )
             cols["phone"] = r.missing(phone_values(rng.random(n) < 0.5), present[:, 1], "phone")
-            cols["postal_code"] = r.missing(r.postal_codes(p["zip"][who]), present[:, 2], "postal_code")
-            cols["home_store_id"] = pa.array([f"S{(z // 10) % 900 + 100:03d}" for z in p["zip"][who]], pa.string())
+            cols["postal_code"] = r.missing(
+                r.postal_codes(p["zip"][who]), present[:, 2], "postal_code"
+            )
+            cols["home_store_id"] = pa.array(
+                [f"S{(z // 10) % 900 + 100:03d}" for z in p["zip"][who]], pa.string()
+            )
             cols["issued_at"] = ts(recs.created_ts[idx])
         elif src == "crm":
             cols["phone"] = r.missing(phone_values(rng.random(n) < 0.5), present[:, 1], "phone")
             household = p["hh_email_shared"][who] & (p["hh_email"][who] != None)  # noqa: E711
             clean = np.where(household, p["hh_email"][who], p["email"][who])
-            self.noise_log.add(table, keys, household & present[:, 0], day, "email", "household_email")
-            cols["email"] = r.missing(r.emails(pa.array(clean.tolist(), pa.string())), present[:, 0], "email")
+            self.noise_log.add(
+                table, keys, household & present[:, 0], day, "email", "household_email"
+            )
+            cols["email"] = r.missing(
+                r.emails(pa.array(clean.tolist(), pa.string())), present[:, 0], "email"
+            )
             cols["first_name"], cols["last_name"] = names()
-            cols["postal_code"] = r.missing(r.postal_codes(p["zip"][who]), present[:, 2], "postal_code")
+            cols["postal_code"] = r.missing(
+                r.postal_codes(p["zip"][who]), present[:, 2], "postal_code"
+            )
             cols["created_at"] = ts(recs.created_ts[idx])
             cols["updated_at"] = ts(updated)
         elif src == "enrichment":
@@ -522,12 +678,26 @@ class ChunkSimulator:
             for k in ("street_address", "city", "state", "postal_code"):
                 cols[k] = address[k]
             cols["date_of_birth"] = dob()
-            cols["gender"] = pa.array(np.where(rng.random(n) < 0.9, np.where(p["gender"][who] == 1, "M", "F"), "U").tolist(), pa.string())
-            cols["household_income_band"] = pa.array(np.array(INCOME_BANDS)[rng.choice(len(INCOME_BANDS), n, p=INCOME_WEIGHTS)].tolist(), pa.string())
-            sizes = np.bincount(np.searchsorted(np.unique(p["hh"]), p["hh"]))[np.searchsorted(np.unique(p["hh"]), p["hh"][who])]
-            cols["household_size"] = pa.array(np.clip(sizes + rng.integers(0, 3, n), 1, 8).astype(np.int64))
+            cols["gender"] = pa.array(
+                np.where(
+                    rng.random(n) < 0.9, np.where(p["gender"][who] == 1, "M", "F"), "U"
+                ).tolist(),
+                pa.string(),
+            )
+            cols["household_income_band"] = pa.array(
+                np.array(INCOME_BANDS)[rng.choice(len(INCOME_BANDS), n, p=INCOME_WEIGHTS)].tolist(),
+                pa.string(),
+            )
+            sizes = np.bincount(np.searchsorted(np.unique(p["hh"]), p["hh"]))[
+                np.searchsorted(np.unique(p["hh"]), p["hh"][who])
+            ]
+            cols["household_size"] = pa.array(
+                np.clip(sizes + rng.integers(0, 3, n), 1, 8).astype(np.int64)
+            )
             picks = rng.random((n, len(INTERESTS))) < 0.12
-            cols["interests"] = pa.array([";".join(np.array(INTERESTS)[row]) for row in picks], pa.string())
+            cols["interests"] = pa.array(
+                [";".join(np.array(INTERESTS)[row]) for row in picks], pa.string()
+            )
             cols["refreshed_at"] = ts(np.maximum(updated, self.start_ts - 30 * DAY_S))
         return _conform(table, cols)
 
@@ -550,12 +720,33 @@ class ChunkSimulator:
             key = loy.keys[first_card[person]].as_py()  # L + 9 digits
             digits = key[1:]
             out.append(
-                (key, key.lower(), digits, digits.lstrip("0"), f"{key[0]}-{digits[:3]}-{digits[3:6]}-{digits[6:]}",
-                 f"{digits[:3]} {digits[3:6]} {digits[6:]}", f" {key} ")[k]
+                (
+                    key,
+                    key.lower(),
+                    digits,
+                    digits.lstrip("0"),
+                    f"{key[0]}-{digits[:3]}-{digits[3:6]}-{digits[6:]}",
+                    f"{digits[:3]} {digits[3:6]} {digits[6:]}",
+                    f" {key} ",
+                )[k]
             )
         arr = pa.array(out, pa.string())
-        for k, name in enumerate(("canonical", "lowercase", "no_prefix", "leading_zeros_dropped", "dashes", "spaces", "padded")):
-            r.note(typed & (kinds == k) & (np.asarray(pc.not_equal(arr, "").fill_null(False))), "loyalty_number", f"loyalty_{name}")
+        for k, name in enumerate(
+            (
+                "canonical",
+                "lowercase",
+                "no_prefix",
+                "leading_zeros_dropped",
+                "dashes",
+                "spaces",
+                "padded",
+            )
+        ):
+            r.note(
+                typed & (kinds == k) & (np.asarray(pc.not_equal(arr, "").fill_null(False))),
+                "loyalty_number",
+                f"loyalty_{name}",
+            )
         return arr
 
 
@@ -595,12 +786,31 @@ CHANGE_GROUPS = {
     "phone": {"phone"},
     "address": {"street_address", "city", "state", "postal_code"},
     "meta": {
-        "updated_at", "last_seen_at", "app_version", "tier", "points_balance", "refreshed_at",
-        "marketing_opt_in", "push_opt_in", "household_income_band", "interests", "household_size",
+        "updated_at",
+        "last_seen_at",
+        "app_version",
+        "tier",
+        "points_balance",
+        "refreshed_at",
+        "marketing_opt_in",
+        "push_opt_in",
+        "household_income_band",
+        "interests",
+        "household_size",
     },
 }
-LIFE_EVENT_GROUPS = {"marriage": "name", "move": "address", "new_email": "email", "new_phone": "phone"}
-HISTORY_DAYS = {"ecommerce_orders": 730, "mobile_app_events": 30, "pos_transactions": 365, "crm_tickets": 730}
+LIFE_EVENT_GROUPS = {
+    "marriage": "name",
+    "move": "address",
+    "new_email": "email",
+    "new_phone": "phone",
+}
+HISTORY_DAYS = {
+    "ecommerce_orders": 730,
+    "mobile_app_events": 30,
+    "pos_transactions": 365,
+    "crm_tickets": 730,
+}
 
 
 class ChunkRun(ChunkSimulator):
@@ -626,8 +836,20 @@ class ChunkRun(ChunkSimulator):
     def _plant_family_devices(self) -> None:
         rng = self.rng(0, "family_devices")
         apps, p = self.records["mobile_app"], self.p
-        heads_with_device = np.unique(apps.person[np.isin(apps.person, np.where(p["multi"] & (p["hh"] == self.chunk * PERSON_SPAN + np.arange(len(p["pid"]))))[0])])
-        chosen = heads_with_device[rng.random(len(heads_with_device)) < self.cfg.population.family_device_rate]
+        heads_with_device = np.unique(
+            apps.person[
+                np.isin(
+                    apps.person,
+                    np.where(
+                        p["multi"]
+                        & (p["hh"] == self.chunk * PERSON_SPAN + np.arange(len(p["pid"])))
+                    )[0],
+                )
+            ]
+        )
+        chosen = heads_with_device[
+            rng.random(len(heads_with_device)) < self.cfg.population.family_device_rate
+        ]
         first_device = {}
         for i in range(len(apps) - 1, -1, -1):
             first_device[int(apps.person[i])] = i
@@ -637,7 +859,8 @@ class ChunkRun(ChunkSimulator):
             members = np.where(p["hh"] == p["hh"][head])[0]
             self._tag(p["pid"][members], "family_device", np.full(len(members), apps.serial[dev]))
         self.family_members = {
-            int(i): np.where(p["hh"] == p["hh"][apps.person[i]])[0] for i in np.where(apps.extra & (1 << 21))[0]
+            int(i): np.where(p["hh"] == p["hh"][apps.person[i]])[0]
+            for i in np.where(apps.extra & (1 << 21))[0]
         }
 
     # -- daily changes ---------------------------------------------------------
@@ -655,7 +878,16 @@ class ChunkRun(ChunkSimulator):
                     hit = hit[rng.random(len(hit)) < ch.propagation[src]]
                 for i in hit:
                     dirty[src].setdefault(int(i), set()).update((group, "meta"))
-                    self.events.append(dict(person=int(recs.person[i]), day=day, event=event, source_table=SOURCE_TABLE[src], record=int(i), src=src))
+                    self.events.append(
+                        dict(
+                            person=int(recs.person[i]),
+                            day=day,
+                            event=event,
+                            source_table=SOURCE_TABLE[src],
+                            record=int(i),
+                            src=src,
+                        )
+                    )
 
         # New customers.
         k = int(rng.binomial(self.n_initial, ch.new_customer_rate))
@@ -666,14 +898,27 @@ class ChunkRun(ChunkSimulator):
                 for i in idx:
                     dirty[src][int(i)] = {"new"}
             for person in new_people:
-                self.events.append(dict(person=int(person), day=day, event="new_customer", source_table=None, record=-1, src=None))
+                self.events.append(
+                    dict(
+                        person=int(person),
+                        day=day,
+                        event="new_customer",
+                        source_table=None,
+                        record=-1,
+                        src=None,
+                    )
+                )
         existing = np.arange(n_people)
 
         # Life events.
-        female_unmarried = existing[(p["gender"][existing] == 0) & (p["last"][existing] == p["birth_last"][existing])]
+        female_unmarried = existing[
+            (p["gender"][existing] == 0) & (p["last"][existing] == p["birth_last"][existing])
+        ]
         married = female_unmarried[rng.random(len(female_unmarried)) < ch.marriage_rate * 2]
         if len(married):
-            p["last"][married] = rng.choice(len(self.pools.surnames), len(married), p=self.pools.surname_p)
+            p["last"][married] = rng.choice(
+                len(self.pools.surnames), len(married), p=self.pools.surname_p
+            )
             self._log_people(married, day, "marriage")
             touch(married, "name", "marriage")
         movers_hh = np.unique(p["hh"][existing[rng.random(n_people) < ch.move_rate]])
@@ -686,10 +931,14 @@ class ChunkRun(ChunkSimulator):
         if len(new_email):
             firsts = self.pools.first_names[p["first"][new_email]]
             lasts = self.pools.surnames[p["last"][new_email]]
-            doms = rng.choice(len(self.pools.personal_domains), len(new_email), p=self.pools.personal_domain_p)
+            doms = rng.choice(
+                len(self.pools.personal_domains), len(new_email), p=self.pools.personal_domain_p
+            )
             p["alt_email"][new_email] = p["email"][new_email]
             p["email"][new_email] = [
-                self._unique_email(self._local_part(f, la, s), self.pools.personal_domains[d], rng, True)
+                self._unique_email(
+                    self._local_part(f, la, s), self.pools.personal_domains[d], rng, True
+                )
                 for f, la, s, d in zip(firsts, lasts, rng.random(len(new_email)), doms, strict=True)
             ]
             self._log_people(new_email, day, "new_email")
@@ -717,7 +966,16 @@ class ChunkRun(ChunkSimulator):
                     dup = np.isin(owners, self.records[src].person)
                     for i in self.add_records(src, owners, dup, day, rng):
                         dirty[src][int(i)] = {"new"}
-                        self.events.append(dict(person=int(self.records[src].person[i]), day=day, event="new_record", source_table=SOURCE_TABLE[src], record=int(i), src=src))
+                        self.events.append(
+                            dict(
+                                person=int(self.records[src].person[i]),
+                                day=day,
+                                event="new_record",
+                                source_table=SOURCE_TABLE[src],
+                                record=int(i),
+                                src=src,
+                            )
+                        )
         for src in SOURCES:
             recs = self.records[src]
             live_old = np.where(recs.alive & (recs.created_day < day))[0]
@@ -726,9 +984,24 @@ class ChunkRun(ChunkSimulator):
                 recs.alive[gone] = False
                 for i in gone:
                     dirty[src].pop(int(i), None)
-                    self.events.append(dict(person=int(recs.person[i]), day=day, event="record_deleted", source_table=SOURCE_TABLE[src], record=int(i), src=src))
+                    self.events.append(
+                        dict(
+                            person=int(recs.person[i]),
+                            day=day,
+                            event="record_deleted",
+                            source_table=SOURCE_TABLE[src],
+                            record=int(i),
+                            src=src,
+                        )
+                    )
                 deletes = pa.table({TABLES[SOURCE_TABLE[src]].key: recs.keys.take(pa.array(gone))})
-                emit(SOURCE_TABLE[src], day, _with_op(_conform_partial(SOURCE_TABLE[src], deletes), "D", self._extracted_at(day)))
+                emit(
+                    SOURCE_TABLE[src],
+                    day,
+                    _with_op(
+                        _conform_partial(SOURCE_TABLE[src], deletes), "D", self._extracted_at(day)
+                    ),
+                )
 
         for src in SOURCES:
             if dirty[src]:
@@ -741,10 +1014,13 @@ class ChunkRun(ChunkSimulator):
         hh_ids, first = np.unique(p["hh"][movers], return_index=True)
         k = len(hh_ids)
         local_move = rng.random(k) < 0.6
-        city = np.where(local_move, p["city"][movers[first]], rng.choice(len(pools.cities), k, p=pools.city_p))
+        city = np.where(
+            local_move, p["city"][movers[first]], rng.choice(len(pools.cities), k, p=pools.city_p)
+        )
         new = dict(
             city=city,
-            zip=pools.city_zip_base[city] + rng.integers(0, 1 << 30, k) % pools.city_zip_count[city],
+            zip=pools.city_zip_base[city]
+            + rng.integers(0, 1 << 30, k) % pools.city_zip_count[city],
             street_no=np.exp(rng.uniform(0, np.log(9999), k)).astype(np.int64) + 1,
             direction=np.where(rng.random(k) < 0.15, rng.integers(0, 4, k), -1),
             street=rng.choice(len(pools.streets), k, p=pools.street_p),
@@ -758,7 +1034,11 @@ class ChunkRun(ChunkSimulator):
 
     def _log_people(self, people: np.ndarray, day: int, event: str) -> None:
         for person in people:
-            self.events.append(dict(person=int(person), day=day, event=event, source_table=None, record=-1, src=None))
+            self.events.append(
+                dict(
+                    person=int(person), day=day, event=event, source_table=None, record=-1, src=None
+                )
+            )
 
     def _emit_updates(self, src: str, day: int, dirty: dict[int, set[str]], emit) -> None:
         recs = self.records[src]
@@ -772,8 +1052,17 @@ class ChunkRun(ChunkSimulator):
             new_col = fresh.column(name).combine_chunks()
             if existing.any():
                 groups = [g for g, cols in CHANGE_GROUPS.items() if name in cols]
-                take_new = np.array([("new" in dirty[int(i)]) or any(g in dirty[int(i)] for g in groups) for i in idx])
-                old = recs.rows.column(name).combine_chunks().take(pa.array(np.where(existing, idx, 0)))
+                take_new = np.array(
+                    [
+                        ("new" in dirty[int(i)]) or any(g in dirty[int(i)] for g in groups)
+                        for i in idx
+                    ]
+                )
+                old = (
+                    recs.rows.column(name)
+                    .combine_chunks()
+                    .take(pa.array(np.where(existing, idx, 0)))
+                )
                 new_col = pc.if_else(pa.array(take_new | ~existing), new_col, old)
             columns.append(new_col)
         image = pa.table(columns, names=fresh.column_names)
@@ -783,7 +1072,14 @@ class ChunkRun(ChunkSimulator):
             mask = np.zeros(n_old, bool)
             mask[idx[existing]] = True
             recs.rows = pa.table(
-                [pc.replace_with_mask(recs.rows.column(c).combine_chunks(), pa.array(mask), old_rows.column(c).combine_chunks()) for c in recs.rows.column_names],
+                [
+                    pc.replace_with_mask(
+                        recs.rows.column(c).combine_chunks(),
+                        pa.array(mask),
+                        old_rows.column(c).combine_chunks(),
+                    )
+                    for c in recs.rows.column_names
+                ],
                 names=recs.rows.column_names,
             )
         new_rows = image.filter(pa.array(~existing))
@@ -822,7 +1118,9 @@ class ChunkRun(ChunkSimulator):
         us = 1_000_000
         extracted = self._extracted_at(day)
 
-        owners, when = self._spread("ecommerce", "ecommerce_orders", ch.orders_per_account_day, day, rng)
+        owners, when = self._spread(
+            "ecommerce", "ecommerce_orders", ch.orders_per_account_day, day, rng
+        )
         if len(owners):
             n = len(owners)
             ec = self.records["ecommerce"]
@@ -831,17 +1129,38 @@ class ChunkRun(ChunkSimulator):
             status = np.where(when > self.start_ts + day * DAY_S - 3 * DAY_S, "placed", status)
             zips = p["zip"][ec.person[owners]]
             zips = np.where(rng.random(n) < 0.1, rng.integers(1001, 99950, n), zips)
-            emit("ecommerce_orders", day, _with_op(_conform_partial("ecommerce_orders", pa.table({
-                "order_id": self.activity_space["ecommerce_orders"].format(self.next_serials("ecommerce_orders", n, ACTIVITY_SPAN)),
-                "customer_account_id": ec.keys.take(pa.array(owners)),
-                "order_ts": pa.array(when * us, pa.timestamp("us")),
-                "order_total": pa.array([f"{t:.2f}" for t in totals]).cast(pa.decimal128(12, 2)),
-                "currency": pa.array(np.where(rng.random(n) < 0.96, "USD", "CAD").tolist()),
-                "status": pa.array(status.tolist()),
-                "ship_postal_code": pa.array([f"{z:05d}" for z in zips]),
-            })), "U", extracted))
+            emit(
+                "ecommerce_orders",
+                day,
+                _with_op(
+                    _conform_partial(
+                        "ecommerce_orders",
+                        pa.table(
+                            {
+                                "order_id": self.activity_space["ecommerce_orders"].format(
+                                    self.next_serials("ecommerce_orders", n, ACTIVITY_SPAN)
+                                ),
+                                "customer_account_id": ec.keys.take(pa.array(owners)),
+                                "order_ts": pa.array(when * us, pa.timestamp("us")),
+                                "order_total": pa.array([f"{t:.2f}" for t in totals]).cast(
+                                    pa.decimal128(12, 2)
+                                ),
+                                "currency": pa.array(
+                                    np.where(rng.random(n) < 0.96, "USD", "CAD").tolist()
+                                ),
+                                "status": pa.array(status.tolist()),
+                                "ship_postal_code": pa.array([f"{z:05d}" for z in zips]),
+                            }
+                        ),
+                    ),
+                    "U",
+                    extracted,
+                ),
+            )
 
-        owners, when = self._spread("mobile_app", "mobile_app_events", ch.events_per_device_day, day, rng)
+        owners, when = self._spread(
+            "mobile_app", "mobile_app_events", ch.events_per_device_day, day, rng
+        )
         if len(owners):
             n = len(owners)
             apps, ec = self.records["mobile_app"], self.records["ecommerce"]
@@ -853,32 +1172,82 @@ class ChunkRun(ChunkSimulator):
                 user[j] = members[rng.integers(0, len(members))]
             logged_in = (apps.present[owners, 0] | family) & (rng.random(n) < 0.8)
             account = np.where(logged_in, account_of[user], -1)
-            account_keys = ec.keys.take(pa.array(np.maximum(account, 0))) if len(ec) else pa.nulls(n, pa.string())
-            account_keys = pc.if_else(pa.array(account >= 0), account_keys, pa.scalar(None, pa.string()))
-            emit("mobile_app_events", day, _with_op(_conform_partial("mobile_app_events", pa.table({
-                "event_id": self.activity_space["mobile_app_events"].format(self.next_serials("mobile_app_events", n, ACTIVITY_SPAN)),
-                "device_id": apps.keys.take(pa.array(owners)),
-                "customer_account_id": account_keys,
-                "event_type": pa.array(EVENT_TYPES[rng.choice(len(EVENT_TYPES), n, p=EVENT_P)].tolist()),
-                "event_ts": pa.array(when * us, pa.timestamp("us")),
-            })), "U", extracted))
+            account_keys = (
+                ec.keys.take(pa.array(np.maximum(account, 0)))
+                if len(ec)
+                else pa.nulls(n, pa.string())
+            )
+            account_keys = pc.if_else(
+                pa.array(account >= 0), account_keys, pa.scalar(None, pa.string())
+            )
+            emit(
+                "mobile_app_events",
+                day,
+                _with_op(
+                    _conform_partial(
+                        "mobile_app_events",
+                        pa.table(
+                            {
+                                "event_id": self.activity_space["mobile_app_events"].format(
+                                    self.next_serials("mobile_app_events", n, ACTIVITY_SPAN)
+                                ),
+                                "device_id": apps.keys.take(pa.array(owners)),
+                                "customer_account_id": account_keys,
+                                "event_type": pa.array(
+                                    EVENT_TYPES[rng.choice(len(EVENT_TYPES), n, p=EVENT_P)].tolist()
+                                ),
+                                "event_ts": pa.array(when * us, pa.timestamp("us")),
+                            }
+                        ),
+                    ),
+                    "U",
+                    extracted,
+                ),
+            )
 
         owners, when = self._spread("pos", "pos_transactions", ch.txns_per_card_day, day, rng)
         pos = self.records["pos"]
         n_card = len(owners)
-        n_anon = int(rng.binomial(max(1, n_card), ch.anonymous_pos_share / (1 - ch.anonymous_pos_share))) if n_card else 0
+        n_anon = (
+            int(rng.binomial(max(1, n_card), ch.anonymous_pos_share / (1 - ch.anonymous_pos_share)))
+            if n_card
+            else 0
+        )
         if n_card + n_anon:
             n = n_card + n_anon
-            cards = pa.concat_arrays([pos.keys.take(pa.array(owners)), pa.array([""] * n_anon, pa.string())])
+            cards = pa.concat_arrays(
+                [pos.keys.take(pa.array(owners)), pa.array([""] * n_anon, pa.string())]
+            )
             anon_when = (when.min() if n_card else self.start_ts) + rng.integers(0, DAY_S, n_anon)
-            stores = [f"S{(z // 10) % 900 + 100:03d}" for z in p["zip"][pos.person[owners]]] + [f"S{s:03d}" for s in rng.integers(100, 1000, n_anon)]
-            emit("pos_transactions", day, _with_op(_conform_partial("pos_transactions", pa.table({
-                "transaction_id": self.activity_space["pos_transactions"].format(self.next_serials("pos_transactions", n, ACTIVITY_SPAN)),
-                "card_number": cards,
-                "store_id": pa.array(stores),
-                "txn_ts": pa.array(np.concatenate([when, anon_when]) * us, pa.timestamp("us")),
-                "amount": pa.array([f"{a:.2f}" for a in np.round(rng.lognormal(3.2, 0.9, n), 2)]).cast(pa.decimal128(12, 2)),
-            })), "U", extracted))
+            stores = [f"S{(z // 10) % 900 + 100:03d}" for z in p["zip"][pos.person[owners]]] + [
+                f"S{s:03d}" for s in rng.integers(100, 1000, n_anon)
+            ]
+            emit(
+                "pos_transactions",
+                day,
+                _with_op(
+                    _conform_partial(
+                        "pos_transactions",
+                        pa.table(
+                            {
+                                "transaction_id": self.activity_space["pos_transactions"].format(
+                                    self.next_serials("pos_transactions", n, ACTIVITY_SPAN)
+                                ),
+                                "card_number": cards,
+                                "store_id": pa.array(stores),
+                                "txn_ts": pa.array(
+                                    np.concatenate([when, anon_when]) * us, pa.timestamp("us")
+                                ),
+                                "amount": pa.array(
+                                    [f"{a:.2f}" for a in np.round(rng.lognormal(3.2, 0.9, n), 2)]
+                                ).cast(pa.decimal128(12, 2)),
+                            }
+                        ),
+                    ),
+                    "U",
+                    extracted,
+                ),
+            )
 
         owners, when = self._spread("crm", "crm_tickets", ch.tickets_per_contact_day, day, rng)
         tickets = []
@@ -888,18 +1257,34 @@ class ChunkRun(ChunkSimulator):
             closed_after = rng.exponential(1.5 * DAY_S, n).astype(np.int64)
             closed = when + closed_after
             is_closed = closed < self.start_ts + day * DAY_S + 3 * 3600
-            csat = np.where(is_closed & (rng.random(n) < 0.4), rng.choice([1, 2, 3, 4, 5], n, p=[0.08, 0.07, 0.15, 0.3, 0.4]), -1)
-            tickets.append(pa.table({
-                "ticket_id": self.activity_space["crm_tickets"].format(self.next_serials("crm_tickets", n, ACTIVITY_SPAN)),
-                "contact_id": crm.keys.take(pa.array(owners)),
-                "opened_at": pa.array(when * us, pa.timestamp("us")),
-                "closed_at": pa.array(np.where(is_closed, closed, 0) * us, pa.timestamp("us"), mask=~is_closed),
-                "channel": pa.array(CHANNELS[rng.choice(3, n, p=[0.6, 0.25, 0.15])].tolist()),
-                "category": pa.array(TICKET_CATEGORIES[rng.integers(0, len(TICKET_CATEGORIES), n)].tolist()),
-                "status": pa.array(np.where(is_closed, "closed", "open").tolist()),
-                "csat_score": pa.array(csat, pa.int64(), mask=csat < 0),
-                "_close_at": pa.array(closed),
-            }))
+            csat = np.where(
+                is_closed & (rng.random(n) < 0.4),
+                rng.choice([1, 2, 3, 4, 5], n, p=[0.08, 0.07, 0.15, 0.3, 0.4]),
+                -1,
+            )
+            tickets.append(
+                pa.table(
+                    {
+                        "ticket_id": self.activity_space["crm_tickets"].format(
+                            self.next_serials("crm_tickets", n, ACTIVITY_SPAN)
+                        ),
+                        "contact_id": crm.keys.take(pa.array(owners)),
+                        "opened_at": pa.array(when * us, pa.timestamp("us")),
+                        "closed_at": pa.array(
+                            np.where(is_closed, closed, 0) * us, pa.timestamp("us"), mask=~is_closed
+                        ),
+                        "channel": pa.array(
+                            CHANNELS[rng.choice(3, n, p=[0.6, 0.25, 0.15])].tolist()
+                        ),
+                        "category": pa.array(
+                            TICKET_CATEGORIES[rng.integers(0, len(TICKET_CATEGORIES), n)].tolist()
+                        ),
+                        "status": pa.array(np.where(is_closed, "closed", "open").tolist()),
+                        "csat_score": pa.array(csat, pa.int64(), mask=csat < 0),
+                        "_close_at": pa.array(closed),
+                    }
+                )
+            )
         # Tickets opened earlier close today: a full-row upsert of the ticket.
         still_open = []
         for t in self.open_tickets:
@@ -907,10 +1292,20 @@ class ChunkRun(ChunkSimulator):
             if due.any():
                 closing = t.filter(pa.array(due))
                 m = closing.num_rows
-                closing = closing.set_column(closing.schema.get_field_index("closed_at"), "closed_at", pa.array(np.asarray(closing.column("_close_at")) * us, pa.timestamp("us")))
-                closing = closing.set_column(closing.schema.get_field_index("status"), "status", pa.array(["closed"] * m))
+                closing = closing.set_column(
+                    closing.schema.get_field_index("closed_at"),
+                    "closed_at",
+                    pa.array(np.asarray(closing.column("_close_at")) * us, pa.timestamp("us")),
+                )
+                closing = closing.set_column(
+                    closing.schema.get_field_index("status"), "status", pa.array(["closed"] * m)
+                )
                 score = rng.choice([1, 2, 3, 4, 5], m, p=[0.08, 0.07, 0.15, 0.3, 0.4])
-                closing = closing.set_column(closing.schema.get_field_index("csat_score"), "csat_score", pa.array(score, pa.int64(), mask=rng.random(m) > 0.4))
+                closing = closing.set_column(
+                    closing.schema.get_field_index("csat_score"),
+                    "csat_score",
+                    pa.array(score, pa.int64(), mask=rng.random(m) > 0.4),
+                )
                 tickets.append(closing)
             if (~due).any():
                 still_open.append(t.filter(pa.array(~due)))
@@ -920,7 +1315,15 @@ class ChunkRun(ChunkSimulator):
             opened_now = all_t.filter(pc.equal(all_t.column("status"), "open"))
             if opened_now.num_rows:
                 self.open_tickets.append(opened_now)
-            emit("crm_tickets", day, _with_op(_conform_partial("crm_tickets", all_t.drop_columns(["_close_at"])), "U", extracted))
+            emit(
+                "crm_tickets",
+                day,
+                _with_op(
+                    _conform_partial("crm_tickets", all_t.drop_columns(["_close_at"])),
+                    "U",
+                    extracted,
+                ),
+            )
 
     def _privacy_requests(self, day: int, emit) -> None:
         rng = self.rng(day, "privacy")
@@ -931,29 +1334,64 @@ class ChunkRun(ChunkSimulator):
             return
         who = rng.choice(n_people, k, replace=False)
         loyalty_of = self._first_live("loyalty")
-        kinds = np.array(["erasure", "access", "opt_out_sale", "opt_in_sale"])[rng.choice(4, k, p=[0.3, 0.35, 0.28, 0.07])]
+        kinds = np.array(["erasure", "access", "opt_out_sale", "opt_in_sale"])[
+            rng.choice(4, k, p=[0.3, 0.35, 0.28, 0.07])
+        ]
         jur = np.where(rng.random(k) < 0.75, "CCPA", "GDPR")
         by = rng.random((k, 3))
-        email = [e.upper() if r < 0.1 else e for e, r in zip(p["email"][who], by[:, 2], strict=True)]
+        email = [
+            e.upper() if r < 0.1 else e for e, r in zip(p["email"][who], by[:, 2], strict=True)
+        ]
         loy = self.records["loyalty"]
-        loyalty_ids = [loy.keys[loyalty_of[w]].as_py() if loyalty_of[w] >= 0 and b < 0.25 else None for w, b in zip(who, by[:, 1], strict=True)]
-        use_email = (by[:, 0] < 0.75) | np.array([x is None for x in loyalty_ids]) & (by[:, 0] >= 0.9)
+        loyalty_ids = [
+            loy.keys[loyalty_of[w]].as_py() if loyalty_of[w] >= 0 and b < 0.25 else None
+            for w, b in zip(who, by[:, 1], strict=True)
+        ]
+        use_email = (by[:, 0] < 0.75) | np.array([x is None for x in loyalty_ids]) & (
+            by[:, 0] >= 0.9
+        )
         use_phone = (by[:, 0] >= 0.6) & (by[:, 0] < 0.9)
         phones = [f"+{c}{m:010d}" for c, m in zip(p["cc"][who], p["mobile"][who], strict=True)]
-        ids = self.activity_space["privacy_requests"].format(self.next_serials("privacy_requests", k, ACTIVITY_SPAN))
-        table = pa.table({
-            "request_id": ids,
-            "request_type": pa.array(kinds.tolist()),
-            "jurisdiction": pa.array(jur.tolist()),
-            "subject_email": pa.array([e if u else None for e, u in zip(email, use_email, strict=True)], pa.string()),
-            "subject_phone": pa.array([ph if u else None for ph, u in zip(phones, use_phone, strict=True)], pa.string()),
-            "subject_loyalty_id": pa.array(loyalty_ids, pa.string()),
-            "subject_customer_id": pa.nulls(k, pa.string()),
-            "received_at": pa.array((self.start_ts + day * DAY_S - rng.integers(0, DAY_S, k)) * 1_000_000, pa.timestamp("us")),
-        })
-        emit("privacy_requests", day, _with_op(_conform_partial("privacy_requests", table), "U", self._extracted_at(day)))
+        ids = self.activity_space["privacy_requests"].format(
+            self.next_serials("privacy_requests", k, ACTIVITY_SPAN)
+        )
+        table = pa.table(
+            {
+                "request_id": ids,
+                "request_type": pa.array(kinds.tolist()),
+                "jurisdiction": pa.array(jur.tolist()),
+                "subject_email": pa.array(
+                    [e if u else None for e, u in zip(email, use_email, strict=True)], pa.string()
+                ),
+                "subject_phone": pa.array(
+                    [ph if u else None for ph, u in zip(phones, use_phone, strict=True)],
+                    pa.string(),
+                ),
+                "subject_loyalty_id": pa.array(loyalty_ids, pa.string()),
+                "subject_customer_id": pa.nulls(k, pa.string()),
+                "received_at": pa.array(
+                    (self.start_ts + day * DAY_S - rng.integers(0, DAY_S, k)) * 1_000_000,
+                    pa.timestamp("us"),
+                ),
+            }
+        )
+        emit(
+            "privacy_requests",
+            day,
+            _with_op(_conform_partial("privacy_requests", table), "U", self._extracted_at(day)),
+        )
         for w, kind, rid in zip(who, kinds, ids.to_pylist(), strict=True):
-            self.events.append(dict(person=int(w), day=day, event=f"privacy_{kind}", source_table="privacy_requests", record=-1, src=None, key=rid))
+            self.events.append(
+                dict(
+                    person=int(w),
+                    day=day,
+                    event=f"privacy_{kind}",
+                    source_table="privacy_requests",
+                    record=-1,
+                    src=None,
+                    key=rid,
+                )
+            )
 
     # -- truth -------------------------------------------------------------------
     def _truth(self) -> dict[str, pa.Table]:
@@ -962,60 +1400,117 @@ class ChunkRun(ChunkSimulator):
         for src in SOURCES:
             recs = self.records[src]
             n = len(recs)
-            links.append(pa.table({
-                "source_table": pa.array([SOURCE_TABLE[src]] * n, pa.string()),
-                "source_record_id": recs.keys,
-                "person_id": pa.array(p["pid"][recs.person]),
-                "is_duplicate_in_source": pa.array(recs.dup),
-                "created_day": pa.array(recs.created_day),
-                "is_live": pa.array(recs.alive),
-            }))
+            links.append(
+                pa.table(
+                    {
+                        "source_table": pa.array([SOURCE_TABLE[src]] * n, pa.string()),
+                        "source_record_id": recs.keys,
+                        "person_id": pa.array(p["pid"][recs.person]),
+                        "is_duplicate_in_source": pa.array(recs.dup),
+                        "created_day": pa.array(recs.created_day),
+                        "is_live": pa.array(recs.alive),
+                    }
+                )
+            )
         dates = p["dob"].astype("datetime64[D]")
-        persons = pa.table({
-            "person_id": pa.array(p["pid"]),
-            "household_id": pa.array(p["hh"]),
-            "gender": pa.array(np.where(p["gender"] == 1, "M", "F").tolist()),
-            "first_name": pa.array(pools.first_names[p["first"]].tolist()),
-            "last_name": pa.array(pools.surnames[p["last"]].tolist()),
-            "birth_last_name": pa.array(pools.surnames[p["birth_last"]].tolist()),
-            "name_suffix": pa.array([{1: "Jr.", 2: "Sr.", 3: "III"}.get(int(s)) for s in p["suffix"]], pa.string()),
-            "date_of_birth": pa.array(dates, pa.date32()),
-            "email": pa.array(p["email"].tolist(), pa.string()),
-            "alt_email": pa.array(p["alt_email"].tolist(), pa.string()),
-            "phone_e164": pa.array([f"+{c}{m:010d}" for c, m in zip(p["cc"], p["mobile"], strict=True)]),
-            "home_phone_e164": pa.array([f"+1{m:010d}" if m else None for m in p["landline"]], pa.string()),
-            "street_address": pa.array([
-                _street_line(pools, *(int(x) for x in row), 0, 0)
-                for row in zip(p["street_no"], p["direction"], p["street"], p["sfx"], p["unit"], p["unit_letter"], strict=True)
-            ], pa.string()),
-            "city": pa.array(pools.cities[p["city"]].tolist()),
-            "state": pa.array(pools.city_states[p["city"]].tolist()),
-            "postal_code": pa.array([f"{z:05d}" for z in p["zip"]]),
-            "arrival_day": pa.array(p["arrival"]),
-        })
+        persons = pa.table(
+            {
+                "person_id": pa.array(p["pid"]),
+                "household_id": pa.array(p["hh"]),
+                "gender": pa.array(np.where(p["gender"] == 1, "M", "F").tolist()),
+                "first_name": pa.array(pools.first_names[p["first"]].tolist()),
+                "last_name": pa.array(pools.surnames[p["last"]].tolist()),
+                "birth_last_name": pa.array(pools.surnames[p["birth_last"]].tolist()),
+                "name_suffix": pa.array(
+                    [{1: "Jr.", 2: "Sr.", 3: "III"}.get(int(s)) for s in p["suffix"]], pa.string()
+                ),
+                "date_of_birth": pa.array(dates, pa.date32()),
+                "email": pa.array(p["email"].tolist(), pa.string()),
+                "alt_email": pa.array(p["alt_email"].tolist(), pa.string()),
+                "phone_e164": pa.array(
+                    [f"+{c}{m:010d}" for c, m in zip(p["cc"], p["mobile"], strict=True)]
+                ),
+                "home_phone_e164": pa.array(
+                    [f"+1{m:010d}" if m else None for m in p["landline"]], pa.string()
+                ),
+                "street_address": pa.array(
+                    [
+                        _street_line(pools, *(int(x) for x in row), 0, 0)
+                        for row in zip(
+                            p["street_no"],
+                            p["direction"],
+                            p["street"],
+                            p["sfx"],
+                            p["unit"],
+                            p["unit_letter"],
+                            strict=True,
+                        )
+                    ],
+                    pa.string(),
+                ),
+                "city": pa.array(pools.cities[p["city"]].tolist()),
+                "state": pa.array(pools.city_states[p["city"]].tolist()),
+                "postal_code": pa.array([f"{z:05d}" for z in p["zip"]]),
+                "arrival_day": pa.array(p["arrival"]),
+            }
+        )
         kinds = [
-            pa.table({"person_id": pa.array(pids), "kind": pa.array([kind] * len(pids), pa.string()), "group_id": pa.array(group)})
+            pa.table(
+                {
+                    "person_id": pa.array(pids),
+                    "kind": pa.array([kind] * len(pids), pa.string()),
+                    "group_id": pa.array(group),
+                }
+            )
             for pids, kind, group in self.truth_kinds
         ]
-        hard = pa.concat_tables(kinds) if kinds else pa.table({"person_id": pa.array([], pa.int64()), "kind": pa.array([], pa.string()), "group_id": pa.array([], pa.int64())})
+        hard = (
+            pa.concat_tables(kinds)
+            if kinds
+            else pa.table(
+                {
+                    "person_id": pa.array([], pa.int64()),
+                    "kind": pa.array([], pa.string()),
+                    "group_id": pa.array([], pa.int64()),
+                }
+            )
+        )
         ev = self.events
         keys = {src: self.records[src].keys for src in SOURCES}
-        events = pa.table({
-            "person_id": pa.array([int(p["pid"][e["person"]]) for e in ev], pa.int64()),
-            "day": pa.array([e["day"] for e in ev], pa.int16()),
-            "event": pa.array([e["event"] for e in ev], pa.string()),
-            "source_table": pa.array([e["source_table"] for e in ev], pa.string()),
-            "source_record_id": pa.array([
-                e.get("key") or (keys[e["src"]][e["record"]].as_py() if e["src"] else None) for e in ev
-            ], pa.string()),
-        })
+        events = pa.table(
+            {
+                "person_id": pa.array([int(p["pid"][e["person"]]) for e in ev], pa.int64()),
+                "day": pa.array([e["day"] for e in ev], pa.int16()),
+                "event": pa.array([e["event"] for e in ev], pa.string()),
+                "source_table": pa.array([e["source_table"] for e in ev], pa.string()),
+                "source_record_id": pa.array(
+                    [
+                        e.get("key") or (keys[e["src"]][e["record"]].as_py() if e["src"] else None)
+                        for e in ev
+                    ],
+                    pa.string(),
+                ),
+            }
+        )
         noise = self.noise_log.table()
-        out = {"person_links": pa.concat_tables(links), "persons": persons, "hard_negatives": hard, "life_events": events}
+        out = {
+            "person_links": pa.concat_tables(links),
+            "persons": persons,
+            "hard_negatives": hard,
+            "life_events": events,
+        }
         if noise is not None:
-            out["record_noise"] = noise.cast(pa.schema([
-                ("source_table", pa.string()), ("source_record_id", pa.string()), ("day", pa.int16()),
-                ("field", pa.string()), ("kind", pa.string()),
-            ]))
+            out["record_noise"] = noise.cast(
+                pa.schema(
+                    [
+                        ("source_table", pa.string()),
+                        ("source_record_id", pa.string()),
+                        ("day", pa.int16()),
+                        ("field", pa.string()),
+                        ("kind", pa.string()),
+                    ]
+                )
+            )
         return out
 
 
@@ -1026,7 +1521,11 @@ def _conform_partial(table: str, t: pa.Table) -> pa.Table:
     for name, typ in spec.all_columns:
         if name in ("_op", "_extracted_at"):
             continue
-        arrays.append(t.column(name).cast(ARROW_TYPES[typ]) if name in t.column_names else pa.nulls(t.num_rows, ARROW_TYPES[typ]))
+        arrays.append(
+            t.column(name).cast(ARROW_TYPES[typ])
+            if name in t.column_names
+            else pa.nulls(t.num_rows, ARROW_TYPES[typ])
+        )
         names.append(name)
     return pa.table(arrays, names=names)
 

@@ -29,9 +29,25 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Through the console entry point, as a scheduler would call it."""
     out = tmp_path_factory.mktemp("e2e_generated")
     result = subprocess.run(
-        [sys.executable, "-m", "c360.cli", "generate", "--customers", "3000", "--days", "2",
-         "--seed", "3", "--out", str(out), "--chunk-size", "1500"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "c360.cli",
+            "generate",
+            "--customers",
+            "3000",
+            "--days",
+            "2",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--chunk-size",
+            "1500",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "ecommerce_customers" in result.stdout
@@ -102,9 +118,19 @@ def test_a_deployment_with_two_sources_runs(generated: Path, tmp_path: Path) -> 
 def test_unknown_landing_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "landing" / "ecommerce_customer" / "dt=2025-01-01").mkdir(parents=True)
     result = subprocess.run(
-        [sys.executable, "-m", "c360.cli", "run", "--landing", str(tmp_path / "landing"),
-         "--warehouse", str(tmp_path / "w.duckdb")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "c360.cli",
+            "run",
+            "--landing",
+            str(tmp_path / "landing"),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert "not a contract table" in result.stderr

@@ -67,9 +67,14 @@ def test_upserts_are_full_row_images(multiday, db, table: str, always: list[str]
     ).fetchall()[0]
     assert n_changes > 0 and incomplete == 0
     # An update repeats the unchanged columns of the previous image.
-    static = {"ecommerce_customers": "created_at", "mobile_app_devices": "first_seen_at",
-              "loyalty_members": "enrolled_at", "pos_card_holders": "issued_at",
-              "crm_contacts": "created_at", "enrichment_profiles": "date_of_birth"}[table]
+    static = {
+        "ecommerce_customers": "created_at",
+        "mobile_app_devices": "first_seen_at",
+        "loyalty_members": "enrolled_at",
+        "pos_card_holders": "issued_at",
+        "crm_contacts": "created_at",
+        "enrichment_profiles": "date_of_birth",
+    }[table]
     changed = db.execute(
         f"""
         select count(*) from {src} a join {src} b on a.{key} = b.{key} and b.dt > a.dt
@@ -110,11 +115,11 @@ def test_life_events_happen_and_show_in_the_data(multiday, db) -> None:
     # A marriage reaches at least one system as a new last name in an update.
     renamed = db.execute(
         f"""
-        select count(*) from {truth(out, 'life_events')} e
-        join {landing_view(out, 'ecommerce_customers')} c
+        select count(*) from {truth(out, "life_events")} e
+        join {landing_view(out, "ecommerce_customers")} c
             on c.customer_account_id = e.source_record_id
            and c.dt = date '{cfg.day_date(0)}' + cast(e.day as integer)
-        join {truth(out, 'persons')} p on p.person_id = e.person_id
+        join {truth(out, "persons")} p on p.person_id = e.person_id
         where e.event = 'marriage' and e.source_table = 'ecommerce_customers'
           and strpos(lower(c.last_name), lower(p.last_name)) > 0
         """
@@ -139,7 +144,8 @@ def test_activity_references_live_keys(multiday, db, table: str) -> None:
             select count(*) from {landing_view(out, table)} a
             where a.{column} is not null and a.{column} <> ''
               and not exists (
-                select 1 from parent_state p where p.k = a.{column} and p._op = 'U' and p.dt <= a.dt)
+                select 1 from parent_state p
+                where p.k = a.{column} and p._op = 'U' and p.dt <= a.dt)
               or exists (
                 select 1 from parent_state p where p.k = a.{column} and p._op = 'D' and p.dt <= a.dt
                   and a._op = 'U' and a.dt > p.dt)
@@ -164,8 +170,10 @@ def test_truth_covers_every_identity_record_exactly_once(multiday, db) -> None:
             (select count(*) from {links}),
             (select count(*) from (select source_table, source_record_id from {links}
                                    group by all having count(*) > 1)),
-            (select count(*) from emitted e anti join {links} l using (source_table, source_record_id)),
-            (select count(*) from {links} l anti join emitted e using (source_table, source_record_id))
+            (select count(*) from emitted e
+                anti join {links} l using (source_table, source_record_id)),
+            (select count(*) from {links} l
+                anti join emitted e using (source_table, source_record_id))
         """
     ).fetchall()[0]
     total, links_n, dupes, missing, extra = counts
@@ -179,9 +187,9 @@ def test_privacy_requests_name_real_people(multiday, db) -> None:
         f"""
         select r.request_id, r.request_type, lower(r.subject_email), r.subject_phone,
                r.subject_loyalty_id, e.person_id, p.email, p.phone_e164
-        from {landing_view(out, 'privacy_requests')} r
-        join {truth(out, 'life_events')} e on e.source_record_id = r.request_id
-        join {truth(out, 'persons')} p on p.person_id = e.person_id
+        from {landing_view(out, "privacy_requests")} r
+        join {truth(out, "life_events")} e on e.source_record_id = r.request_id
+        join {truth(out, "persons")} p on p.person_id = e.person_id
         """
     ).fetchall()
     n = db.execute(f"select count(*) from {landing_view(out, 'privacy_requests')}").fetchall()[0][0]

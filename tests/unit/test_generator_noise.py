@@ -88,8 +88,8 @@ def test_phone_formats_are_in_the_data(day0, db, kind: str, pattern: str) -> Non
                                 '5555555555', '(999) 999-9999', '123-456-7890')
                                 and c.phone is not null),
                count(*)
-        from {truth(out, 'record_noise')} n
-        join {landing_view(out, 'crm_contacts')} c on c.contact_id = n.source_record_id
+        from {truth(out, "record_noise")} n
+        join {landing_view(out, "crm_contacts")} c on c.contact_id = n.source_record_id
         where n.field = 'phone' and n.kind = '{kind}'
         """
     ).fetchall()[0]
@@ -103,11 +103,11 @@ def test_gmail_noise_is_in_the_data_and_reversible(day0, db) -> None:
         f"""
         with emitted as (
             select n.kind, lower(trim(e.email)) as email, p.email as clean, p.alt_email as alt
-            from {truth(out, 'record_noise')} n
-            join {landing_view(out, 'ecommerce_customers')} e
+            from {truth(out, "record_noise")} n
+            join {landing_view(out, "ecommerce_customers")} e
                 on e.customer_account_id = n.source_record_id
-            join {truth(out, 'person_links')} l on l.source_record_id = n.source_record_id
-            join {truth(out, 'persons')} p on p.person_id = l.person_id
+            join {truth(out, "person_links")} l on l.source_record_id = n.source_record_id
+            join {truth(out, "persons")} p on p.person_id = l.person_id
             where n.field = 'email' and n.kind in ('gmail_dots', 'gmail_plus_tag', 'googlemail')
         ),
         canonical as (
@@ -155,8 +155,8 @@ def test_titles_suffixes_nicknames_and_accents_are_in_the_data(day0, db) -> None
         n, hits = db.execute(
             f"""
             select count(*), count(*) filter (where regexp_matches(lower(c.{field}), '{pattern}'))
-            from {truth(out, 'record_noise')} x
-            join {landing_view(out, 'loyalty_members')} c on c.loyalty_id = x.source_record_id
+            from {truth(out, "record_noise")} x
+            join {landing_view(out, "loyalty_members")} c on c.loyalty_id = x.source_record_id
             where x.field = '{field}' and x.kind = '{kind}'
             """
         ).fetchall()[0]
@@ -164,10 +164,10 @@ def test_titles_suffixes_nicknames_and_accents_are_in_the_data(day0, db) -> None
     nick_n, nick_differs = db.execute(
         f"""
         select count(*), count(*) filter (where lower(trim(c.first_name)) <> lower(p.first_name))
-        from {truth(out, 'record_noise')} x
-        join {landing_view(out, 'crm_contacts')} c on c.contact_id = x.source_record_id
-        join {truth(out, 'person_links')} l on l.source_record_id = x.source_record_id
-        join {truth(out, 'persons')} p on p.person_id = l.person_id
+        from {truth(out, "record_noise")} x
+        join {landing_view(out, "crm_contacts")} c on c.contact_id = x.source_record_id
+        join {truth(out, "person_links")} l on l.source_record_id = x.source_record_id
+        join {truth(out, "persons")} p on p.person_id = l.person_id
         where x.field = 'first_name' and x.kind = 'nickname'
         """
     ).fetchall()[0]
@@ -204,10 +204,10 @@ def test_date_of_birth_swaps_and_typos(day0, db) -> None:
     rows = db.execute(
         f"""
         select x.kind, c.date_of_birth, p.date_of_birth
-        from {truth(out, 'record_noise')} x
-        join {landing_view(out, 'loyalty_members')} c on c.loyalty_id = x.source_record_id
-        join {truth(out, 'person_links')} l on l.source_record_id = x.source_record_id
-        join {truth(out, 'persons')} p on p.person_id = l.person_id
+        from {truth(out, "record_noise")} x
+        join {landing_view(out, "loyalty_members")} c on c.loyalty_id = x.source_record_id
+        join {truth(out, "person_links")} l on l.source_record_id = x.source_record_id
+        join {truth(out, "persons")} p on p.person_id = l.person_id
         where x.field = 'date_of_birth' and x.kind in ('dob_day_month_swap', 'dob_typo')
           and c.date_of_birth is not null
         """
@@ -224,8 +224,8 @@ def test_pos_loyalty_numbers_typed_in_varying_formats(day0, db) -> None:
     rows = db.execute(
         f"""
         select x.kind, p.loyalty_number
-        from {truth(out, 'record_noise')} x
-        join {landing_view(out, 'pos_card_holders')} p on p.card_number = x.source_record_id
+        from {truth(out, "record_noise")} x
+        join {landing_view(out, "pos_card_holders")} p on p.card_number = x.source_record_id
         where x.field = 'loyalty_number'
         """
     ).fetchall()
@@ -237,10 +237,10 @@ def test_pos_loyalty_numbers_typed_in_varying_formats(day0, db) -> None:
         with typed as (
             select p.card_number,
                 upper(regexp_replace(p.loyalty_number, '[^0-9A-Za-z]', '', 'g')) as raw
-            from {landing_view(out, 'pos_card_holders')} p where p.loyalty_number <> ''
+            from {landing_view(out, "pos_card_holders")} p where p.loyalty_number <> ''
         )
         select count(*), count(*) filter (where exists (
-            select 1 from {landing_view(out, 'loyalty_members')} m
+            select 1 from {landing_view(out, "loyalty_members")} m
             where substr(m.loyalty_id, 2)::bigint = regexp_replace(t.raw, '^L', '')::bigint))
         from typed t
         """
@@ -266,7 +266,7 @@ def test_addresses_abbreviated_and_units_varied(day0, db) -> None:
                count(*) filter (where regexp_matches(street_address, '#\\d')),
                count(*) filter (where regexp_matches(street_address, 'Apt\\. ')),
                count(*) filter (where regexp_matches(street_address, 'Unit '))
-        from {landing_view(out, 'ecommerce_customers')}
+        from {landing_view(out, "ecommerce_customers")}
         """
     ).fetchall()[0]
     assert present > 0.7
