@@ -50,14 +50,19 @@ def _demo(args: argparse.Namespace) -> int:
     summary = generate(cfg, out)
     print(f"  {sum(summary['rows_by_table'].values()):,} landing rows")
     warehouse = out / "warehouse.duckdb"
+    # A demo starts from an empty warehouse: its landing zone was just rewritten.
+    for stale in (warehouse, warehouse.with_suffix(".duckdb.wal")):
+        stale.unlink(missing_ok=True)
     result = pipeline.run(out / "landing", warehouse)
     print(pipeline.format_run(result))
+    query = "select * from staging.stg_ecommerce__customers limit 5"
     print(
         "\nNext:\n"
-        f'  duckdb {warehouse}            # or: python -c "import duckdb; ..."\n'
-        "  select * from staging.stg_ecommerce__customers limit 10;\n"
-        f"  C360_WAREHOUSE={warehouse} dbt build   # the analytics engineer's loop\n"
-        f"  truth (ground truth for scoring): {out / 'truth'}"
+        f'  query:  .venv/bin/python -c "import duckdb; '
+        f"duckdb.connect('{warehouse}').sql('{query}').show()\"\n"
+        f"  dbt:    C360_WAREHOUSE={warehouse} "
+        ".venv/bin/dbt build --project-dir . --profiles-dir .\n"
+        f"  truth:  {out / 'truth'} (ground truth for scoring; the pipeline never reads it)"
     )
     return 0
 
