@@ -65,8 +65,9 @@ class Population:
     common_name_city_share: float = 0.01  # top-20 first x last names in the 5 largest cities
     # Share of multi-person households with a device several members log into.
     family_device_rate: float = 0.15
-    # Share of multi-person households whose CRM contacts give one shared email.
-    shared_household_email_rate: float = 0.3
+    # Share of multi-person households whose members each call the call
+    # centre (CRM) giving one shared family email.
+    shared_household_email_rate: float = 0.05
     work_email_rate: float = 0.35
     title_doctor_rate: float = 0.01
     suffix_iii_rate: float = 0.002

@@ -308,7 +308,8 @@ class Renderer:
         typo = self.mask(self.cfg.dob_typo) & ~swap
         delta = self.rng.choice(np.array([-10, -1, 1, 10]), self.n)
         y2 = np.where(typo & (self.rng.random(self.n) < 0.6), y + delta, y)
-        d2 = np.where(typo & (y2 == y), np.clip(d + np.sign(delta), 1, 28), d)
+        # A day typo always moves the day (28 and beyond step back, so it stays valid).
+        d2 = np.where(typo & (y2 == y), np.where(d < 28, d + 1, d - 1), d)
         m_out = np.where(swap, d, m)
         d_out = np.where(swap, m, d2)
         d_out = np.where((m_out == 2) & (d_out > 28), 28, d_out)  # a year typo on 29 February

@@ -274,17 +274,19 @@ class ChunkSimulator:
         n_jr = int(round(n * pop.junior_senior_share / 2))
         n_tw = int(round(n * pop.twin_share / 2))
         jr_heads, tw_heads = heads[:n_jr], heads[n_jr : n_jr + n_tw]
+        adult_limit = (self.cfg.start_date - dt.date(1970, 1, 1)).days - 18 * 366
+        p_male = self.pools.first_p_male
         for h in jr_heads:
             son = h + 1
             people["gender"][[h, son]] = 1
-            people["first"][son] = (
-                people["first"][h]
-                if self.pools.first_gender[people["first"][h]] == 1
-                else people["first"][son]
-            )
-            people["first"][h] = people["first"][son] = rng.choice(self.pools.first_top_male)
+            if self.pools.first_gender[people["first"][h]] != 1:
+                people["first"][h] = rng.choice(len(p_male), p=p_male)
+            people["first"][son] = people["first"][h]
             people["last"][son] = people["birth_last"][son] = people["last"][h]
-            people["dob"][son] = people["dob"][h] + int(rng.integers(20, 36) * 365.25)
+            # Both adults: the father is old enough to have an adult son.
+            gap = int(rng.integers(20, 36) * 365.25)
+            people["dob"][h] = min(people["dob"][h], adult_limit - gap)
+            people["dob"][son] = people["dob"][h] + gap
             people["suffix"][h], people["suffix"][son] = 2, 1
             people["role"][son] = 2
         self._tag(
@@ -293,11 +295,8 @@ class ChunkSimulator:
             hh[np.concatenate([jr_heads, jr_heads + 1])],
         )
         for h in tw_heads:
-            a, b = (
-                (h + 1, h + 2)
-                if people["hh"][min(h + 2, n - 1)] == people["hh"][h] and h + 2 < n
-                else (h, h + 1)
-            )
+            # The two youngest members: the couple in a pair, the children otherwise.
+            a, b = np.where(hh == hh[h])[0][-2:]
             people["dob"][b] = people["dob"][a]
             people["last"][b] = people["birth_last"][b] = people["last"][a]
             if rng.random() < 0.6:
@@ -425,6 +424,8 @@ class ChunkSimulator:
                     local, pools.personal_domains[dom[h, 1]], rng, rng.random() < 0.5
                 )
             people["hh_email_shared"] = np.isin(people["hh"], people["hh"][shared])
+            sharing = np.where(people["hh_email_shared"])[0]
+            self._tag(people["pid"][sharing], "shared_household_email", people["hh"][sharing])
         else:
             people["hh_email_shared"] = np.zeros(n, bool)
         people["email"] = np.array(emails, dtype=object)
@@ -445,12 +446,17 @@ class ChunkSimulator:
             member = np.where(single, single_src == j, rng.random(n) < self.participation[src])
             counts[:, j] = member * (1 + (rng.random(n) < cov.duplicate_rate[src]))
         # Multi-source people must be in two systems at least.
-        short = ~single & ((counts > 0).sum(axis=1) < 2)
-        for i in np.where(short)[0]:
-            missing = [j for j in range(len(SOURCES)) if counts[i, j] == 0]
-            counts[i, missing[0] if missing else 0] += 1 if missing else 0
-            if (counts[i] > 0).sum() < 2 and len(missing) > 1:
-                counts[i, missing[1]] = 1
+        by_reach = np.argsort([-self.participation[src] for src in SOURCES])
+        for i in np.where(~single & ((counts > 0).sum(axis=1) < 2))[0]:
+            for j in by_reach:
+                if (counts[i] > 0).sum() >= 2:
+                    break
+                counts[i, j] = max(counts[i, j], 1)
+        # Families sharing an email call the call centre with it: that is the
+        # hard negative, so each member has a CRM contact that gives it.
+        shares_email = self.p["hh_email_shared"][people_idx]
+        crm = SOURCES.index("crm")
+        counts[shares_email, crm] = np.maximum(counts[shares_email, crm], 1)
         created = {}
         for j, src in enumerate(SOURCES):
             owners = np.repeat(people_idx, counts[:, j])
@@ -458,6 +464,9 @@ class ChunkSimulator:
             if len(owners):
                 dup[1:] = owners[1:] == owners[:-1]
             created[src] = self.add_records(src, owners, dup, day, rng)
+        contacts = self.records["crm"]
+        family = created["crm"][self.p["hh_email_shared"][contacts.person[created["crm"]]]]
+        contacts.present[family, 0] = True
         return created
 
     def add_records(

@@ -169,7 +169,7 @@ def test_family_devices_log_into_several_accounts(day0, db) -> None:
 
 
 def test_household_email_shared_in_crm(day0, db) -> None:
-    _, out = day0
+    cfg, out = day0
     placeholders = ", ".join(f"'{e}'" for e in PLACEHOLDER_EMAILS)
     shared = db.execute(
         f"""
@@ -182,9 +182,20 @@ def test_household_email_shared_in_crm(day0, db) -> None:
         group by 1 having count(distinct l.person_id) > 1
         """
     ).fetchall()
-    assert len(shared) >= 5
     # Different people share a CRM email only when they live together.
     assert all(households == 1 for _, _, households in shared)
+    tagged = db.execute(
+        f"select count(distinct group_id) from {truth(out, 'hard_negatives')} "
+        "where kind = 'shared_household_email'"
+    ).fetchall()[0][0]
+    multi_households = db.execute(
+        f"select count(distinct group_id) from {truth(out, 'hard_negatives')} "
+        "where kind = 'household'"
+    ).fetchall()[0][0]
+    rate = cfg.population.shared_household_email_rate
+    assert abs(tagged / multi_households - rate) < 5 * (rate * (1 - rate) / multi_households) ** 0.5
+    # Typos and placeholders aside, every such family shows up in the CRM data.
+    assert len(shared) >= 0.8 * tagged
 
 
 def test_personal_emails_are_unique_across_people(day0, db) -> None:
@@ -198,3 +209,12 @@ def test_personal_emails_are_unique_across_people(day0, db) -> None:
         """
     ).fetchall()
     assert dupes == []
+
+
+def test_everyone_is_an_adult_customer(day0, db) -> None:
+    cfg, out = day0
+    youngest = db.execute(
+        f"select min(datediff('year', date_of_birth, date '{cfg.start_date}')) "
+        f"from {truth(out, 'persons')}"
+    ).fetchall()[0][0]
+    assert youngest >= 18
