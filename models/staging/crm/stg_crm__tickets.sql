@@ -11,27 +11,8 @@ source as (
 ranked as (
 
     select
-        ticket_id,
-        contact_id,
-        opened_at,
-        closed_at,
-        channel,
-        category,
-        status,
-        csat_score,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by ticket_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('ticket_id') }} as recency_rank
     from source
 
 ),
@@ -47,11 +28,7 @@ final as (
         category,
         status,
         {{ safe_cast('csat_score', dbt.type_bigint()) }} as csat_score,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

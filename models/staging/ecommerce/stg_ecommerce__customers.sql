@@ -11,33 +11,8 @@ source as (
 ranked as (
 
     select
-        customer_account_id,
-        email,
-        first_name,
-        last_name,
-        phone,
-        street_address,
-        city,
-        state,
-        postal_code,
-        country,
-        date_of_birth,
-        marketing_opt_in,
-        created_at,
-        updated_at,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by customer_account_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('customer_account_id') }} as recency_rank
     from source
 
 ),
@@ -59,11 +34,7 @@ final as (
         {{ safe_cast('marketing_opt_in', dbt.type_boolean()) }} as marketing_opt_in,
         {{ safe_cast('created_at', dbt.type_timestamp()) }} as created_at,
         {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

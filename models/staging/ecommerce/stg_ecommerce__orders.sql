@@ -11,26 +11,8 @@ source as (
 ranked as (
 
     select
-        order_id,
-        customer_account_id,
-        order_ts,
-        order_total,
-        currency,
-        status,
-        ship_postal_code,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by order_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('order_id') }} as recency_rank
     from source
 
 ),
@@ -45,11 +27,7 @@ final as (
         currency,
         status,
         ship_postal_code,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

@@ -11,34 +11,8 @@ source as (
 ranked as (
 
     select
-        provider_record_id,
-        email,
-        phone,
-        first_name,
-        last_name,
-        street_address,
-        city,
-        state,
-        postal_code,
-        date_of_birth,
-        gender,
-        household_income_band,
-        household_size,
-        interests,
-        refreshed_at,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by provider_record_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('provider_record_id') }} as recency_rank
     from source
 
 ),
@@ -61,11 +35,7 @@ final as (
         {{ safe_cast('household_size', dbt.type_bigint()) }} as household_size,
         interests,
         {{ safe_cast('refreshed_at', dbt.type_timestamp()) }} as refreshed_at,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

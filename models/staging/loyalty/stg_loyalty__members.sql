@@ -11,33 +11,8 @@ source as (
 ranked as (
 
     select
-        loyalty_id,
-        first_name,
-        last_name,
-        email,
-        phone,
-        street_address,
-        city,
-        state,
-        postal_code,
-        date_of_birth,
-        tier,
-        points_balance,
-        enrolled_at,
-        updated_at,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by loyalty_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('loyalty_id') }} as recency_rank
     from source
 
 ),
@@ -59,11 +34,7 @@ final as (
         {{ safe_cast('points_balance', dbt.type_bigint()) }} as points_balance,
         {{ safe_cast('enrolled_at', dbt.type_timestamp()) }} as enrolled_at,
         {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

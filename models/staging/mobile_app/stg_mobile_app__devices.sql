@@ -11,27 +11,8 @@ source as (
 ranked as (
 
     select
-        device_id,
-        platform,
-        app_version,
-        profile_email,
-        profile_first_name,
-        push_opt_in,
-        first_seen_at,
-        last_seen_at,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by device_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('device_id') }} as recency_rank
     from source
 
 ),
@@ -47,11 +28,7 @@ final as (
         {{ safe_cast('push_opt_in', dbt.type_boolean()) }} as push_opt_in,
         {{ safe_cast('first_seen_at', dbt.type_timestamp()) }} as first_seen_at,
         {{ safe_cast('last_seen_at', dbt.type_timestamp()) }} as last_seen_at,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

@@ -11,24 +11,8 @@ source as (
 ranked as (
 
     select
-        event_id,
-        device_id,
-        customer_account_id,
-        event_type,
-        event_ts,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by event_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('event_id') }} as recency_rank
     from source
 
 ),
@@ -41,11 +25,7 @@ final as (
         customer_account_id,
         event_type,
         {{ safe_cast('event_ts', dbt.type_timestamp()) }} as event_ts,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

@@ -11,27 +11,8 @@ source as (
 ranked as (
 
     select
-        card_number,
-        loyalty_number,
-        first_name,
-        last_name,
-        phone,
-        postal_code,
-        home_store_id,
-        issued_at,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by card_number
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('card_number') }} as recency_rank
     from source
 
 ),
@@ -47,11 +28,7 @@ final as (
         postal_code,
         home_store_id,
         {{ safe_cast('issued_at', dbt.type_timestamp()) }} as issued_at,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

@@ -11,24 +11,8 @@ source as (
 ranked as (
 
     select
-        transaction_id,
-        card_number,
-        store_id,
-        txn_ts,
-        amount,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by transaction_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('transaction_id') }} as recency_rank
     from source
 
 ),
@@ -41,11 +25,7 @@ final as (
         store_id,
         {{ safe_cast('txn_ts', dbt.type_timestamp()) }} as txn_ts,
         {{ safe_cast('amount', 'decimal(18, 2)') }} as amount,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 

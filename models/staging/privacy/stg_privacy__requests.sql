@@ -11,27 +11,8 @@ source as (
 ranked as (
 
     select
-        request_id,
-        request_type,
-        jurisdiction,
-        subject_email,
-        subject_phone,
-        subject_loyalty_id,
-        subject_customer_id,
-        received_at,
-        _op,
-        _dt,
-        _extracted_at,
-        _loaded_at,
-        _source_file,
-        row_number() over (
-            partition by request_id
-            order by
-                _dt desc,
-                {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} desc nulls last,
-                _loaded_at desc,
-                _source_file desc
-        ) as recency_rank
+        source.*,
+        {{ landing_recency_rank('request_id') }} as recency_rank
     from source
 
 ),
@@ -47,11 +28,7 @@ final as (
         subject_loyalty_id,
         subject_customer_id,
         {{ safe_cast('received_at', dbt.type_timestamp()) }} as received_at,
-        coalesce(_op = 'D', false) as is_deleted,
-        _dt,
-        {{ safe_cast('_extracted_at', dbt.type_timestamp()) }} as _extracted_at,
-        _loaded_at,
-        _source_file
+        {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
 
