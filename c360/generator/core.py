@@ -23,7 +23,7 @@ from tqdm import tqdm
 from c360.contract import TABLES
 from c360.generator.config import GeneratorConfig
 from c360.generator.pools import Pools, build_pools
-from c360.generator.simulate import ChunkRun
+from c360.generator.simulate import ChunkRun, check_capacity
 
 TRUTH_TABLES = ("person_links", "persons", "hard_negatives", "life_events", "record_noise")
 _POOLS: Pools | None = None  # built once in the parent, inherited by forked workers
@@ -88,6 +88,7 @@ def generate(cfg: GeneratorConfig, out: str | Path, progress: bool | None = None
         if (out_dir / sub).exists():
             shutil.rmtree(out_dir / sub)
     sizes = plan_chunks(cfg.customers, cfg.chunk_size)
+    check_capacity(len(sizes))
     _POOLS = build_pools(cfg.seed, cfg.population.n_cities, cfg.population.n_tail_surnames)
     jobs = [(cfg, i, len(sizes), n, str(out_dir)) for i, n in enumerate(sizes)]
     show = progress if progress is not None else len(sizes) > 1

@@ -19,6 +19,7 @@ from c360.contract import TABLES
 from c360.generator.config import SOURCE_TABLE, SOURCES, GeneratorConfig
 from c360.generator.keys import (
     ACTIVITY_SPAN,
+    MAX_CHUNKS,
     PERSON_SPAN,
     RECORD_SPAN,
     KeySpace,
@@ -52,7 +53,7 @@ PRESENCE_FIELDS = ("email", "phone", "address", "dob", "name")
 # Key formats per source: prefix, digits, salt.
 KEY_FORMATS = {
     "ecommerce": ("A", 10, 11),
-    "loyalty": ("L", 9, 13),
+    "loyalty": ("L", 10, 13),
     "pos": ("6035", 12, 17),
     "crm": ("C", 10, 19),
     "enrichment": ("XP", 11, 23),
@@ -61,8 +62,8 @@ ACTIVITY_KEYS = {
     "ecommerce_orders": ("O", 12, 29),
     "mobile_app_events": ("EV", 12, 31),
     "pos_transactions": ("T", 12, 37),
-    "crm_tickets": ("TK", 11, 41),
-    "privacy_requests": ("PR", 10, 43),
+    "crm_tickets": ("TK", 12, 41),
+    "privacy_requests": ("PR", 12, 43),
 }
 EVENT_TYPES = np.array(["app_open", "product_view", "search", "add_to_cart", "purchase", "login"])
 EVENT_P = np.array([0.3, 0.35, 0.15, 0.1, 0.05, 0.05])
@@ -71,6 +72,22 @@ TICKET_CATEGORIES = np.array(
 )
 CHANNELS = np.array(["phone", "email", "chat"])
 ORDER_STATUS = np.array(["delivered", "shipped", "cancelled", "returned"])
+
+
+def check_capacity(n_chunks: int) -> None:
+    """Fail before writing anything if the key spaces cannot hold this many chunks."""
+    if n_chunks > MAX_CHUNKS:
+        raise ValueError(f"{n_chunks} chunks exceed the generator's {MAX_CHUNKS}: raise chunk_size")
+    for name, (prefix, digits, _) in KEY_FORMATS.items():
+        if n_chunks * RECORD_SPAN > 10**digits:
+            raise ValueError(
+                f"{name} keys ({prefix} + {digits} digits) cannot hold {n_chunks} chunks"
+            )
+    for name, (prefix, digits, _) in ACTIVITY_KEYS.items():
+        if n_chunks * ACTIVITY_SPAN > 10**digits:
+            raise ValueError(
+                f"{name} keys ({prefix} + {digits} digits) cannot hold {n_chunks} chunks"
+            )
 
 
 def multi_source_participation(cfg: GeneratorConfig) -> dict[str, float]:
@@ -832,12 +849,20 @@ class ChunkRun(ChunkSimulator):
         for src in SOURCES:
             recs = self.records[src]
             recs.rows = self.render(src, np.arange(len(recs)), 0, "full")
-            emit(SOURCE_TABLE[src], 0, _with_op(recs.rows, "U", self._extracted_at(0)))
+            self._emit(emit, SOURCE_TABLE[src], 0, recs.rows)
         self._activity(0, emit)
         self._privacy_requests(0, emit)
         for day in range(1, self.cfg.days + 1):
             self._step(day, emit)
         return self._truth()
+
+    def _new_keys(self, table: str, n: int) -> pa.Array:
+        return self.activity_space[table].format(self.next_serials(table, n, ACTIVITY_SPAN))
+
+    def _emit(self, emit, table: str, day: int, rows, op: str = "U") -> None:
+        """Rows in contract order and types, with their _op and _extracted_at."""
+        rows = rows if isinstance(rows, pa.Table) else pa.table(rows)
+        emit(table, day, _with_op(_conform_partial(table, rows), op, self._extracted_at(day)))
 
     def _extracted_at(self, day: int) -> int:
         return (self.start_ts + day * DAY_S + 3 * 3600) * 1_000_000
@@ -1004,13 +1029,7 @@ class ChunkRun(ChunkSimulator):
                         )
                     )
                 deletes = pa.table({TABLES[SOURCE_TABLE[src]].key: recs.keys.take(pa.array(gone))})
-                emit(
-                    SOURCE_TABLE[src],
-                    day,
-                    _with_op(
-                        _conform_partial(SOURCE_TABLE[src], deletes), "D", self._extracted_at(day)
-                    ),
-                )
+                self._emit(emit, SOURCE_TABLE[src], day, deletes, op="D")
 
         for src in SOURCES:
             if dirty[src]:
@@ -1075,7 +1094,7 @@ class ChunkRun(ChunkSimulator):
                 new_col = pc.if_else(pa.array(take_new | ~existing), new_col, old)
             columns.append(new_col)
         image = pa.table(columns, names=fresh.column_names)
-        emit(SOURCE_TABLE[src], day, _with_op(image, "U", self._extracted_at(day)))
+        self._emit(emit, SOURCE_TABLE[src], day, image)
         old_rows = image.filter(pa.array(existing))
         if existing.any():
             mask = np.zeros(n_old, bool)
@@ -1125,7 +1144,6 @@ class ChunkRun(ChunkSimulator):
         rng = self.rng(day, "activity")
         ch, p = self.cfg.changes, self.p
         us = 1_000_000
-        extracted = self._extracted_at(day)
 
         owners, when = self._spread(
             "ecommerce", "ecommerce_orders", ch.orders_per_account_day, day, rng
@@ -1138,33 +1156,21 @@ class ChunkRun(ChunkSimulator):
             status = np.where(when > self.start_ts + day * DAY_S - 3 * DAY_S, "placed", status)
             zips = p["zip"][ec.person[owners]]
             zips = np.where(rng.random(n) < 0.1, rng.integers(1001, 99950, n), zips)
-            emit(
+            self._emit(
+                emit,
                 "ecommerce_orders",
                 day,
-                _with_op(
-                    _conform_partial(
-                        "ecommerce_orders",
-                        pa.table(
-                            {
-                                "order_id": self.activity_space["ecommerce_orders"].format(
-                                    self.next_serials("ecommerce_orders", n, ACTIVITY_SPAN)
-                                ),
-                                "customer_account_id": ec.keys.take(pa.array(owners)),
-                                "order_ts": pa.array(when * us, pa.timestamp("us")),
-                                "order_total": pa.array([f"{t:.2f}" for t in totals]).cast(
-                                    pa.decimal128(12, 2)
-                                ),
-                                "currency": pa.array(
-                                    np.where(rng.random(n) < 0.96, "USD", "CAD").tolist()
-                                ),
-                                "status": pa.array(status.tolist()),
-                                "ship_postal_code": pa.array([f"{z:05d}" for z in zips]),
-                            }
-                        ),
+                {
+                    "order_id": self._new_keys("ecommerce_orders", n),
+                    "customer_account_id": ec.keys.take(pa.array(owners)),
+                    "order_ts": pa.array(when * us, pa.timestamp("us")),
+                    "order_total": pa.array([f"{t:.2f}" for t in totals]).cast(
+                        pa.decimal128(12, 2)
                     ),
-                    "U",
-                    extracted,
-                ),
+                    "currency": pa.array(np.where(rng.random(n) < 0.96, "USD", "CAD").tolist()),
+                    "status": pa.array(status.tolist()),
+                    "ship_postal_code": pa.array([f"{z:05d}" for z in zips]),
+                },
             )
 
         owners, when = self._spread(
@@ -1189,29 +1195,19 @@ class ChunkRun(ChunkSimulator):
             account_keys = pc.if_else(
                 pa.array(account >= 0), account_keys, pa.scalar(None, pa.string())
             )
-            emit(
+            self._emit(
+                emit,
                 "mobile_app_events",
                 day,
-                _with_op(
-                    _conform_partial(
-                        "mobile_app_events",
-                        pa.table(
-                            {
-                                "event_id": self.activity_space["mobile_app_events"].format(
-                                    self.next_serials("mobile_app_events", n, ACTIVITY_SPAN)
-                                ),
-                                "device_id": apps.keys.take(pa.array(owners)),
-                                "customer_account_id": account_keys,
-                                "event_type": pa.array(
-                                    EVENT_TYPES[rng.choice(len(EVENT_TYPES), n, p=EVENT_P)].tolist()
-                                ),
-                                "event_ts": pa.array(when * us, pa.timestamp("us")),
-                            }
-                        ),
+                {
+                    "event_id": self._new_keys("mobile_app_events", n),
+                    "device_id": apps.keys.take(pa.array(owners)),
+                    "customer_account_id": account_keys,
+                    "event_type": pa.array(
+                        EVENT_TYPES[rng.choice(len(EVENT_TYPES), n, p=EVENT_P)].tolist()
                     ),
-                    "U",
-                    extracted,
-                ),
+                    "event_ts": pa.array(when * us, pa.timestamp("us")),
+                },
             )
 
         owners, when = self._spread("pos", "pos_transactions", ch.txns_per_card_day, day, rng)
@@ -1231,31 +1227,19 @@ class ChunkRun(ChunkSimulator):
             stores = [f"S{(z // 10) % 900 + 100:03d}" for z in p["zip"][pos.person[owners]]] + [
                 f"S{s:03d}" for s in rng.integers(100, 1000, n_anon)
             ]
-            emit(
+            self._emit(
+                emit,
                 "pos_transactions",
                 day,
-                _with_op(
-                    _conform_partial(
-                        "pos_transactions",
-                        pa.table(
-                            {
-                                "transaction_id": self.activity_space["pos_transactions"].format(
-                                    self.next_serials("pos_transactions", n, ACTIVITY_SPAN)
-                                ),
-                                "card_number": cards,
-                                "store_id": pa.array(stores),
-                                "txn_ts": pa.array(
-                                    np.concatenate([when, anon_when]) * us, pa.timestamp("us")
-                                ),
-                                "amount": pa.array(
-                                    [f"{a:.2f}" for a in np.round(rng.lognormal(3.2, 0.9, n), 2)]
-                                ).cast(pa.decimal128(12, 2)),
-                            }
-                        ),
-                    ),
-                    "U",
-                    extracted,
-                ),
+                {
+                    "transaction_id": self._new_keys("pos_transactions", n),
+                    "card_number": cards,
+                    "store_id": pa.array(stores),
+                    "txn_ts": pa.array(np.concatenate([when, anon_when]) * us, pa.timestamp("us")),
+                    "amount": pa.array(
+                        [f"{a:.2f}" for a in np.round(rng.lognormal(3.2, 0.9, n), 2)]
+                    ).cast(pa.decimal128(12, 2)),
+                },
             )
 
         owners, when = self._spread("crm", "crm_tickets", ch.tickets_per_contact_day, day, rng)
@@ -1274,9 +1258,7 @@ class ChunkRun(ChunkSimulator):
             tickets.append(
                 pa.table(
                     {
-                        "ticket_id": self.activity_space["crm_tickets"].format(
-                            self.next_serials("crm_tickets", n, ACTIVITY_SPAN)
-                        ),
+                        "ticket_id": self._new_keys("crm_tickets", n),
                         "contact_id": crm.keys.take(pa.array(owners)),
                         "opened_at": pa.array(when * us, pa.timestamp("us")),
                         "closed_at": pa.array(
@@ -1324,15 +1306,7 @@ class ChunkRun(ChunkSimulator):
             opened_now = all_t.filter(pc.equal(all_t.column("status"), "open"))
             if opened_now.num_rows:
                 self.open_tickets.append(opened_now)
-            emit(
-                "crm_tickets",
-                day,
-                _with_op(
-                    _conform_partial("crm_tickets", all_t.drop_columns(["_close_at"])),
-                    "U",
-                    extracted,
-                ),
-            )
+            self._emit(emit, "crm_tickets", day, all_t.drop_columns(["_close_at"]))
 
     def _privacy_requests(self, day: int, emit) -> None:
         rng = self.rng(day, "privacy")
@@ -1361,9 +1335,7 @@ class ChunkRun(ChunkSimulator):
         )
         use_phone = (by[:, 0] >= 0.6) & (by[:, 0] < 0.9)
         phones = [f"+{c}{m:010d}" for c, m in zip(p["cc"][who], p["mobile"][who], strict=True)]
-        ids = self.activity_space["privacy_requests"].format(
-            self.next_serials("privacy_requests", k, ACTIVITY_SPAN)
-        )
+        ids = self._new_keys("privacy_requests", k)
         table = pa.table(
             {
                 "request_id": ids,
@@ -1384,11 +1356,7 @@ class ChunkRun(ChunkSimulator):
                 ),
             }
         )
-        emit(
-            "privacy_requests",
-            day,
-            _with_op(_conform_partial("privacy_requests", table), "U", self._extracted_at(day)),
-        )
+        self._emit(emit, "privacy_requests", day, table)
         for w, kind, rid in zip(who, kinds, ids.to_pylist(), strict=True):
             self.events.append(
                 dict(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from c360.generator.keys import KeySpace, PhoneSpace, device_ids, prime_below
 
@@ -36,3 +37,12 @@ def test_device_ids_are_unique_uuid_shaped() -> None:
     ids = device_ids(5, np.arange(50_000)).to_pylist()
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 36 and i[14] == "4" for i in ids[:100])
+
+
+def test_key_spaces_hold_the_largest_supported_run() -> None:
+    from c360.generator.keys import MAX_CHUNKS
+    from c360.generator.simulate import check_capacity
+
+    check_capacity(MAX_CHUNKS)
+    with pytest.raises(ValueError, match="chunks"):
+        check_capacity(MAX_CHUNKS + 1)
