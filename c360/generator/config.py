@@ -46,6 +46,18 @@ class Coverage:
     duplicate_rate: dict[str, float] = _d(
         ecommerce=0.10, mobile_app=0.55, loyalty=0.06, pos=0.06, crm=0.10, enrichment=0.35
     )
+    # How often each system has a value for each kind of field: an app knows
+    # a profile email once someone logs in, a till rarely asks for a birthday.
+    field_presence: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "ecommerce": dict(email=1.0, phone=0.6, address=0.85, dob=0.35, name=0.98),
+            "mobile_app": dict(email=0.7, phone=0.0, address=0.0, dob=0.0, name=0.55),
+            "loyalty": dict(email=0.8, phone=0.85, address=0.9, dob=0.7, name=1.0),
+            "pos": dict(email=0.0, phone=0.7, address=0.8, dob=0.0, name=0.95),
+            "crm": dict(email=0.5, phone=0.95, address=0.6, dob=0.0, name=0.97),
+            "enrichment": dict(email=0.9, phone=0.7, address=0.85, dob=0.75, name=1.0),
+        }
+    )
 
 
 @dataclass

@@ -40,15 +40,6 @@ from c360.generator.pools import (
 )
 
 DAY_S = 86_400
-# Which fields each source holds, and how often it has a value for them.
-PRESENCE = {
-    "ecommerce": dict(email=1.0, phone=0.6, address=0.85, dob=0.35, name=0.98),
-    "mobile_app": dict(email=0.7, phone=0.0, address=0.0, dob=0.0, name=0.55),
-    "loyalty": dict(email=0.8, phone=0.85, address=0.9, dob=0.7, name=1.0),
-    "pos": dict(email=0.0, phone=0.7, address=0.8, dob=0.0, name=0.95),
-    "crm": dict(email=0.5, phone=0.95, address=0.6, dob=0.0, name=0.97),
-    "enrichment": dict(email=0.9, phone=0.7, address=0.85, dob=0.75, name=1.0),
-}
 PRESENCE_FIELDS = ("email", "phone", "address", "dob", "name")
 # Key formats per source: prefix, digits, salt.
 KEY_FORMATS = {
@@ -497,7 +488,7 @@ class ChunkSimulator:
             if src == "mobile_app"
             else self.key_space[src].format(serial)
         )
-        pres = PRESENCE[src]
+        pres = self.cfg.coverage.field_presence[src]
         present = np.column_stack([rng.random(n) < pres[f] for f in PRESENCE_FIELDS])
         if day == 0:
             created_ts = self.start_ts - rng.integers(DAY_S, 5 * 365 * DAY_S, n)

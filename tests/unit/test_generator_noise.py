@@ -271,3 +271,26 @@ def test_addresses_abbreviated_and_units_varied(day0, db) -> None:
     ).fetchall()[0]
     assert present > 0.7
     assert all(f > 10 for f in forms), forms
+
+
+@pytest.mark.parametrize(
+    "table,column,source,kind",
+    [
+        ("ecommerce_customers", "phone", "ecommerce", "phone"),
+        ("crm_contacts", "email", "crm", "email"),
+        ("loyalty_members", "date_of_birth", "loyalty", "dob"),
+    ],
+)
+def test_field_presence_per_source(day0, db, table, column, source, kind) -> None:
+    cfg, out = day0
+    empty = "" if kind == "dob" else f" and {column} <> ''"
+    present, n = db.execute(
+        f"select count(*) filter (where {column} is not null{empty}), count(*) "
+        f"from {landing_view(out, table)}"
+    ).fetchall()[0]
+    expected = cfg.coverage.field_presence[source][kind]
+    if kind == "email" and source == "crm":
+        # Families sharing an email always give it (the hard negative).
+        assert present / n >= expected - 0.01
+    else:
+        _assert_rate(present / n, expected, n)
