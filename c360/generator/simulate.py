@@ -87,10 +87,17 @@ def multi_source_participation(cfg: GeneratorConfig) -> dict[str, float]:
     s = cov.single_source_share
     mix_total = sum(cov.single_source_mix.values())
     out = {}
+    # Families sharing an email are all given a CRM contact (the hard
+    # negative); the CRM records they would not otherwise have count against
+    # the CRM target.
+    family_share = cfg.population.household_share * cfg.population.shared_household_email_rate
     for src in SOURCES:
         dup = cov.duplicate_rate[src]
         single_part = s * cov.single_source_mix.get(src, 0) / mix_total * (1 + dup)
-        p = (cov.records_per_100[src] / 100 - single_part) / ((1 - s) * (1 + dup))
+        target = cov.records_per_100[src] / 100
+        p = (target - single_part) / ((1 - s) * (1 + dup))
+        if src == "crm":
+            p = (target - single_part - family_share * (1 - p)) / ((1 - s) * (1 + dup))
         if not 0 <= p <= 1:
             raise ValueError(
                 f"coverage knobs are inconsistent for {src}: multi-source participation {p:.2f}"
