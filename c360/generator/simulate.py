@@ -170,7 +170,7 @@ class ChunkSimulator:
         first_local = len(self.p.get("pid", []))
         local = np.arange(first_local, first_local + n)
         pid = self.chunk * PERSON_SPAN + local
-        if local[-1] >= PERSON_SPAN if n else False:
+        if n and local[-1] >= PERSON_SPAN:
             raise OverflowError("too many people in one chunk")
 
         # Households: contiguous runs of people; only day-0 people share them.
@@ -273,7 +273,7 @@ class ChunkSimulator:
         )
         if day == 0:
             self._plant_hard_negatives(people, rng, is_head, head_of)
-        self._assign_emails(people, rng, day)
+        self._assign_emails(people, rng, day, is_head)
         for k, v in people.items():
             self.p[k] = np.concatenate([self.p[k], v]) if k in self.p else v
         return local
@@ -388,7 +388,7 @@ class ChunkSimulator:
             return f"{f}{la[0]}"
         return f"{la}.{f}"
 
-    def _assign_emails(self, people, rng, day) -> None:
+    def _assign_emails(self, people, rng, day, is_head) -> None:
         pools = self.pools
         n = len(people["pid"])
         firsts = pools.first_names[people["first"]]
@@ -422,14 +422,7 @@ class ChunkSimulator:
                 )
         hh_email = np.full(n, None, object)
         if day == 0:
-            heads = np.where(
-                people["multi"]
-                & (
-                    people["hh"]
-                    == self.chunk * PERSON_SPAN
-                    + np.arange(len(self.p.get("pid", [])), len(self.p.get("pid", [])) + n)
-                )
-            )[0]
+            heads = np.where(people["multi"] & is_head)[0]
             shared = heads[rng.random(len(heads)) < self.cfg.population.shared_household_email_rate]
             for h in shared:
                 local = (
@@ -729,19 +722,32 @@ class ChunkSimulator:
         ec = self.records["ecommerce"]
         return np.isin(who, ec.person[ec.alive])
 
+    def _first_record(self, src: str, live_only: bool = True) -> np.ndarray:
+        """Per person (local index): their earliest (live) record in `src`, or -1."""
+        recs = self.records[src]
+        candidates = np.where(recs.alive)[0] if live_only else np.arange(len(recs))
+        out = np.full(len(self.p["pid"]), -1, np.int64)
+        people, first = np.unique(recs.person[candidates], return_index=True)
+        out[people] = candidates[first]
+        return out
+
+    def _household_heads(self) -> np.ndarray:
+        """Local indices of the first member of every multi-person household."""
+        p = self.p
+        return np.where(
+            p["multi"] & (p["hh"] == self.chunk * PERSON_SPAN + np.arange(len(p["pid"])))
+        )[0]
+
     def _typed_loyalty_numbers(self, who: np.ndarray, typed: np.ndarray, r: Renderer) -> pa.Array:
         loy = self.records["loyalty"]
-        live = np.where(loy.alive)[0]
-        first_card = {}
-        for i in live[::-1]:
-            first_card[int(loy.person[i])] = i
+        first_card = self._first_record("loyalty")
         out = []
         kinds = r.rng.integers(0, 7, len(who))
         for person, t, k in zip(who.tolist(), typed.tolist(), kinds.tolist(), strict=True):
-            if not t or person not in first_card:
+            if not t or first_card[person] < 0:
                 out.append("")
                 continue
-            key = loy.keys[first_card[person]].as_py()  # L + 9 digits
+            key = loy.keys[first_card[person]].as_py()  # L + 10 digits
             digits = key[1:]
             out.append(
                 (
@@ -868,25 +874,14 @@ class ChunkRun(ChunkSimulator):
     def _plant_family_devices(self) -> None:
         rng = self.rng(0, "family_devices")
         apps, p = self.records["mobile_app"], self.p
-        heads_with_device = np.unique(
-            apps.person[
-                np.isin(
-                    apps.person,
-                    np.where(
-                        p["multi"]
-                        & (p["hh"] == self.chunk * PERSON_SPAN + np.arange(len(p["pid"])))
-                    )[0],
-                )
-            ]
-        )
+        heads = self._household_heads()
+        heads_with_device = heads[self._first_record("mobile_app", live_only=False)[heads] >= 0]
         chosen = heads_with_device[
             rng.random(len(heads_with_device)) < self.cfg.population.family_device_rate
         ]
-        first_device = {}
-        for i in range(len(apps) - 1, -1, -1):
-            first_device[int(apps.person[i])] = i
+        first_device = self._first_record("mobile_app", live_only=False)
         for head in chosen:
-            dev = first_device[int(head)]
+            dev = first_device[head]
             apps.extra[dev] |= 1 << 21
             members = np.where(p["hh"] == p["hh"][head])[0]
             self._tag(p["pid"][members], "family_device", np.full(len(members), apps.serial[dev]))
@@ -1113,13 +1108,6 @@ class ChunkRun(ChunkSimulator):
             recs.rows = pa.concat_tables([recs.rows, new_rows])
 
     # -- activity ----------------------------------------------------------------
-    def _first_live(self, src: str) -> np.ndarray:
-        recs = self.records[src]
-        out = np.full(len(self.p["pid"]), -1, np.int64)
-        live = np.where(recs.alive)[0][::-1]
-        out[recs.person[live]] = live
-        return out
-
     def _spread(self, src: str, table: str, rate: float, day: int, rng):
         """Activity rows per live record: counts and timestamps (seconds)."""
         recs = self.records[src]
@@ -1177,7 +1165,7 @@ class ChunkRun(ChunkSimulator):
         if len(owners):
             n = len(owners)
             apps, ec = self.records["mobile_app"], self.records["ecommerce"]
-            account_of = self._first_live("ecommerce")
+            account_of = self._first_record("ecommerce")
             user = apps.person[owners].copy()
             family = (apps.extra[owners] & (1 << 21)) > 0
             for j in np.where(family)[0]:
@@ -1314,7 +1302,7 @@ class ChunkRun(ChunkSimulator):
         if not k:
             return
         who = rng.choice(n_people, k, replace=False)
-        loyalty_of = self._first_live("loyalty")
+        loyalty_of = self._first_record("loyalty")
         kinds = np.array(["erasure", "access", "opt_out_sale", "opt_in_sale"])[
             rng.choice(4, k, p=[0.3, 0.35, 0.28, 0.07])
         ]
