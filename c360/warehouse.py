@@ -116,9 +116,10 @@ def _reader(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     if path.suffix.lower() == ".csv":
         # all_varchar: the contract says strings unless typed, and typing is
-        # staging's job; empty strings must stay empty strings, not nulls.
+        # staging's job. An empty field stays an empty string (CSV has no
+        # null; sources send '' for unknowns); `\N` is the explicit null.
         return (
-            f"read_csv('{quoted}', header=true, all_varchar=true, "
+            f"read_csv('{quoted}', header=true, all_varchar=true, nullstr='\\N', "
             "allow_quoted_nulls=false, hive_partitioning=false)"
         )
     return f"read_parquet('{quoted}', hive_partitioning=false)"
