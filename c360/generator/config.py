@@ -130,7 +130,7 @@ class Changes:
     """Daily change rates (per person or record per day)."""
 
     new_customer_rate: float = 0.0008
-    marriage_rate: float = 0.00015
+    marriage_rate: float = 0.0003  # per woman still under her birth surname
     move_rate: float = 0.0006
     new_email_rate: float = 0.0004
     new_phone_rate: float = 0.0004

@@ -941,7 +941,7 @@ class ChunkRun(ChunkSimulator):
         female_unmarried = existing[
             (p["gender"][existing] == 0) & (p["last"][existing] == p["birth_last"][existing])
         ]
-        married = female_unmarried[rng.random(len(female_unmarried)) < ch.marriage_rate * 2]
+        married = female_unmarried[rng.random(len(female_unmarried)) < ch.marriage_rate]
         if len(married):
             p["last"][married] = rng.choice(
                 len(self.pools.surnames), len(married), p=self.pools.surname_p
