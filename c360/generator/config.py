@@ -12,6 +12,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
+DAY_S = 86_400
+
 SOURCES = ("ecommerce", "mobile_app", "loyalty", "pos", "crm", "enrichment")
 
 SOURCE_TABLE = {
