@@ -136,6 +136,8 @@ class RenderMixin:
             values = r.dates_of_birth(p["dob"][who])
             return pc.if_else(pa.array(present[:, 3]), values, pa.scalar(None, pa.date32()))
 
+        # Last touched: on day 0 at some point between creation and the
+        # extract; on a change day, that day.
         updated = (
             np.maximum(recs.created_ts[idx], day_ts + rng.integers(0, DAY_S // 2, n))
             if day
