@@ -49,7 +49,8 @@ def multi_source_participation(cfg: GeneratorConfig) -> dict[str, float]:
 
 
 def _ascii_token(name: str) -> str:
-    return "".join(ch for ch in strip_accents(name).lower() if ch.isalnum()) or "x"
+    # Email providers take ASCII letters and digits: ß, ø and the like drop.
+    return "".join(ch for ch in strip_accents(name).lower() if ch.isascii() and ch.isalnum()) or "x"
 
 
 class PeopleMixin:

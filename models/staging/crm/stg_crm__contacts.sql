@@ -1,5 +1,6 @@
 -- Latest image of each crm_contacts record, contract columns typed.
--- No PII normalization here yet: values are as the source holds them.
+-- Raw PII columns as the source holds them, plus their normalized forms
+-- (macros/normalize): the comparable values matching and tokenization use.
 with
 
 source as (
@@ -28,6 +29,13 @@ final as (
         postal_code,
         {{ safe_cast('created_at', dbt.type_timestamp()) }} as created_at,
         {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
+        {{ normalized_pii(
+            email='email',
+            phone='phone',
+            first_name='first_name',
+            last_name='last_name',
+            postal_code='postal_code'
+        ) }},
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1

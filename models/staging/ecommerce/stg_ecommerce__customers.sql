@@ -1,5 +1,6 @@
 -- Latest image of each ecommerce_customers record, contract columns typed.
--- No PII normalization here yet: values are as the source holds them.
+-- Raw PII columns as the source holds them, plus their normalized forms
+-- (macros/normalize): the comparable values matching and tokenization use.
 with
 
 source as (
@@ -34,6 +35,18 @@ final as (
         {{ safe_cast('marketing_opt_in', dbt.type_boolean()) }} as marketing_opt_in,
         {{ safe_cast('created_at', dbt.type_timestamp()) }} as created_at,
         {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
+        {{ normalized_pii(
+            email='email',
+            phone='phone',
+            first_name='first_name',
+            last_name='last_name',
+            street_address='street_address',
+            city='city',
+            state='state',
+            postal_code='postal_code'
+        ) }},
+        {{ normalize_date_of_birth(safe_cast('date_of_birth', 'date')) }}
+            as date_of_birth_normalized,
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1

@@ -1,5 +1,6 @@
 -- Latest image of each enrichment_profiles record, contract columns typed.
--- No PII normalization here yet: values are as the source holds them.
+-- Raw PII columns as the source holds them, plus their normalized forms
+-- (macros/normalize): the comparable values matching and tokenization use.
 with
 
 source as (
@@ -35,6 +36,18 @@ final as (
         {{ safe_cast('household_size', dbt.type_bigint()) }} as household_size,
         interests,
         {{ safe_cast('refreshed_at', dbt.type_timestamp()) }} as refreshed_at,
+        {{ normalized_pii(
+            email='email',
+            phone='phone',
+            first_name='first_name',
+            last_name='last_name',
+            street_address='street_address',
+            city='city',
+            state='state',
+            postal_code='postal_code'
+        ) }},
+        {{ normalize_date_of_birth(safe_cast('date_of_birth', 'date')) }}
+            as date_of_birth_normalized,
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1

@@ -1,5 +1,6 @@
 -- Latest image of each mobile_app_devices record, contract columns typed.
--- No PII normalization here yet: values are as the source holds them.
+-- Raw PII columns as the source holds them, plus their normalized forms
+-- (macros/normalize): the comparable values matching and tokenization use.
 with
 
 source as (
@@ -28,6 +29,10 @@ final as (
         {{ safe_cast('push_opt_in', dbt.type_boolean()) }} as push_opt_in,
         {{ safe_cast('first_seen_at', dbt.type_timestamp()) }} as first_seen_at,
         {{ safe_cast('last_seen_at', dbt.type_timestamp()) }} as last_seen_at,
+        {{ normalized_pii(
+            email='profile_email',
+            first_name='profile_first_name'
+        ) }},
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1

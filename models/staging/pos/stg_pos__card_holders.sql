@@ -1,5 +1,6 @@
 -- Latest image of each pos_card_holders record, contract columns typed.
--- No PII normalization here yet: values are as the source holds them.
+-- Raw PII columns as the source holds them, plus their normalized forms
+-- (macros/normalize): the comparable values matching and tokenization use.
 with
 
 source as (
@@ -28,6 +29,12 @@ final as (
         postal_code,
         home_store_id,
         {{ safe_cast('issued_at', dbt.type_timestamp()) }} as issued_at,
+        {{ normalized_pii(
+            phone='phone',
+            first_name='first_name',
+            last_name='last_name',
+            postal_code='postal_code'
+        ) }},
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1

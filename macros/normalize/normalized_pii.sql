@@ -1,0 +1,33 @@
+{#
+    The normalized PII columns every identity staging model exposes, in one
+    shape whatever the source holds, so identity records of six systems union
+    without per-source special cases. Arguments name the source's raw columns;
+    a source without a field gets a typed null.
+#}
+{% macro normalized_pii(
+    email=none, phone=none, first_name=none, last_name=none,
+    street_address=none, city=none, state=none, postal_code=none
+) -%}
+    {{ normalize_email(email) if email else 'cast(null as varchar)' }} as email_normalized,
+    {{ normalize_phone(phone) if phone else 'cast(null as varchar)' }} as phone_e164,
+    {{ name_title(first_name) if first_name else 'cast(null as varchar)' }} as name_title,
+    {{ normalize_name(first_name) if first_name else 'cast(null as varchar)' }}
+        as first_name_normalized,
+    {{ normalize_name(last_name) if last_name else 'cast(null as varchar)' }}
+        as last_name_normalized,
+    {% if last_name and first_name -%}
+        coalesce({{ name_suffix(last_name) }}, {{ name_suffix(first_name) }})
+    {%- elif first_name -%}
+        {{ name_suffix(first_name) }}
+    {%- else -%}
+        cast(null as varchar)
+    {%- endif %} as name_suffix,
+    {{ normalize_street(street_address) if street_address else 'cast(null as varchar)' }}
+        as street_address_normalized,
+    {{ "nullif(lower(trim(" ~ city ~ ")), '')" if city else 'cast(null as varchar)' }}
+        as city_normalized,
+    {{ "nullif(upper(trim(" ~ state ~ ")), '')" if state else 'cast(null as varchar)' }}
+        as state_normalized,
+    {{ normalize_postal_code(postal_code) if postal_code else 'cast(null as varchar)' }}
+        as postal_code_normalized
+{%- endmacro %}
