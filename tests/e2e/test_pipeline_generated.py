@@ -211,3 +211,45 @@ def test_unusable_values_are_quarantined_not_dropped(generated: Path, warehouse)
         """,
     )[0][0]
     assert lost == 0
+
+
+def test_typed_pos_loyalty_numbers_resolve_to_the_members_own_id(generated: Path, warehouse):
+    path, _ = warehouse
+    links = f"read_parquet('{generated}/truth/person_links.parquet')"
+    typed, resolved, same_person = _query(
+        path,
+        f"""
+        select count(*), count(m.source_record_id),
+               count(*) filter (where m.source_record_id is not null
+                                and card_owner.person_id = member.person_id)
+        from intermediate.int_identity_records r
+        join staging.stg_pos__card_holders p on p.card_number = r.source_record_id
+        left join intermediate.int_identity_records m
+            on m.source_table = 'loyalty_members' and m.source_record_id = r.loyalty_id
+        left join {links} card_owner on card_owner.source_record_id = r.source_record_id
+        left join {links} member on member.source_record_id = r.loyalty_id
+        where r.source_table = 'pos_card_holders' and p.loyalty_number <> ''
+        """,
+    )[0]
+    assert typed > 20
+    # A card can outlive the membership it was linked to (deleted since).
+    assert resolved >= 0.95 * typed
+    assert same_person == resolved
+
+
+def test_identity_records_hold_every_live_record_once(generated: Path, warehouse) -> None:
+    path, _ = warehouse
+    links = f"read_parquet('{generated}/truth/person_links.parquet')"
+    live, records, missing = _query(
+        path,
+        f"""
+        select
+            (select count(*) from {links} where is_live),
+            (select count(*) from intermediate.int_identity_records),
+            (select count(*) from {links} l where l.is_live and not exists (
+                select 1 from intermediate.int_identity_records r
+                where r.source_table = l.source_table
+                  and r.source_record_id = l.source_record_id))
+        """,
+    )[0]
+    assert records == live and missing == 0
