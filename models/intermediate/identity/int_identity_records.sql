@@ -1,7 +1,8 @@
 -- Every live identity record of the six systems in one shape: the normalized
--- matching features and the keys that link systems deterministically. Raw
--- PII stays in staging; tokenization (next) replaces the direct identifiers
--- here with tokens.
+-- matching features, the keys that link systems deterministically, and the
+-- keyed tokens of the direct identifiers (email, phone, street address).
+-- Restricted like staging: the layers after it carry the tokens, not the
+-- values (the vault maps tokens back).
 with
 
 ecommerce as (
@@ -148,7 +149,13 @@ final as (
         unioned.record_landed_on,
         coalesce(
             unambiguous_nicknames.canonical_name, unioned.first_name_normalized
-        ) as first_name_canonical
+        ) as first_name_canonical,
+        {{ pii_token('email', 'unioned.email_normalized') }} as email_token,
+        {{ pii_token('phone', 'unioned.phone_e164') }} as phone_token,
+        {{ pii_token(
+            'address',
+            "unioned.street_address_normalized || '|' || unioned.postal_code_normalized"
+        ) }} as address_token
     from unioned
     left join unambiguous_nicknames
         on unioned.first_name_normalized = unambiguous_nicknames.nickname
