@@ -283,3 +283,36 @@ def test_identity_tokens_are_keyed_hmacs_and_the_vault_maps_them_back(warehouse)
         """,
     )[0][0]
     assert shared > 100  # the same address in several systems: one token
+
+
+def test_deterministic_edges_are_mostly_right_and_their_errors_are_hard_negatives(
+    generated: Path, warehouse
+) -> None:
+    path, _ = warehouse
+    truth = generated / "truth"
+    links = f"read_parquet('{truth}/person_links.parquet')"
+    by_rule = {
+        rule: (edges, right, same_household)
+        for rule, edges, right, same_household in _query(
+            path,
+            f"""
+            select e.rule_name, count(*),
+                count(*) filter (where la.person_id = lb.person_id),
+                count(*) filter (where la.person_id <> lb.person_id
+                                 and pa.household_id = pb.household_id)
+            from intermediate.int_identity_edges__deterministic e
+            join {links} la on la.source_record_id = e.source_record_id_a
+            join {links} lb on lb.source_record_id = e.source_record_id_b
+            join read_parquet('{truth}/persons.parquet') pa on pa.person_id = la.person_id
+            join read_parquet('{truth}/persons.parquet') pb on pb.person_id = lb.person_id
+            group by 1
+            """,
+        )
+    }
+    assert set(by_rule) == {"same_email", "same_phone", "same_loyalty_id", "device_account"}
+    assert by_rule["same_loyalty_id"][1] == by_rule["same_loyalty_id"][0]
+    for rule, (edges, right, same_household) in by_rule.items():
+        assert right >= 0.97 * edges, rule
+        # What a rule gets wrong, it gets wrong inside households (shared landline,
+        # family email, family tablet): the over-merge guard's job, not noise.
+        assert same_household >= 0.9 * (edges - right), rule
