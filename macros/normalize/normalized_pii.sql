@@ -1,12 +1,13 @@
 {#
     The normalized PII columns every identity staging model exposes, in one
     shape whatever the source holds, so identity records of six systems union
-    without per-source special cases. Arguments name the source's raw columns;
-    a source without a field gets a typed null.
+    without per-source special cases. Arguments name the source's raw columns
+    (the contract's usual names by default); a field passed as none, which
+    the source does not hold, becomes a typed null.
 #}
 {% macro normalized_pii(
-    email=none, phone=none, first_name=none, last_name=none,
-    street_address=none, city=none, state=none, postal_code=none
+    email='email', phone='phone', first_name='first_name', last_name='last_name',
+    street_address='street_address', city='city', state='state', postal_code='postal_code'
 ) -%}
     {{ normalize_email(email) if email else 'cast(null as varchar)' }} as email_normalized,
     {{ normalize_phone(phone) if phone else 'cast(null as varchar)' }} as phone_e164,

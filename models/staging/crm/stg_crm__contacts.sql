@@ -29,13 +29,7 @@ final as (
         postal_code,
         {{ safe_cast('created_at', dbt.type_timestamp()) }} as created_at,
         {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
-        {{ normalized_pii(
-            email='email',
-            phone='phone',
-            first_name='first_name',
-            last_name='last_name',
-            postal_code='postal_code'
-        ) }},
+        {{ normalized_pii(street_address=none, city=none, state=none) }},
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1

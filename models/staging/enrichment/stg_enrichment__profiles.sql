@@ -36,16 +36,7 @@ final as (
         {{ safe_cast('household_size', dbt.type_bigint()) }} as household_size,
         interests,
         {{ safe_cast('refreshed_at', dbt.type_timestamp()) }} as refreshed_at,
-        {{ normalized_pii(
-            email='email',
-            phone='phone',
-            first_name='first_name',
-            last_name='last_name',
-            street_address='street_address',
-            city='city',
-            state='state',
-            postal_code='postal_code'
-        ) }},
+        {{ normalized_pii() }},
         {{ normalize_date_of_birth(safe_cast('date_of_birth', 'date')) }}
             as date_of_birth_normalized,
         {{ landing_metadata() }}

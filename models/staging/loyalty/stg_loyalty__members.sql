@@ -35,16 +35,7 @@ final as (
         {{ safe_cast('points_balance', dbt.type_bigint()) }} as points_balance,
         {{ safe_cast('enrolled_at', dbt.type_timestamp()) }} as enrolled_at,
         {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
-        {{ normalized_pii(
-            email='email',
-            phone='phone',
-            first_name='first_name',
-            last_name='last_name',
-            street_address='street_address',
-            city='city',
-            state='state',
-            postal_code='postal_code'
-        ) }},
+        {{ normalized_pii() }},
         {{ normalize_date_of_birth(safe_cast('date_of_birth', 'date')) }}
             as date_of_birth_normalized,
         {{ landing_metadata() }}

@@ -30,8 +30,8 @@ final as (
         {{ safe_cast('first_seen_at', dbt.type_timestamp()) }} as first_seen_at,
         {{ safe_cast('last_seen_at', dbt.type_timestamp()) }} as last_seen_at,
         {{ normalized_pii(
-            email='profile_email',
-            first_name='profile_first_name'
+            email='profile_email', first_name='profile_first_name', phone=none,
+            last_name=none, street_address=none, city=none, state=none, postal_code=none
         ) }},
         {{ landing_metadata() }}
     from ranked

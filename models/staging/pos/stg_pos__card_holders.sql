@@ -29,12 +29,7 @@ final as (
         postal_code,
         home_store_id,
         {{ safe_cast('issued_at', dbt.type_timestamp()) }} as issued_at,
-        {{ normalized_pii(
-            phone='phone',
-            first_name='first_name',
-            last_name='last_name',
-            postal_code='postal_code'
-        ) }},
+        {{ normalized_pii(email=none, street_address=none, city=none, state=none) }},
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
