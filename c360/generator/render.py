@@ -247,9 +247,8 @@ class RenderMixin:
                 np.array(INCOME_BANDS)[rng.choice(len(INCOME_BANDS), n, p=INCOME_WEIGHTS)].tolist(),
                 pa.string(),
             )
-            sizes = np.bincount(np.searchsorted(np.unique(p["hh"]), p["hh"]))[
-                np.searchsorted(np.unique(p["hh"]), p["hh"][who])
-            ]
+            _, household_of = np.unique(p["hh"], return_inverse=True)
+            sizes = np.bincount(household_of)[household_of[who]]
             cols["household_size"] = pa.array(
                 np.clip(sizes + rng.integers(0, 3, n), 1, 8).astype(np.int64)
             )

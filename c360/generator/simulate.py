@@ -185,11 +185,11 @@ class ChunkRun(ChunkSimulator):
         rng = self.rng(0, "family_devices")
         apps, p = self.records["mobile_app"], self.p
         heads = self._household_heads()
-        heads_with_device = heads[self._first_record("mobile_app", live_only=False)[heads] >= 0]
+        first_device = self._first_record("mobile_app", live_only=False)
+        heads_with_device = heads[first_device[heads] >= 0]
         chosen = heads_with_device[
             rng.random(len(heads_with_device)) < self.cfg.population.family_device_rate
         ]
-        first_device = self._first_record("mobile_app", live_only=False)
         for head in chosen:
             dev = first_device[head]
             apps.extra[dev] |= 1 << 21
@@ -377,18 +377,17 @@ class ChunkRun(ChunkSimulator):
         fresh = self.render(src, idx, day, "update")
         n_old = len(recs.rows)
         existing = idx < n_old
-        # Keep yesterday's value wherever the world did not change.
+        # Keep yesterday's value wherever the world did not change. New
+        # records (not `existing`) take every fresh value.
+        changed = {g: np.array([g in dirty[int(i)] for i in idx]) for g in CHANGE_GROUPS}
         columns = []
         for name in fresh.column_names:
             new_col = fresh.column(name).combine_chunks()
             if existing.any():
-                groups = [g for g, cols in CHANGE_GROUPS.items() if name in cols]
-                take_new = np.array(
-                    [
-                        ("new" in dirty[int(i)]) or any(g in dirty[int(i)] for g in groups)
-                        for i in idx
-                    ]
-                )
+                take_new = np.zeros(len(idx), bool)
+                for group, group_columns in CHANGE_GROUPS.items():
+                    if name in group_columns:
+                        take_new |= changed[group]
                 old = (
                     recs.rows.column(name)
                     .combine_chunks()
