@@ -22,7 +22,7 @@ def _generate(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         workers=args.workers,
     )
-    summary = generate(cfg, args.out, progress=None if args.progress is None else args.progress)
+    summary = generate(cfg, args.out, progress=args.progress)
     rows = summary["rows_by_table"]
     print(
         f"wrote {sum(rows.values()):,} landing rows in {summary['chunks']} chunk(s) "

@@ -59,16 +59,12 @@ def check_capacity(n_chunks: int) -> None:
     """Fail before writing anything if the key spaces cannot hold this many chunks."""
     if n_chunks > MAX_CHUNKS:
         raise ValueError(f"{n_chunks} chunks exceed the generator's {MAX_CHUNKS}: raise chunk_size")
-    for name, (prefix, digits, _) in KEY_FORMATS.items():
-        if n_chunks * RECORD_SPAN > 10**digits:
-            raise ValueError(
-                f"{name} keys ({prefix} + {digits} digits) cannot hold {n_chunks} chunks"
-            )
-    for name, (prefix, digits, _) in ACTIVITY_KEYS.items():
-        if n_chunks * ACTIVITY_SPAN > 10**digits:
-            raise ValueError(
-                f"{name} keys ({prefix} + {digits} digits) cannot hold {n_chunks} chunks"
-            )
+    for formats, span in ((KEY_FORMATS, RECORD_SPAN), (ACTIVITY_KEYS, ACTIVITY_SPAN)):
+        for name, (prefix, digits, _) in formats.items():
+            if n_chunks * span > 10**digits:
+                raise ValueError(
+                    f"{name} keys ({prefix} + {digits} digits) cannot hold {n_chunks} chunks"
+                )
 
 
 @dataclass
