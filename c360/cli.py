@@ -67,6 +67,18 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from c360.evaluation import evaluate, format_evaluation, write_evaluation
+    from c360.warehouse import warehouse_path
+
+    warehouse = warehouse_path(args.warehouse)
+    result = evaluate(warehouse, args.truth)
+    out = write_evaluation(result, args.out or warehouse.parent / "evaluation.json")
+    print(format_evaluation(result))
+    print(f"\nwrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c360", description="Customer 360 identity resolution")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=42)
     d.add_argument("--out", default="data/demo")
     d.set_defaults(func=_demo)
+
+    e = sub.add_parser(
+        "evaluate", help="score the resolved customers against the generator's truth"
+    )
+    e.add_argument("--truth", required=True, help="truth directory written by c360 generate")
+    e.add_argument(
+        "--warehouse",
+        default=None,
+        help="DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)",
+    )
+    e.add_argument(
+        "--out", default=None, help="JSON file (default <warehouse dir>/evaluation.json)"
+    )
+    e.set_defaults(func=_evaluate)
     return parser
 
 

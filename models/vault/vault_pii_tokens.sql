@@ -1,11 +1,11 @@
 -- The restricted map from token back to the normalized value it stands for,
 -- one row per (type, token). Readable by the privacy officer's role only:
--- every other layer after staging sees tokens.
+-- every layer after the vault sees tokens.
 with
 
-identity_records as (
+identity_pii as (
 
-    select * from {{ ref('int_identity_records') }}
+    select * from {{ ref('vault_identity_pii') }}
 
 ),
 
@@ -15,22 +15,36 @@ pairs as (
         'email' as pii_type,
         email_token as token,
         email_normalized as pii_value
-    from identity_records
+    from identity_pii
     where email_token is not null
     union all
     select
         'phone' as pii_type,
         phone_token as token,
         phone_e164 as pii_value
-    from identity_records
+    from identity_pii
     where phone_token is not null
     union all
     select
         'address' as pii_type,
         address_token as token,
         street_address_normalized || '|' || postal_code_normalized as pii_value
-    from identity_records
+    from identity_pii
     where address_token is not null
+    union all
+    select
+        'house_number' as pii_type,
+        house_number_token as token,
+        house_number || '|' || postal_code_normalized as pii_value
+    from identity_pii
+    where house_number_token is not null
+    union all
+    select
+        'name' as pii_type,
+        name_token as token,
+        first_name_normalized || ' ' || last_name_normalized as pii_value
+    from identity_pii
+    where name_token is not null
 
 ),
 

@@ -1,8 +1,9 @@
 -- Edges between identity records that share an exact key, one row per record
--- pair and rule, with the rule's confidence (seed match_rules). Records that
--- share a key are joined to the group's first record (a star), which keeps
--- edges linear in the group size; a key shared by more records than
--- var('deterministic_max_group_size') links nobody.
+-- pair and rule, with the rule's confidence (seed match_rules). A shared key
+-- links every pair of its records (groups are small: a key shared by more
+-- than var('deterministic_max_group_size') records links nobody), and only
+-- when the two records do not contradict each other: a landline or a family
+-- email shared by a household must not merge its members.
 with
 
 identity_records as (
@@ -26,24 +27,21 @@ rules as (
 keyed as (
 
     select
-        source_table,
-        source_record_id,
+        record_key,
         'same_email' as rule_name,
         email_token as match_key
     from identity_records
     where email_token is not null
     union all
     select
-        source_table,
-        source_record_id,
+        record_key,
         'same_phone' as rule_name,
         phone_token as match_key
     from identity_records
     where phone_token is not null
     union all
     select
-        source_table,
-        source_record_id,
+        record_key,
         'same_loyalty_id' as rule_name,
         loyalty_id as match_key
     from identity_records
@@ -51,90 +49,106 @@ keyed as (
 
 ),
 
-ranked as (
-
-    select
-        keyed.source_table,
-        keyed.source_record_id,
-        keyed.rule_name,
-        keyed.match_key,
-        count(*) over (partition by keyed.rule_name, keyed.match_key) as group_size,
-        row_number() over (
-            partition by keyed.rule_name, keyed.match_key
-            order by keyed.source_table, keyed.source_record_id
-        ) as group_rank
-    from keyed
-
-),
-
-anchors as (
+small_groups as (
 
     select
         rule_name,
-        match_key,
-        source_table as anchor_table,
-        source_record_id as anchor_record_id
-    from ranked
-    where group_rank = 1 and group_size > 1
+        match_key
+    from keyed
+    group by rule_name, match_key
+    having count(*) between 2 and {{ var('deterministic_max_group_size', 8) }}
 
 ),
 
-shared_key_edges as (
+shared_key_pairs as (
 
     select
-        anchors.anchor_table as source_table_a,
-        anchors.anchor_record_id as source_record_id_a,
-        ranked.source_table as source_table_b,
-        ranked.source_record_id as source_record_id_b,
-        ranked.rule_name
-    from ranked
-    inner join anchors
-        on ranked.rule_name = anchors.rule_name and ranked.match_key = anchors.match_key
-    where
-        ranked.group_rank > 1
-        and ranked.group_size <= {{ var('deterministic_max_group_size', 8) }}
+        left_side.record_key as record_key_a,
+        right_side.record_key as record_key_b,
+        left_side.rule_name
+    from keyed as left_side
+    inner join small_groups
+        on
+            left_side.rule_name = small_groups.rule_name
+            and left_side.match_key = small_groups.match_key
+    inner join keyed as right_side
+        on
+            left_side.rule_name = right_side.rule_name
+            and left_side.match_key = right_side.match_key
+            and left_side.record_key < right_side.record_key
 
 ),
 
-device_account_edges as (
+device_logins as (
 
     select distinct
-        'mobile_app_devices' as source_table_a,
-        app_events.device_id as source_record_id_a,
-        'ecommerce_customers' as source_table_b,
-        app_events.customer_account_id as source_record_id_b,
-        'device_account' as rule_name
+        'mobile_app_devices:' || device_id as device_key,
+        'ecommerce_customers:' || customer_account_id as account_key
     from app_events
-    inner join identity_records as device_records
-        on
-            device_records.source_table = 'mobile_app_devices'
-            and app_events.device_id = device_records.source_record_id
-    inner join identity_records as account_records
-        on
-            account_records.source_table = 'ecommerce_customers'
-            and app_events.customer_account_id = account_records.source_record_id
+    where customer_account_id is not null
 
 ),
 
-edges as (
+-- A device used by one account is that account holder's; a family device
+-- seen on several accounts belongs to the one whose first name it gives.
+device_pairs as (
 
-    select * from shared_key_edges
+    select
+        device_logins.device_key as record_key_a,
+        device_logins.account_key as record_key_b,
+        'device_account' as rule_name,
+        count(*) over (partition by device_logins.device_key) as accounts_on_device,
+        coalesce(devices.first_name_canonical = accounts.first_name_canonical, false)
+            as is_same_first_name
+    from device_logins
+    inner join identity_records as devices
+        on device_logins.device_key = devices.record_key
+    inner join identity_records as accounts
+        on device_logins.account_key = accounts.record_key
+
+),
+
+candidate_pairs as (
+
+    select * from shared_key_pairs
     union all
-    select * from device_account_edges
+    select
+        least(record_key_a, record_key_b) as record_key_a,
+        greatest(record_key_a, record_key_b) as record_key_b,
+        rule_name
+    from device_pairs
+    where accounts_on_device = 1 or is_same_first_name
+
+),
+
+checked as (
+
+    select
+        candidate_pairs.record_key_a,
+        candidate_pairs.record_key_b,
+        candidate_pairs.rule_name,
+        {{ first_name_conflict('record_a.first_name_canonical', 'record_b.first_name_canonical') }}
+        or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
+        or {{ dob_conflict('record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized') }}
+            as is_contradicted
+    from candidate_pairs
+    inner join identity_records as record_a
+        on candidate_pairs.record_key_a = record_a.record_key
+    inner join identity_records as record_b
+        on candidate_pairs.record_key_b = record_b.record_key
 
 ),
 
 final as (
 
     select
-        edges.source_table_a,
-        edges.source_record_id_a,
-        edges.source_table_b,
-        edges.source_record_id_b,
-        edges.rule_name,
+        checked.record_key_a,
+        checked.record_key_b,
+        checked.rule_name,
         rules.confidence
-    from edges
-    inner join rules on edges.rule_name = rules.rule_name
+    from checked
+    inner join rules on checked.rule_name = rules.rule_name
+    where not checked.is_contradicted
 
 )
 

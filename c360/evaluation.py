@@ -1,0 +1,405 @@
+"""Score the resolved customers (`marts.customer_source_xref`) against the generator's truth.
+
+Everything is computed in DuckDB from contingency counts, never from record
+pairs: at ~700M records the pairs do not exist in any memory. One join of
+truth and xref reduces the scored records to cells, the number `n` of records
+per (predicted cluster, true person), with that count split by source table
+alongside, and every metric follows from aggregates over the cells:
+
+    true-positive pairs  = sum over (cluster, person) cells of n(n-1)/2
+    predicted pairs      = sum over clusters of size(size-1)/2
+    true pairs           = sum over persons of size(size-1)/2
+    B-cubed precision    = (1/N) * sum over cells of n^2 / |cluster|
+    B-cubed recall       = (1/N) * sum over cells of n^2 / |person|
+
+Only records live at the truth's last day are scored; records present on one
+side only are counted, not scored, so a mart that drops or invents records is
+visible without distorting the clustering metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+XREF_SCHEMA = "marts"
+XREF_TABLE = "customer_source_xref"
+XREF = f"{XREF_SCHEMA}.{XREF_TABLE}"
+XREF_COLUMNS = ("source_table", "source_record_id", "customer_id")
+PERSON_LINKS = "person_links.parquet"
+HARD_NEGATIVES = "hard_negatives.parquet"
+_DIGITS = 6
+
+
+def _ratio(num: int, den: int) -> float:
+    # No pairs to get wrong is perfect, by the usual convention for these metrics.
+    return 1.0 if den == 0 else num / den
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def _prf(precision: float, recall: float) -> dict[str, float]:
+    return {
+        "precision": round(precision, _DIGITS),
+        "recall": round(recall, _DIGITS),
+        "f1": round(_f1(precision, recall), _DIGITS),
+    }
+
+
+def _sql_string(value: str | os.PathLike) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _check_xref(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    columns = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [XREF_SCHEMA, XREF_TABLE],
+        ).fetchall()
+    }
+    if not columns:
+        raise ValueError(
+            f"{XREF} not found in {warehouse}: run the pipeline (c360 run) before evaluating"
+        )
+    missing = [c for c in XREF_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(f"{XREF} in {warehouse} lacks column(s) {', '.join(missing)}")
+    duplicated, null_customers = con.execute(
+        f"""
+        select count(*) filter (where k > 1), coalesce(sum(nulls), 0)
+        from (
+            select count(*) as k, count(*) filter (where customer_id is null) as nulls
+            from {XREF} group by source_table, source_record_id
+        )
+        """
+    ).fetchone()
+    # Either would make a record count twice or belong to no cluster: the
+    # metrics would be silently wrong rather than low.
+    if duplicated:
+        raise ValueError(f"{XREF}: {duplicated:,} record(s) mapped to more than one customer_id")
+    if null_customers:
+        raise ValueError(f"{XREF}: {null_customers:,} row(s) with a null customer_id")
+
+
+def _records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    row = con.execute(
+        """
+        select
+            coalesce(sum(n) filter (where in_truth and is_live and in_xref), 0),
+            coalesce(sum(n) filter (where in_truth and is_live), 0),
+            coalesce(sum(n) filter (where in_xref), 0),
+            coalesce(sum(n) filter (where in_truth and is_live and not in_xref), 0),
+            coalesce(sum(n) filter (where in_xref and not in_truth), 0),
+            coalesce(sum(n) filter (where in_xref and in_truth and not is_live), 0)
+        from _eval_groups
+        """
+    ).fetchone()
+    keys = (
+        "scored",
+        "truth_live",
+        "xref",
+        "missing_from_xref",
+        "xref_not_in_truth",
+        "xref_not_live_in_truth",
+    )
+    return {k: int(v) for k, v in zip(keys, row, strict=True)}
+
+
+class _Pairs:
+    """SQL for pair counts per unordered pair of source tables, from pivoted counts.
+
+    Each source's record count is a column `n_<i>` of the cell table, so a
+    group's pairs per source pair are products of its columns (n_s*n_t across
+    sources, n_s(n_s-1)/2 within one) summed in the same aggregation pass that
+    computes the headline counts: no self-join, no second scan.
+    """
+
+    def __init__(self, sources: list[str]) -> None:
+        self.sources = sources
+        self.pairs = [(i, j) for i in range(len(sources)) for j in range(i, len(sources))]
+
+    def pivot(self, column: str) -> str:
+        return "".join(
+            f", count(*) filter (where {column} = {_sql_string(s)}) as n_{i}"
+            for i, s in enumerate(self.sources)
+        )
+
+    def resum(self) -> str:
+        return "".join(f", sum(n_{i})::bigint as n_{i}" for i in range(len(self.sources)))
+
+    def products(self) -> str:
+        return "".join(
+            f", coalesce(sum(n_{i} * (n_{i} - 1) // 2), 0)"
+            if i == j
+            else f", coalesce(sum(n_{i} * n_{j}), 0)"
+            for i, j in self.pairs
+        )
+
+    def counts(self, values: list) -> dict[tuple[str, str], int]:
+        return {
+            (self.sources[i], self.sources[j]): int(v)
+            for (i, j), v in zip(self.pairs, values, strict=True)
+        }
+
+
+def _scores(
+    con: duckdb.DuckDBPyConnection, scored: int, pairs: _Pairs
+) -> tuple[dict, dict, dict, list[dict[str, Any]]]:
+    tp, *tp_by = con.execute(
+        f"select coalesce(sum(n * (n - 1) // 2), 0){pairs.products()} from _eval_cp"
+    ).fetchone()
+    clusters, predicted_pairs, bcubed_p, merged, merged_records, *predicted_by = con.execute(
+        f"""
+        select count(*), coalesce(sum(size * (size - 1) // 2), 0),
+               coalesce(sum(sq::double / size), 0),
+               count(*) filter (where persons > 1),
+               coalesce(sum(size) filter (where persons > 1), 0){pairs.products()}
+        from (
+            select cluster_id, sum(n)::bigint as size, sum(n * n) as sq, count(*) as persons
+                   {pairs.resum()}
+            from _eval_cp group by cluster_id
+        )
+        """
+    ).fetchone()
+    merged_persons = con.execute(
+        """
+        select count(distinct person_id) from _eval_cp
+        where cluster_id in (select cluster_id from _eval_cp group by 1 having count(*) > 1)
+        """
+    ).fetchone()[0]
+    persons, true_pairs, bcubed_r, split, extra, split_records, *true_by = con.execute(
+        f"""
+        select count(*), coalesce(sum(size * (size - 1) // 2), 0),
+               coalesce(sum(sq::double / size), 0),
+               count(*) filter (where clusters > 1),
+               coalesce(sum(clusters - 1), 0),
+               coalesce(sum(size) filter (where clusters > 1), 0){pairs.products()}
+        from (
+            select person_id, sum(n)::bigint as size, sum(n * n) as sq, count(*) as clusters
+                   {pairs.resum()}
+            from _eval_cp group by person_id
+        )
+        """
+    ).fetchone()
+    tp, predicted_pairs, true_pairs = int(tp), int(predicted_pairs), int(true_pairs)
+    pairwise = {
+        **_prf(_ratio(tp, predicted_pairs), _ratio(tp, true_pairs)),
+        "tp": tp,
+        "fp": predicted_pairs - tp,
+        "fn": true_pairs - tp,
+        "predicted_pairs": predicted_pairs,
+        "true_pairs": true_pairs,
+    }
+    # With nothing scored every record-average is vacuous; `records` says why.
+    bcubed = _prf(
+        bcubed_p / scored if scored else 1.0,
+        bcubed_r / scored if scored else 1.0,
+    )
+    cluster_stats = {
+        "predicted": int(clusters),
+        "true_persons": int(persons),
+        "false_merges": {
+            "clusters": int(merged),
+            "records": int(merged_records),
+            "persons": int(merged_persons),
+        },
+        "false_splits": {
+            "persons": int(split),
+            "extra_clusters": int(extra),
+            "records": int(split_records),
+        },
+    }
+    tp_by, predicted_by, true_by = (pairs.counts(v) for v in (tp_by, predicted_by, true_by))
+    by_source_pair = []
+    for pair, t in tp_by.items():
+        p, r = predicted_by[pair], true_by[pair]
+        # A source pair no cluster or person ever joins (two single-source
+        # populations) is not a result, just noise in the table.
+        if p or r:
+            by_source_pair.append(
+                {
+                    "source_a": pair[0],
+                    "source_b": pair[1],
+                    "tp": t,
+                    "fp": p - t,
+                    "fn": r - t,
+                    **_prf(_ratio(t, p), _ratio(t, r)),
+                }
+            )
+    return pairwise, bcubed, cluster_stats, by_source_pair
+
+
+def _hard_negatives(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, dict[str, int]]:
+    con.execute(
+        f"""
+        create temp table _eval_hn as
+        select distinct kind, group_id, person_id from read_parquet({_sql_string(path)})
+        where kind is not null and group_id is not null and person_id is not null
+        """
+    )
+    result = {
+        kind: {
+            "groups": int(groups),
+            "people": int(people),
+            "person_pairs": int(pairs),
+            "groups_falsely_merged": 0,
+            "falsely_merged_person_pairs": 0,
+        }
+        for kind, groups, people, pairs in con.execute(
+            """
+            select kind, count(*), sum(k), sum(k * (k - 1) // 2)
+            from (select kind, group_id, count(*) as k from _eval_hn group by all)
+            group by kind order by kind
+            """
+        ).fetchall()
+    }
+    # Person pairs, distinct: two look-alikes sharing several clusters are one
+    # mistake about who they are, not several.
+    for kind, groups, pairs in con.execute(
+        """
+        with hc as (
+            select h.kind, h.group_id, h.person_id, c.cluster_id
+            from _eval_hn as h join _eval_cp as c using (person_id)
+        ),
+        merged as (
+            select distinct a.kind, a.group_id, a.person_id as p, b.person_id as q
+            from hc as a join hc as b
+              on a.kind = b.kind and a.group_id = b.group_id
+             and a.cluster_id = b.cluster_id and a.person_id < b.person_id
+        )
+        select kind, count(distinct group_id), count(*) from merged group by kind
+        """
+    ).fetchall():
+        result[kind]["groups_falsely_merged"] = int(groups)
+        result[kind]["falsely_merged_person_pairs"] = int(pairs)
+    return result
+
+
+def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) -> dict[str, Any]:
+    """Pairwise, B-cubed, cluster, source-pair and hard-negative scores as plain JSON types."""
+    warehouse, truth = Path(warehouse_file), Path(truth_dir)
+    links, negatives = truth / PERSON_LINKS, truth / HARD_NEGATIVES
+    for required in (links, negatives):
+        if not required.is_file():
+            raise FileNotFoundError(f"truth file not found: {required} (written by c360 generate)")
+    if not warehouse.is_file():
+        raise FileNotFoundError(f"warehouse not found: {warehouse}")
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        _check_xref(con, warehouse)
+        # Scored records can only come from sources the xref holds.
+        pairs = _Pairs(
+            [
+                row[0]
+                for row in con.execute(
+                    f"select distinct source_table from {XREF} "
+                    "where source_table is not null order by 1"
+                ).fetchall()
+            ]
+        )
+        # One join of truth and xref, grouped straight to cells: the only pass
+        # over the full record set. Records on one side only land in cells of
+        # their own (null cluster or null person), counted but never scored.
+        # Non-live truth records absent from the xref (deleted, correctly
+        # forgotten) are dropped here.
+        con.execute(
+            f"""
+            create temp table _eval_groups as
+            select x.customer_id as cluster_id, t.person_id,
+                   t.in_truth is not null as in_truth,
+                   coalesce(t.is_live, false) as is_live,
+                   x.in_xref is not null as in_xref,
+                   count(*) as n{pairs.pivot("x.source_table")}
+            from (
+                select source_table, source_record_id, person_id,
+                       coalesce(is_live, false) as is_live, true as in_truth
+                from read_parquet({_sql_string(links)})
+            ) as t
+            full join (
+                select source_table, source_record_id, customer_id, true as in_xref
+                from {XREF}
+            ) as x
+              on t.source_table = x.source_table and t.source_record_id = x.source_record_id
+            where x.in_xref or t.is_live
+            group by all;
+
+            create temp view _eval_cp as
+            select * exclude (in_truth, is_live, in_xref) from _eval_groups
+            where in_truth and is_live and in_xref;
+            """
+        )
+        records = _records(con)
+        pairwise, bcubed, clusters, by_source_pair = _scores(con, records["scored"], pairs)
+        return {
+            "warehouse": str(warehouse),
+            "truth_dir": str(truth),
+            "records": records,
+            "pairwise": pairwise,
+            "bcubed": bcubed,
+            "clusters": clusters,
+            "by_source_pair": by_source_pair,
+            "hard_negatives": _hard_negatives(con, negatives),
+        }
+    finally:
+        con.close()
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    rec, pw, b3, cl = (result[k] for k in ("records", "pairwise", "bcubed", "clusters"))
+    fm, fs = cl["false_merges"], cl["false_splits"]
+    lines = [
+        f"records   {rec['scored']:,} scored; {rec['missing_from_xref']:,} live missing from "
+        f"xref; {rec['xref_not_in_truth']:,} xref not in truth; "
+        f"{rec['xref_not_live_in_truth']:,} xref not live",
+        f"pairwise  P {pw['precision']:.4f}  R {pw['recall']:.4f}  F1 {pw['f1']:.4f}  "
+        f"(tp {pw['tp']:,}  fp {pw['fp']:,}  fn {pw['fn']:,})",
+        f"b-cubed   P {b3['precision']:.4f}  R {b3['recall']:.4f}  F1 {b3['f1']:.4f}",
+        f"clusters  {cl['predicted']:,} predicted for {cl['true_persons']:,} persons",
+        f"          false merges: {fm['clusters']:,} clusters holding {fm['records']:,} records "
+        f"of {fm['persons']:,} persons",
+        f"          false splits: {fs['persons']:,} persons ({fs['records']:,} records) "
+        f"over {fs['extra_clusters']:,} extra clusters",
+    ]
+    pairs = sorted(
+        result["by_source_pair"],
+        key=lambda r: (r["f1"], -(r["fp"] + r["fn"]), r["source_a"], r["source_b"]),
+    )
+    if pairs:
+        lines += [
+            "",
+            f"{'source pair (worst first)':<44} {'tp':>12} {'fp':>10} {'fn':>10} "
+            f"{'prec':>7} {'recall':>7}",
+        ]
+        lines += [
+            f"{r['source_a'] + ' ~ ' + r['source_b']:<44} {r['tp']:>12,} {r['fp']:>10,} "
+            f"{r['fn']:>10,} {r['precision']:>7.4f} {r['recall']:>7.4f}"
+            for r in pairs
+        ]
+    if result["hard_negatives"]:
+        lines += [
+            "",
+            f"{'hard-negative kind':<24} {'groups':>8} {'merged groups':>14} "
+            f"{'merged person pairs':>20}",
+        ]
+        lines += [
+            f"{kind:<24} {h['groups']:>8,} {h['groups_falsely_merged']:>14,} "
+            f"{h['falsely_merged_person_pairs']:>20,}"
+            for kind, h in result["hard_negatives"].items()
+        ]
+    return "\n".join(lines)
+
+
+def write_evaluation(result: dict[str, Any], path: str | os.PathLike) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=2) + "\n")
+    return target
