@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 
 from c360 import warehouse
 from c360.dbt import run_dbt
+from splink_models import runtime
+
+
+# dbt models downstream of the Splink scoring step: built after it.
+AFTER_SCORING = "source:matching+"
 
 
 @dataclass
@@ -14,6 +19,8 @@ class RunResult:
     warehouse: str
     loaded: list[warehouse.LoadedPartition] = field(default_factory=list)
     staged_rows: dict[str, int] = field(default_factory=dict)
+    trained: runtime.TrainedModel | None = None
+    scoring: runtime.ScoringResult | None = None
 
 
 def load(landing: str | os.PathLike, warehouse_file: str | os.PathLike | None = None):
@@ -40,12 +47,46 @@ def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[s
         con.close()
 
 
+def build_before_scoring(warehouse_file: str | os.PathLike | None = None) -> None:
+    """dbt build of everything the scoring step does not feed (staging .. identity records)."""
+    run_dbt(["build", "--exclude", AFTER_SCORING], warehouse=warehouse_file)
+
+
+def build_after_scoring(warehouse_file: str | os.PathLike | None = None) -> None:
+    """dbt build of what reads the scored pairs: edges, clusters, golden record, marts."""
+    run_dbt(["build", "--select", AFTER_SCORING], warehouse=warehouse_file)
+
+
+def train(warehouse_file: str | os.PathLike | None = None, **options) -> runtime.TrainedModel:
+    con = warehouse.connect(warehouse_file)
+    try:
+        return runtime.train(con, **options)
+    finally:
+        con.close()
+
+
+def score(
+    warehouse_file: str | os.PathLike | None = None, *, train_if_missing: bool = True
+) -> tuple[runtime.TrainedModel | None, runtime.ScoringResult]:
+    """Score identity records with the current model; train one first if there is none."""
+    con = warehouse.connect(warehouse_file)
+    try:
+        trained = None
+        if train_if_missing and runtime.current_model(con) is None:
+            trained = runtime.train(con)
+        return trained, runtime.score(con)
+    finally:
+        con.close()
+
+
 def run(landing: str | os.PathLike, warehouse_file: str | os.PathLike | None = None) -> RunResult:
-    """Load every new landing partition, then build and test the dbt project."""
+    """Load every new landing partition, then build, score and test everything."""
     path = warehouse.warehouse_path(warehouse_file)
     loaded = load(landing, path)
-    run_dbt(["build"], warehouse=path)
-    return RunResult(str(path), loaded, staged_row_counts(path))
+    build_before_scoring(path)
+    trained, scoring = score(path)
+    build_after_scoring(path)
+    return RunResult(str(path), loaded, staged_row_counts(path), trained, scoring)
 
 
 def format_run(result: RunResult) -> str:
@@ -59,6 +100,17 @@ def format_run(result: RunResult) -> str:
         )
     else:
         lines.append("no new landing partitions: nothing loaded")
+    if result.trained:
+        lines.append(
+            f"trained identity model {result.trained.version} "
+            f"on {result.trained.records:,} records (none was current)"
+        )
+    if result.scoring:
+        sc = result.scoring
+        lines.append(
+            f"scored {sc.records:,} identity records with {sc.model_version}: "
+            f"{sc.comparisons:,} comparisons, {sc.pairs_kept:,} pairs kept"
+        )
     lines.append("staging (current records per model):")
     lines += [f"  {name:<32} {n:>10,}" for name, n in result.staged_rows.items()]
     return "\n".join(lines)

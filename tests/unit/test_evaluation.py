@@ -35,7 +35,7 @@ def _build(
     tmp_path: Path,
     links: list[Link],
     xref: list[Xref] | None,
-    negatives: list[Negative] = (),
+    negatives: list[Negative] | None = None,
 ) -> tuple[Path, Path]:
     """A warehouse file with the xref mart (None: without it) and a truth directory."""
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
@@ -60,7 +60,7 @@ def _build(
     )
     _insert(con, "links", links, "c0, c1, c2, false, 0, c3")
     con.execute("create table negatives (person_id bigint, kind varchar, group_id bigint)")
-    _insert(con, "negatives", list(negatives), "c0, c1, c2")
+    _insert(con, "negatives", negatives or [], "c0, c1, c2")
     con.execute(f"copy links to '{truth / 'person_links.parquet'}' (format parquet)")
     con.execute(f"copy negatives to '{truth / 'hard_negatives.parquet'}' (format parquet)")
     con.close()

@@ -54,7 +54,19 @@ final as (
         identity_pii.source_table || ':' || identity_pii.source_record_id as record_key,
         coalesce(
             unambiguous_nicknames.canonical_name, identity_pii.first_name_normalized
-        ) as first_name_canonical
+        ) as first_name_canonical,
+        -- Blocking keys for probabilistic scoring: a token shared by more
+        -- records than a person has is not a block worth comparing in full.
+        case
+            when count(*) over (partition by identity_pii.email_token)
+                <= {{ var('deterministic_max_group_size', 8) }}
+                then identity_pii.email_token
+        end as email_block_key,
+        case
+            when count(*) over (partition by identity_pii.phone_token)
+                <= {{ var('deterministic_max_group_size', 8) }}
+                then identity_pii.phone_token
+        end as phone_block_key
     from identity_pii
     left join unambiguous_nicknames
         on identity_pii.first_name_normalized = unambiguous_nicknames.nickname

@@ -1,0 +1,210 @@
+{#
+    Clusters of identity records over accepted edges, with the over-merge
+    guard (docs/architecture.md, "Clustering and the over-merge guard").
+
+    1. Connected components over all edges.
+    2. A component cannot be one person when two of its records have
+       different generational suffixes (Jr. and Sr.) or birth dates further
+       apart than a typo (macros/matching/record_conflicts.sql), or when it
+       holds more distinct emails, phones or loyalty ids, or more records,
+       than one person has.
+    3. Each such component loses its weakest edges (those at its lowest
+       confidence) and only its records are re-clustered; repeat up to
+       `max_rounds` times. A component still in conflict then is left whole
+       and flagged for a steward.
+
+    `edges`: record_key_a, record_key_b, confidence. `records`:
+    int_identity_records. Writes `output` (node, component_id) and
+    `output`__guard (component_id, guard_round, reason) for every component
+    the guard acted on or flagged; returns the number of guard rounds used.
+#}
+{% macro build_guarded_clusters(edges, records, output, max_rounds=4) %}
+    {%- set live_edges = output ~ '__live_edges' -%}
+    {%- set nodes = output ~ '__nodes' -%}
+    {%- set conflicted = output ~ '__conflicted' -%}
+    {%- set sub_nodes = output ~ '__sub_nodes' -%}
+    {%- set sub_edges = output ~ '__sub_edges' -%}
+    {%- set sub_output = output ~ '__sub_labels' -%}
+    {%- set guard_log = output ~ '__guard' -%}
+    {%- set swap = output ~ '__swap' -%}
+    {% do run_query('create or replace table ' ~ nodes ~ ' as select record_key as node from ' ~ records) %}
+    {% do run_query(
+        'create or replace table ' ~ live_edges ~ ' as select record_key_a as node_a, record_key_b as node_b, confidence from '
+        ~ edges ~ ' where record_key_a in (select node from ' ~ nodes ~ ') and record_key_b in (select node from ' ~ nodes ~ ')'
+    ) %}
+    {% do compute_connected_components(live_edges, nodes, output) %}
+    {% do run_query(
+        'create or replace table ' ~ guard_log
+        ~ ' (component_id varchar, guard_round integer, reason varchar, is_resolved boolean)'
+    ) %}
+    {%- set state = namespace(done=false, rounds=0) -%}
+    {%- for guard_round in range(1, max_rounds + 2) if not state.done -%}
+        {% do run_query(cluster_conflicts_sql(output, records, conflicted)) %}
+        {%- set found = run_query('select count(*) from ' ~ conflicted).columns[0].values()[0] -%}
+        {%- if found == 0 -%}
+            {%- set state.done = true -%}
+        {%- elif guard_round > max_rounds -%}
+            {% do run_query(
+                'insert into ' ~ guard_log ~ ' select component_id, ' ~ guard_round
+                ~ ', reason, false from ' ~ conflicted
+            ) %}
+            {%- set state.done = true -%}
+        {%- else -%}
+            {%- set state.rounds = guard_round -%}
+            {% do run_query(
+                'insert into ' ~ guard_log ~ ' select component_id, ' ~ guard_round
+                ~ ', reason, true from ' ~ conflicted
+            ) %}
+            {% do run_query(weakest_edges_cut_sql(output, live_edges, conflicted, swap)) %}
+            {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
+            {% do run_query(
+                'create or replace table ' ~ sub_nodes ~ ' as select labels.node from ' ~ output
+                ~ ' as labels inner join ' ~ conflicted ~ ' as conflicted on labels.component_id = conflicted.component_id'
+            ) %}
+            {% do run_query(
+                'create or replace table ' ~ sub_edges ~ ' as select node_a, node_b from ' ~ live_edges
+                ~ ' where node_a in (select node from ' ~ sub_nodes ~ ')'
+            ) %}
+            {% do compute_connected_components(sub_edges, sub_nodes, sub_output) %}
+            {% do run_query(
+                'create or replace table ' ~ swap ~ ' as select node, component_id from ' ~ output
+                ~ ' where node not in (select node from ' ~ sub_nodes ~ ') union all select node, component_id from '
+                ~ sub_output
+            ) %}
+            {% do run_query('create or replace table ' ~ output ~ ' as select * from ' ~ swap) %}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for work_table in [live_edges, nodes, conflicted, sub_nodes, sub_edges, sub_output, swap] -%}
+        {% do run_query('drop table if exists ' ~ work_table) %}
+    {%- endfor -%}
+    {{ return(state.rounds) }}
+{% endmacro %}
+
+{% macro cluster_conflicts_sql(labels, records, output) -%}
+    create or replace table {{ output }} as
+    with
+
+    members as (
+
+        select
+            labels.component_id,
+            records.record_key,
+            records.name_suffix,
+            records.date_of_birth_normalized,
+            records.email_token,
+            records.phone_token,
+            records.loyalty_id
+        from {{ labels }} as labels
+        inner join {{ records }} as records on labels.node = records.record_key
+        where labels.component_id in (
+            select component_id from {{ labels }}
+            group by component_id
+            having count(*) > 1
+        )
+
+    ),
+
+    component_sizes as (
+
+        select
+            component_id,
+            count(*) as records,
+            count(distinct email_token) as emails,
+            count(distinct phone_token) as phones,
+            count(distinct loyalty_id) as loyalty_ids
+        from members
+        group by component_id
+
+    ),
+
+    too_many as (
+
+        select
+            component_id,
+            case
+                when records > {{ var('guard_max_records', 40) }} then 'too_many_records'
+                when emails > {{ var('guard_max_emails', 6) }} then 'too_many_emails'
+                when phones > {{ var('guard_max_phones', 5) }} then 'too_many_phones'
+                else 'too_many_loyalty_ids'
+            end as reason
+        from component_sizes
+        where
+            records > {{ var('guard_max_records', 40) }}
+            or emails > {{ var('guard_max_emails', 6) }}
+            or phones > {{ var('guard_max_phones', 5) }}
+            or loyalty_ids > {{ var('guard_max_loyalty_ids', 3) }}
+
+    ),
+
+    contradicting_pairs as (
+
+        select
+            member_a.component_id,
+            max(case
+                when {{ suffix_conflict('member_a.name_suffix', 'member_b.name_suffix') }}
+                    then 'suffix_conflict'
+            end) as suffix_reason,
+            max(case
+                when {{ dob_conflict('member_a.date_of_birth_normalized', 'member_b.date_of_birth_normalized') }}
+                    then 'date_of_birth_conflict'
+            end) as dob_reason
+        from members as member_a
+        inner join members as member_b
+            on
+                member_a.component_id = member_b.component_id
+                and member_a.record_key < member_b.record_key
+        where
+            member_a.component_id not in (select component_id from too_many)
+            and (
+                {{ suffix_conflict('member_a.name_suffix', 'member_b.name_suffix') }}
+                or {{ dob_conflict('member_a.date_of_birth_normalized', 'member_b.date_of_birth_normalized') }}
+            )
+        group by member_a.component_id
+
+    )
+
+    select
+        component_id,
+        reason
+    from too_many
+    union all
+    select
+        component_id,
+        coalesce(suffix_reason, dob_reason) as reason
+    from contradicting_pairs
+{%- endmacro %}
+
+{% macro weakest_edges_cut_sql(labels, live_edges, conflicted, output) -%}
+    create or replace table {{ output }} as
+    with
+
+    component_edges as (
+
+        select
+            edges.node_a,
+            edges.node_b,
+            edges.confidence,
+            labels.component_id,
+            min(edges.confidence) over (partition by labels.component_id) as weakest
+        from {{ live_edges }} as edges
+        inner join {{ labels }} as labels on edges.node_a = labels.node
+        where labels.component_id in (select component_id from {{ conflicted }})
+
+    ),
+
+    cut as (
+
+        select
+            node_a,
+            node_b
+        from component_edges
+        where confidence = weakest
+
+    )
+
+    select edges.*
+    from {{ live_edges }} as edges
+    left join cut
+        on edges.node_a = cut.node_a and edges.node_b = cut.node_b
+    where cut.node_a is null
+{%- endmacro %}

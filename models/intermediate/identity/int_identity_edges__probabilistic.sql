@@ -1,0 +1,98 @@
+-- Splink's scored pairs given a meaning: an auto-link band (accepted as
+-- edges), a review band (for a steward), and nothing below. Pairs the
+-- deterministic rules already link are left out: they are decided. A pair
+-- whose records contradict each other (different first names, Jr. against
+-- Sr., birth dates further apart than a typo) is never auto-linked, however
+-- much else agrees: a household shares an address, a surname and a phone.
+{%- set scored = adapter.get_relation(
+    database=target.database, schema='matching', identifier='splink_match_pairs'
+) if execute else none %}
+with
+
+{% if scored is none and execute -%}
+{%- do log('matching.splink_match_pairs does not exist yet: no probabilistic edges (run `c360 score`)', info=true) -%}
+scored_pairs as (
+
+    select
+        cast(null as varchar) as record_key_a,
+        cast(null as varchar) as record_key_b,
+        cast(null as double) as match_weight,
+        cast(null as double) as match_probability,
+        cast(null as varchar) as model_version
+    where false
+
+),
+{%- else %}
+scored_pairs as (
+
+    select * from {{ source('matching', 'splink_match_pairs') }}
+
+),
+{%- endif %}
+
+identity_records as (
+
+    select * from {{ ref('int_identity_records') }}
+
+),
+
+deterministic_edges as (
+
+    select * from {{ ref('int_identity_edges__deterministic') }}
+
+),
+
+undecided as (
+
+    select scored_pairs.*
+    from scored_pairs
+    left join deterministic_edges
+        on
+            scored_pairs.record_key_a = deterministic_edges.record_key_a
+            and scored_pairs.record_key_b = deterministic_edges.record_key_b
+    where deterministic_edges.record_key_a is null
+
+),
+
+checked as (
+
+    select
+        undecided.record_key_a,
+        undecided.record_key_b,
+        undecided.match_weight,
+        undecided.match_probability,
+        undecided.model_version,
+        {{ first_name_conflict('record_a.first_name_canonical', 'record_b.first_name_canonical') }}
+        or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
+        or {{ dob_conflict('record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized') }}
+            as is_contradicted
+    from undecided
+    inner join identity_records as record_a
+        on undecided.record_key_a = record_a.record_key
+    inner join identity_records as record_b
+        on undecided.record_key_b = record_b.record_key
+
+),
+
+final as (
+
+    select
+        record_key_a,
+        record_key_b,
+        match_weight,
+        match_probability,
+        model_version,
+        is_contradicted,
+        case
+            when
+                match_probability >= {{ var('match_probability_auto_link') }}
+                and not is_contradicted
+                then 'auto_link'
+            else 'review'
+        end as match_band
+    from checked
+    where match_probability >= {{ var('match_probability_review') }}
+
+)
+
+select * from final

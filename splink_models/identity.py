@@ -1,0 +1,210 @@
+"""The probabilistic identity model: what Splink compares and which pairs it scores.
+
+This is the model's structure, kept as code and reviewed like code. Its
+parameters (m and u per comparison level, the prior) are data: `c360 train`
+estimates them from a warehouse and stores them as a versioned artifact
+(`splink_models.training`), and scoring loads the current version.
+
+Every column named here comes from `intermediate.int_identity_records`: tokens
+for the direct identifiers and text only for the quasi-identifiers that fuzzy
+comparison needs (docs/architecture.md, "What matching sees").
+"""
+
+from __future__ import annotations
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import SettingsCreator, block_on
+
+MODEL_NAME = "c360_identity"
+UNIQUE_ID = "record_key"
+
+# The input the model reads; the columns it needs and nothing else.
+INPUT_COLUMNS = (
+    "record_key",
+    "source_table",
+    "first_name_normalized",
+    "first_name_canonical",
+    "last_name_normalized",
+    "name_suffix",
+    "date_of_birth_normalized",
+    "street_name_normalized",
+    "house_number_token",
+    "address_token",
+    "city_normalized",
+    "state_normalized",
+    "postal_code_normalized",
+    "email_token",
+    "phone_token",
+    "email_block_key",
+    "phone_block_key",
+)
+
+
+def _first_name() -> cl.CustomComparison:
+    col = "first_name_normalized"
+    return cl.CustomComparison(
+        output_column_name="first_name",
+        comparison_levels=[
+            cll.NullLevel(col),
+            cll.ExactMatchLevel(col, term_frequency_adjustments=True),
+            cll.CustomLevel(
+                "first_name_canonical_l = first_name_canonical_r",
+                label_for_charts="Same name after nickname folding (bob = robert)",
+            ),
+            cll.JaroWinklerLevel(col, 0.92),
+            cll.JaroWinklerLevel(col, 0.85),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _last_name() -> cl.CustomComparison:
+    col = "last_name_normalized"
+    return cl.CustomComparison(
+        output_column_name="last_name",
+        comparison_levels=[
+            cll.NullLevel(col),
+            cll.ExactMatchLevel(col, term_frequency_adjustments=True),
+            cll.JaroWinklerLevel(col, 0.92),
+            cll.JaroWinklerLevel(col, 0.85),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _date_of_birth() -> cl.CustomComparison:
+    col = "date_of_birth_normalized"
+    return cl.CustomComparison(
+        output_column_name="date_of_birth",
+        comparison_levels=[
+            cll.NullLevel(col),
+            cll.ExactMatchLevel(col),
+            cll.CustomLevel(
+                "year(date_of_birth_normalized_l) = year(date_of_birth_normalized_r)"
+                " and month(date_of_birth_normalized_l) = day(date_of_birth_normalized_r)"
+                " and day(date_of_birth_normalized_l) = month(date_of_birth_normalized_r)",
+                label_for_charts="Day and month swapped",
+            ),
+            cll.CustomLevel(
+                "levenshtein(cast(date_of_birth_normalized_l as varchar),"
+                " cast(date_of_birth_normalized_r as varchar)) <= 1"
+                " or (month(date_of_birth_normalized_l) = month(date_of_birth_normalized_r)"
+                " and day(date_of_birth_normalized_l) = day(date_of_birth_normalized_r)"
+                " and abs(year(date_of_birth_normalized_l)"
+                " - year(date_of_birth_normalized_r)) <= 1)"
+                " or (year(date_of_birth_normalized_l) = year(date_of_birth_normalized_r)"
+                " and month(date_of_birth_normalized_l) = month(date_of_birth_normalized_r))",
+                label_for_charts="One slip: a digit, a year, or a day in the same month",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _location() -> cl.CustomComparison:
+    # One comparison for street, postal code and city: they are far from
+    # independent (one address implies the other two), and scoring them apart
+    # would count the same evidence three times.
+    return cl.CustomComparison(
+        output_column_name="location",
+        comparison_levels=[
+            cll.CustomLevel(
+                "(postal_code_normalized_l is null and city_normalized_l is null)"
+                " or (postal_code_normalized_r is null and city_normalized_r is null)",
+            ).configure(is_null_level=True),
+            cll.ExactMatchLevel("address_token"),
+            cll.CustomLevel(
+                "house_number_token_l = house_number_token_r"
+                " and jaro_winkler_similarity(street_name_normalized_l,"
+                " street_name_normalized_r) >= 0.85",
+                label_for_charts="Same house number and postal code, street name alike",
+            ),
+            cll.ExactMatchLevel("postal_code_normalized", term_frequency_adjustments=True),
+            cll.CustomLevel(
+                "city_normalized_l = city_normalized_r and state_normalized_l = state_normalized_r",
+                label_for_charts="Same city and state",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _token(column: str, name: str) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name=name,
+        comparison_levels=[cll.NullLevel(column), cll.ExactMatchLevel(column), cll.ElseLevel()],
+    )
+
+
+def _suffix() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="name_suffix",
+        comparison_levels=[
+            cll.NullLevel("name_suffix"),
+            cll.ExactMatchLevel("name_suffix"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def comparisons() -> list[cl.CustomComparison]:
+    return [
+        _first_name(),
+        _last_name(),
+        _date_of_birth(),
+        _location(),
+        _token("email_token", "email"),
+        _token("phone_token", "phone"),
+        _suffix(),
+    ]
+
+
+def prediction_blocking_rules() -> list:
+    """Pairs worth scoring. Every key is bounded: a block holds the people who
+    share a name and a birth date, a name and a postal code, or one address,
+    so the number of comparisons grows linearly with the records, not with
+    their square. Shared email and phone blocks come pre-capped from dbt
+    (email_block_key / phone_block_key are null for keys many records share)."""
+    return [
+        block_on("first_name_canonical", "last_name_normalized", "postal_code_normalized"),
+        block_on("last_name_normalized", "date_of_birth_normalized"),
+        block_on("first_name_canonical", "date_of_birth_normalized", "state_normalized"),
+        block_on("address_token"),
+        block_on("email_block_key"),
+        block_on("phone_block_key"),
+    ]
+
+
+def training_blocking_rules() -> list:
+    """EM sessions. Each comparison is estimated in a session that does not
+    block on it (m of a blocked-on column is not identifiable there)."""
+    return [
+        block_on("last_name_normalized", "date_of_birth_normalized"),
+        block_on("first_name_canonical", "last_name_normalized", "postal_code_normalized"),
+        block_on("email_block_key"),
+    ]
+
+
+def deterministic_rules_for_prior() -> list[str]:
+    """Near-certain rules whose pair count, divided by their recall, gives the
+    prior probability that two random records match."""
+    return [
+        "l.email_block_key = r.email_block_key",
+        "l.first_name_canonical = r.first_name_canonical"
+        " and l.last_name_normalized = r.last_name_normalized"
+        " and l.date_of_birth_normalized = r.date_of_birth_normalized",
+    ]
+
+
+def settings() -> SettingsCreator:
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name=UNIQUE_ID,
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=prediction_blocking_rules(),
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=True,  # per-comparison weights, for stewards,
+        additional_columns_to_retain=["source_table"],
+        max_iterations=20,
+    )

@@ -1,0 +1,195 @@
+"""Training and scoring the identity model against a warehouse.
+
+Trained models are versioned artifacts of the deployment, stored in the
+warehouse itself (`matching.splink_models`): the JSON Splink writes (settings,
+m and u per level, prior), its version (a hash of that JSON), when and on how
+many records it was trained. Exactly one version is current; scoring always
+uses it, so daily runs do not drift between re-trainings.
+
+Scoring writes `matching.splink_match_pairs` (the scored pairs worth keeping)
+and appends to `matching.splink_scoring_runs` how many comparisons it made.
+dbt reads the pairs as a source and decides what they mean (thresholds,
+bands, deterministic pairs already linked).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+import duckdb
+
+from splink_models import identity
+
+SCHEMA = "matching"
+MODELS_TABLE = f"{SCHEMA}.splink_models"
+PAIRS_TABLE = f"{SCHEMA}.splink_match_pairs"
+RUNS_TABLE = f"{SCHEMA}.splink_scoring_runs"
+INPUT_RELATION = "intermediate.int_identity_records"
+_INPUT_TABLE = "c360_splink_input"
+
+# Pairs below this probability are kept nowhere: they are neither links nor
+# worth a steward's look (the dbt vars set the bands above it).
+STORE_FLOOR = 0.5
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    version: str
+    trained_at: dt.datetime
+    records: int
+    model: dict
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    model_version: str
+    records: int
+    comparisons: int
+    pairs_kept: int
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(
+        f"""create table if not exists {MODELS_TABLE} (
+            model_version varchar primary key,
+            model_name varchar not null,
+            trained_at timestamp not null,
+            trained_on_records bigint not null,
+            is_current boolean not null,
+            model_json varchar not null
+        )"""
+    )
+    con.execute(
+        f"""create table if not exists {RUNS_TABLE} (
+            scored_at timestamp not null,
+            model_version varchar not null,
+            records bigint not null,
+            comparisons bigint not null,
+            pairs_kept bigint not null
+        )"""
+    )
+
+
+def _stage_input(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'intermediate' and table_name = 'int_identity_records'"
+    ).fetchall()[0][0]
+    if not exists:
+        raise ValueError(
+            f"{INPUT_RELATION} does not exist: build the dbt models up to it first "
+            "(c360 run does this)"
+        )
+    columns = ", ".join(identity.INPUT_COLUMNS)
+    con.execute(
+        f"create or replace temp table {_INPUT_TABLE} as select {columns} from {INPUT_RELATION}"
+    )
+    return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
+
+
+def _linker(con: duckdb.DuckDBPyConnection, settings):
+    from splink import DuckDBAPI, Linker
+
+    db_api = DuckDBAPI(connection=con)
+    frame = db_api.register(_INPUT_TABLE)
+    return Linker(frame, settings, log_level=logging.WARNING)
+
+
+def current_model(con: duckdb.DuckDBPyConnection) -> TrainedModel | None:
+    _ensure_schema(con)
+    rows = con.execute(
+        f"select model_version, trained_at, trained_on_records, model_json "
+        f"from {MODELS_TABLE} where is_current"
+    ).fetchall()
+    if not rows:
+        return None
+    version, trained_at, records, model_json = rows[0]
+    return TrainedModel(version, trained_at, records, json.loads(model_json))
+
+
+def train(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    u_max_pairs: float = 5e6,
+    seed: int = 42,
+    prior_recall: float = 0.7,
+) -> TrainedModel:
+    """Estimate the model from the warehouse's identity records and make it current.
+
+    u comes from random sampling (random pairs are almost all non-matches);
+    m from expectation maximisation over the training blocks; the prior from
+    near-certain rules divided by their assumed recall.
+    """
+    _ensure_schema(con)
+    records = _stage_input(con)
+    if records < 2:
+        raise ValueError(f"cannot train on {records} identity record(s)")
+    linker = _linker(con, identity.settings())
+    linker.training.estimate_probability_two_random_records_match(
+        identity.deterministic_rules_for_prior(), recall=prior_recall
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    for rule in identity.training_blocking_rules():
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    model = linker.misc.save_model_to_json()
+    # The linker's uid is random per run; leaving it out makes the version a
+    # function of what was learned.
+    model.pop("linker_uid", None)
+    text = json.dumps(model, sort_keys=True)
+    version = f"{identity.MODEL_NAME}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute("begin transaction")
+    con.execute(f"update {MODELS_TABLE} set is_current = false")
+    con.execute(f"delete from {MODELS_TABLE} where model_version = ?", [version])
+    con.execute(
+        f"insert into {MODELS_TABLE} values (?, ?, ?, ?, true, ?)",
+        [version, identity.MODEL_NAME, trained_at, records, text],
+    )
+    con.execute("commit")
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    return TrainedModel(version, trained_at, records, model)
+
+
+def score(con: duckdb.DuckDBPyConnection, model: TrainedModel | None = None) -> ScoringResult:
+    """Score the blocked pairs of all identity records with the current model."""
+    model = model or current_model(con)
+    if model is None:
+        raise ValueError("no trained identity model in this warehouse: run `c360 train`")
+    records = _stage_input(con)
+    linker = _linker(con, model.model)
+    predictions = linker.inference.predict()
+    scored = predictions.physical_name
+    comparisons = con.execute(f"select count(*) from {scored}").fetchall()[0][0]
+    con.execute("begin transaction")
+    con.execute(
+        f"""create or replace table {PAIRS_TABLE} as
+        select
+            least(record_key_l, record_key_r) as record_key_a,
+            greatest(record_key_l, record_key_r) as record_key_b,
+            match_weight,
+            match_probability,
+            '{model.version}' as model_version,
+            match_key as blocking_rule_index,
+            {", ".join(_weight_columns(con, scored))}
+        from {scored}
+        where match_probability >= {STORE_FLOOR}"""
+    )
+    kept = con.execute(f"select count(*) from {PAIRS_TABLE}").fetchall()[0][0]
+    con.execute(
+        f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?)",
+        [dt.datetime.now(dt.UTC).replace(tzinfo=None), model.version, records, comparisons, kept],
+    )
+    con.execute("commit")
+    linker.table_management.delete_tables_created_by_splink_from_db()
+    return ScoringResult(model.version, records, comparisons, kept)
+
+
+def _weight_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Each comparison's share of the match weight: why a pair scored what it did."""
+    cols = [r[1] for r in con.execute(f"pragma table_info('{table}')").fetchall()]
+    return [c for c in cols if c.startswith("mw_")]
