@@ -40,6 +40,27 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    model = pipeline.train(args.warehouse, u_max_pairs=args.u_max_pairs, seed=args.seed)
+    print(
+        f"trained {model.version} on {model.records:,} identity records; it is now current "
+        f"(matching.splink_models). Run `c360 run` or `c360 score` to use it."
+    )
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    trained, scoring = pipeline.score(args.warehouse)
+    if trained:
+        print(f"trained {trained.version} (no model was current)")
+    print(
+        f"scored {scoring.records:,} records with {scoring.model_version}: "
+        f"{scoring.comparisons:,} comparisons, {scoring.pairs_kept:,} pairs kept"
+    )
+    pipeline.build_after_scoring(args.warehouse)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from c360.generator.config import GeneratorConfig
     from c360.generator.core import generate
@@ -106,6 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)",
     )
     r.set_defaults(func=_run)
+
+    warehouse_help = "DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)"
+    t = sub.add_parser(
+        "train",
+        help="re-estimate the identity model from the warehouse's records and make it current",
+    )
+    t.add_argument("--warehouse", default=None, help=warehouse_help)
+    t.add_argument("--u-max-pairs", type=float, default=5e6, help="random pairs for u estimation")
+    t.add_argument("--seed", type=int, default=42)
+    t.set_defaults(func=_train)
+
+    s = sub.add_parser(
+        "score", help="re-score identity records with the current model and rebuild what follows"
+    )
+    s.add_argument("--warehouse", default=None, help=warehouse_help)
+    s.set_defaults(func=_score)
 
     d = sub.add_parser("demo", help="generate a small data set, run the pipeline, print a summary")
     d.add_argument("--customers", type=int, default=20_000)

@@ -38,6 +38,8 @@ INPUT_COLUMNS = (
     "phone_token",
     "email_block_key",
     "phone_block_key",
+    "name_block_key",
+    "unordered_name_key",
 )
 
 
@@ -48,6 +50,9 @@ def _first_name() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel(col),
             cll.ExactMatchLevel(col, term_frequency_adjustments=True),
+            cll.ColumnsReversedLevel(col, "last_name_normalized", symmetrical=True).configure(
+                label_for_charts="First and last name swapped"
+            ),
             cll.CustomLevel(
                 "first_name_canonical_l = first_name_canonical_r",
                 label_for_charts="Same name after nickname folding (bob = robert)",
@@ -66,6 +71,9 @@ def _last_name() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel(col),
             cll.ExactMatchLevel(col, term_frequency_adjustments=True),
+            cll.ColumnsReversedLevel(col, "first_name_normalized", symmetrical=True).configure(
+                label_for_charts="First and last name swapped"
+            ),
             cll.JaroWinklerLevel(col, 0.92),
             cll.JaroWinklerLevel(col, 0.85),
             cll.ElseLevel(),
@@ -86,16 +94,16 @@ def _date_of_birth() -> cl.CustomComparison:
                 " and day(date_of_birth_normalized_l) = month(date_of_birth_normalized_r)",
                 label_for_charts="Day and month swapped",
             ),
+            # The slips data entry makes; a father and son born 30 years
+            # apart on one day (1969 vs 1999) are one digit apart but no slip.
             cll.CustomLevel(
-                "levenshtein(cast(date_of_birth_normalized_l as varchar),"
-                " cast(date_of_birth_normalized_r as varchar)) <= 1"
-                " or (month(date_of_birth_normalized_l) = month(date_of_birth_normalized_r)"
+                "(month(date_of_birth_normalized_l) = month(date_of_birth_normalized_r)"
                 " and day(date_of_birth_normalized_l) = day(date_of_birth_normalized_r)"
                 " and abs(year(date_of_birth_normalized_l)"
-                " - year(date_of_birth_normalized_r)) <= 1)"
+                " - year(date_of_birth_normalized_r)) in (1, 10))"
                 " or (year(date_of_birth_normalized_l) = year(date_of_birth_normalized_r)"
                 " and month(date_of_birth_normalized_l) = month(date_of_birth_normalized_r))",
-                label_for_charts="One slip: a digit, a year, or a day in the same month",
+                label_for_charts="One slip: the year by 1 or 10, or the day within the month",
             ),
             cll.ElseLevel(),
         ],
@@ -141,9 +149,20 @@ def _suffix() -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="name_suffix",
         comparison_levels=[
-            cll.NullLevel("name_suffix"),
+            cll.CustomLevel("name_suffix_l is null and name_suffix_r is null").configure(
+                is_null_level=True
+            ),
             cll.ExactMatchLevel("name_suffix"),
-            cll.ElseLevel(),
+            # A father and son share name and address and show the suffix on
+            # some records only: one record with it and one without is
+            # weaker evidence than two without.
+            cll.CustomLevel(
+                "name_suffix_l is null or name_suffix_r is null",
+                label_for_charts="Suffix on one record only",
+            ),
+            # Jr. against Sr. is two people; EM rarely sees such a pair among
+            # its matches and cannot learn how rare, so the level is fixed.
+            cll.ElseLevel().configure(m_probability=0.001, fix_m_probability=True),
         ],
     )
 
@@ -164,12 +183,17 @@ def prediction_blocking_rules() -> list:
     """Pairs worth scoring. Every key is bounded: a block holds the people who
     share a name and a birth date, a name and a postal code, or one address,
     so the number of comparisons grows linearly with the records, not with
-    their square. Shared email and phone blocks come pre-capped from dbt
-    (email_block_key / phone_block_key are null for keys many records share)."""
+    their square. Keys that are not bounded by nature come capped from dbt:
+    email_block_key, phone_block_key and name_block_key (a full name) are
+    null when more records share them than var('deterministic_max_group_size')
+    or var('name_block_max_records') allow."""
     return [
         block_on("first_name_canonical", "last_name_normalized", "postal_code_normalized"),
         block_on("last_name_normalized", "date_of_birth_normalized"),
         block_on("first_name_canonical", "date_of_birth_normalized", "state_normalized"),
+        block_on("last_name_normalized", "postal_code_normalized", "substr(first_name_normalized, 1, 1)"),
+        block_on("unordered_name_key", "postal_code_normalized"),
+        block_on("name_block_key"),
         block_on("address_token"),
         block_on("email_block_key"),
         block_on("phone_block_key"),

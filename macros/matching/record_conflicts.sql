@@ -5,10 +5,11 @@
 #}
 
 {#
-    Birth dates that differ by more than data entry explains. Kept apart from
-    a conflict: a day/month swap (04-07 vs 07-04), a day off within the same
-    month, and a one-digit or one-year slip of the year with day and month
-    equal. Jr./Sr. pairs (decades apart) and strangers stay in conflict.
+    Birth dates that differ by more than data entry explains. Not a conflict:
+    a day/month swap (04-07 vs 07-04), another day in the same month, and a
+    year off by one or by ten (one mistyped digit) with day and month equal.
+    Jr./Sr. pairs (decades apart, even one digit apart: 1969 and 1999) and
+    strangers stay in conflict.
 #}
 {% macro dob_conflict(dob_a, dob_b) -%}
     coalesce(
@@ -25,13 +26,7 @@
         and not (
             extract(month from {{ dob_a }}) = extract(month from {{ dob_b }})
             and extract(day from {{ dob_a }}) = extract(day from {{ dob_b }})
-            and (
-                abs(extract(year from {{ dob_a }}) - extract(year from {{ dob_b }})) <= 1
-                or {{ edit_distance(
-                    dbt.cast('extract(year from ' ~ dob_a ~ ')', dbt.type_string()),
-                    dbt.cast('extract(year from ' ~ dob_b ~ ')', dbt.type_string())
-                ) }} <= 1
-            )
+            and abs(extract(year from {{ dob_a }}) - extract(year from {{ dob_b }})) in (1, 10)
         ),
         false
     )
@@ -43,13 +38,34 @@
 {%- endmacro %}
 
 {#
-    First names that are neither the same name (after nickname folding) nor a
-    typo of each other: two members of one household sharing a phone.
+    Not a conflict but not enough to link on a shared name and address: one
+    record gives a generational suffix and the other none, and no equal birth
+    date vouches for them. A father and son share name, address and landline
+    and show "Jr."/"Sr." on some records only.
 #}
-{% macro first_name_conflict(canonical_a, canonical_b) -%}
+{% macro suffix_uncertain(suffix_a, suffix_b, dob_a, dob_b) -%}
+    (
+        ({{ suffix_a }} is null) <> ({{ suffix_b }} is null)
+        and not coalesce({{ dob_a }} = {{ dob_b }}, false)
+    )
+{%- endmacro %}
+
+{#
+    First names that cannot be one person's: not the same name, not names the
+    nickname seed relates (`are_equivalent`: kathy and katherine, pat and
+    patricia), not one a shortening of the other (3+ letters), not a typo
+    (Jaro-Winkler at or above var('first_name_typo_similarity')), and not the
+    first and last name swapped between the two records. Two members of one
+    household sharing a phone are what is left.
+#}
+{% macro first_name_conflict(first_a, first_b, last_a, last_b, are_equivalent) -%}
     coalesce(
-        {{ canonical_a }} <> {{ canonical_b }}
-        and {{ string_similarity(canonical_a, canonical_b) }} < {{ var('first_name_typo_similarity', 0.88) }},
+        {{ first_a }} <> {{ first_b }}
+        and not {{ are_equivalent }}
+        and not (length({{ first_b }}) >= 3 and substr({{ first_a }}, 1, length({{ first_b }})) = {{ first_b }})
+        and not (length({{ first_a }}) >= 3 and substr({{ first_b }}, 1, length({{ first_a }})) = {{ first_a }})
+        and {{ string_similarity(first_a, first_b) }} < {{ var('first_name_typo_similarity', 0.88) }}
+        and not coalesce({{ first_a }} = {{ last_b }} and {{ last_a }} = {{ first_b }}, false),
         false
     )
 {%- endmacro %}
@@ -67,10 +83,3 @@
     (1.0 - levenshtein({{ a }}, {{ b }}) / greatest(length({{ a }}), length({{ b }}), 1))
 {%- endmacro %}
 
-{% macro edit_distance(a, b) -%}
-    {{ return(adapter.dispatch('edit_distance', 'c360')(a, b)) }}
-{%- endmacro %}
-
-{% macro default__edit_distance(a, b) -%}
-    levenshtein({{ a }}, {{ b }})
-{%- endmacro %}

@@ -30,7 +30,8 @@ evidence as (
         record_key_a,
         record_key_b,
         'splink_model' as rule_name,
-        match_probability as confidence
+        -- Below every rule: when the guard must cut, model links go first.
+        {{ var('model_edge_confidence_scale', 0.8) }} * match_probability as confidence
     from probabilistic_edges
 
 ),

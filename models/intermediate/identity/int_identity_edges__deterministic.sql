@@ -12,6 +12,12 @@ identity_records as (
 
 ),
 
+first_name_equivalents as (
+
+    select * from {{ ref('int_first_name_equivalents') }}
+
+),
+
 app_events as (
 
     select * from {{ ref('stg_mobile_app__events') }}
@@ -65,7 +71,8 @@ shared_key_pairs as (
     select
         left_side.record_key as record_key_a,
         right_side.record_key as record_key_b,
-        left_side.rule_name
+        left_side.rule_name,
+        left_side.match_key
     from keyed as left_side
     inner join small_groups
         on
@@ -97,6 +104,7 @@ device_pairs as (
         device_logins.device_key as record_key_a,
         device_logins.account_key as record_key_b,
         'device_account' as rule_name,
+        device_logins.device_key as match_key,
         count(*) over (partition by device_logins.device_key) as accounts_on_device,
         coalesce(devices.first_name_canonical = accounts.first_name_canonical, false)
             as is_same_first_name
@@ -115,7 +123,8 @@ candidate_pairs as (
     select
         least(record_key_a, record_key_b) as record_key_a,
         greatest(record_key_a, record_key_b) as record_key_b,
-        rule_name
+        rule_name,
+        match_key
     from device_pairs
     where accounts_on_device = 1 or is_same_first_name
 
@@ -127,15 +136,58 @@ checked as (
         candidate_pairs.record_key_a,
         candidate_pairs.record_key_b,
         candidate_pairs.rule_name,
-        {{ first_name_conflict('record_a.first_name_canonical', 'record_b.first_name_canonical') }}
+        candidate_pairs.match_key,
+        record_a.first_name_canonical is null
+        or record_b.first_name_canonical is null as is_unnamed,
+        {{ first_name_conflict(
+            'record_a.first_name_canonical', 'record_b.first_name_canonical',
+            'record_a.last_name_normalized', 'record_b.last_name_normalized',
+            'first_name_equivalents.first_name_a is not null',
+        ) }}
         or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
         or {{ dob_conflict('record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized') }}
+        -- A device that gives another email than the account, or gives
+        -- neither an email nor a name, may be a family member's.
+        or (
+            candidate_pairs.rule_name = 'device_account'
+            and (
+                coalesce(record_a.email_token <> record_b.email_token, false)
+                or (
+                    (record_a.email_token is null and record_a.first_name_canonical is null)
+                    or (record_b.email_token is null and record_b.first_name_canonical is null)
+                )
+            )
+        )
+        -- An email is personal; a landline and a device are the household's.
+        or (
+            candidate_pairs.rule_name in ('same_phone', 'device_account')
+            and {{ suffix_uncertain(
+                'record_a.name_suffix', 'record_b.name_suffix',
+                'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
+            ) }}
+        )
             as is_contradicted
     from candidate_pairs
     inner join identity_records as record_a
         on candidate_pairs.record_key_a = record_a.record_key
     inner join identity_records as record_b
         on candidate_pairs.record_key_b = record_b.record_key
+    left join first_name_equivalents
+        on
+            record_a.first_name_normalized = first_name_equivalents.first_name_a
+            and record_b.first_name_normalized = first_name_equivalents.first_name_b
+
+),
+
+-- A key that two different people share (a family email, a landline) cannot
+-- say which of them a record without a first name belongs to.
+contested_keys as (
+
+    select distinct
+        rule_name,
+        match_key
+    from checked
+    where is_contradicted
 
 ),
 
@@ -148,7 +200,13 @@ final as (
         rules.confidence
     from checked
     inner join rules on checked.rule_name = rules.rule_name
-    where not checked.is_contradicted
+    left join contested_keys
+        on
+            checked.rule_name = contested_keys.rule_name
+            and checked.match_key = contested_keys.match_key
+    where
+        not checked.is_contradicted
+        and not (checked.is_unnamed and contested_keys.match_key is not null)
 
 )
 

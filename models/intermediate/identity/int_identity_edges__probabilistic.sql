@@ -36,6 +36,12 @@ identity_records as (
 
 ),
 
+first_name_equivalents as (
+
+    select * from {{ ref('int_first_name_equivalents') }}
+
+),
+
 deterministic_edges as (
 
     select * from {{ ref('int_identity_edges__deterministic') }}
@@ -62,15 +68,27 @@ checked as (
         undecided.match_weight,
         undecided.match_probability,
         undecided.model_version,
-        {{ first_name_conflict('record_a.first_name_canonical', 'record_b.first_name_canonical') }}
+        {{ first_name_conflict(
+            'record_a.first_name_canonical', 'record_b.first_name_canonical',
+            'record_a.last_name_normalized', 'record_b.last_name_normalized',
+            'first_name_equivalents.first_name_a is not null',
+        ) }}
         or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
         or {{ dob_conflict('record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized') }}
+        or {{ suffix_uncertain(
+            'record_a.name_suffix', 'record_b.name_suffix',
+            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
+        ) }}
             as is_contradicted
     from undecided
     inner join identity_records as record_a
         on undecided.record_key_a = record_a.record_key
     inner join identity_records as record_b
         on undecided.record_key_b = record_b.record_key
+    left join first_name_equivalents
+        on
+            record_a.first_name_normalized = first_name_equivalents.first_name_a
+            and record_b.first_name_normalized = first_name_equivalents.first_name_b
 
 ),
 

@@ -66,7 +66,25 @@ final as (
             when count(*) over (partition by identity_pii.phone_token)
                 <= {{ var('deterministic_max_group_size', 8) }}
                 then identity_pii.phone_token
-        end as phone_block_key
+        end as phone_block_key,
+        -- A full name is a bounded block only when few records share it.
+        case
+            when count(*) over (
+                partition by coalesce(
+                    unambiguous_nicknames.canonical_name, identity_pii.first_name_normalized
+                ), identity_pii.last_name_normalized
+            ) <= {{ var('name_block_max_records', 30) }}
+                then coalesce(
+                    unambiguous_nicknames.canonical_name, identity_pii.first_name_normalized
+                ) || ' ' || identity_pii.last_name_normalized
+        end as name_block_key,
+        -- The two name parts in a fixed order, so a record with first and
+        -- last name swapped shares the key.
+        case
+            when identity_pii.first_name_normalized < identity_pii.last_name_normalized
+                then identity_pii.first_name_normalized || ' ' || identity_pii.last_name_normalized
+            else identity_pii.last_name_normalized || ' ' || identity_pii.first_name_normalized
+        end as unordered_name_key
     from identity_pii
     left join unambiguous_nicknames
         on identity_pii.first_name_normalized = unambiguous_nicknames.nickname
