@@ -151,10 +151,10 @@ class _Pairs:
 
 
 def _scores(
-    con: duckdb.DuckDBPyConnection, scored: int, pairs: _Pairs
+    con: duckdb.DuckDBPyConnection, scored: int, pairs: _Pairs, cells: str = "_eval_cp"
 ) -> tuple[dict, dict, dict, list[dict[str, Any]]]:
     tp, *tp_by = con.execute(
-        f"select coalesce(sum(n * (n - 1) // 2), 0){pairs.products()} from _eval_cp"
+        f"select coalesce(sum(n * (n - 1) // 2), 0){pairs.products()} from {cells}"
     ).fetchone()
     clusters, predicted_pairs, bcubed_p, merged, merged_records, *predicted_by = con.execute(
         f"""
@@ -165,14 +165,14 @@ def _scores(
         from (
             select cluster_id, sum(n)::bigint as size, sum(n * n) as sq, count(*) as persons
                    {pairs.resum()}
-            from _eval_cp group by cluster_id
+            from {cells} group by cluster_id
         )
         """
     ).fetchone()
     merged_persons = con.execute(
-        """
-        select count(distinct person_id) from _eval_cp
-        where cluster_id in (select cluster_id from _eval_cp group by 1 having count(*) > 1)
+        f"""
+        select count(distinct person_id) from {cells}
+        where cluster_id in (select cluster_id from {cells} group by 1 having count(*) > 1)
         """
     ).fetchone()[0]
     persons, true_pairs, bcubed_r, split, extra, split_records, *true_by = con.execute(
@@ -185,7 +185,7 @@ def _scores(
         from (
             select person_id, sum(n)::bigint as size, sum(n * n) as sq, count(*) as clusters
                    {pairs.resum()}
-            from _eval_cp group by person_id
+            from {cells} group by person_id
         )
         """
     ).fetchone()
@@ -296,6 +296,16 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         _check_xref(con, warehouse)
+        # Records that carry no identifying attribute at all (an app install
+        # never signed in, with no email and no name) can be linked by no
+        # method; the xref flags them, and the scores are given with and
+        # without them.
+        has_flag = con.execute(
+            "select count(*) from information_schema.columns where table_schema = ? "
+            "and table_name = ? and column_name = 'is_anonymous'",
+            [XREF_SCHEMA, XREF_TABLE],
+        ).fetchall()[0][0]
+        anonymous = "is_anonymous" if has_flag else "false"
         # Scored records can only come from sources the xref holds.
         pairs = _Pairs(
             [
@@ -315,6 +325,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             f"""
             create temp table _eval_groups as
             select x.customer_id as cluster_id, t.person_id,
+                   coalesce(x.is_anonymous, false) as is_anonymous,
                    t.in_truth is not null as in_truth,
                    coalesce(t.is_live, false) as is_live,
                    x.in_xref is not null as in_xref,
@@ -325,7 +336,8 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
                 from read_parquet({_sql_string(links)})
             ) as t
             full join (
-                select source_table, source_record_id, customer_id, true as in_xref
+                select source_table, source_record_id, customer_id, true as in_xref,
+                       {anonymous} as is_anonymous
                 from {XREF}
             ) as x
               on t.source_table = x.source_table and t.source_record_id = x.source_record_id
@@ -333,12 +345,22 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             group by all;
 
             create temp view _eval_cp as
-            select * exclude (in_truth, is_live, in_xref) from _eval_groups
+            select * exclude (in_truth, is_live, in_xref, is_anonymous) from _eval_groups
             where in_truth and is_live and in_xref;
+
+            create temp view _eval_cp_identifiable as
+            select * exclude (in_truth, is_live, in_xref, is_anonymous) from _eval_groups
+            where in_truth and is_live and in_xref and not is_anonymous;
             """
         )
         records = _records(con)
         pairwise, bcubed, clusters, by_source_pair = _scores(con, records["scored"], pairs)
+        identifiable_records = con.execute(
+            "select coalesce(sum(n), 0) from _eval_cp_identifiable"
+        ).fetchall()[0][0]
+        id_pairwise, id_bcubed, id_clusters, _ = _scores(
+            con, int(identifiable_records), pairs, "_eval_cp_identifiable"
+        )
         return {
             "warehouse": str(warehouse),
             "truth_dir": str(truth),
@@ -348,6 +370,13 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             "clusters": clusters,
             "by_source_pair": by_source_pair,
             "hard_negatives": _hard_negatives(con, negatives),
+            "identifiable": {
+                "records": int(identifiable_records),
+                "anonymous_records": records["scored"] - int(identifiable_records),
+                "pairwise": id_pairwise,
+                "bcubed": id_bcubed,
+                "clusters": id_clusters,
+            },
         }
     finally:
         con.close()
@@ -369,6 +398,16 @@ def format_evaluation(result: dict[str, Any]) -> str:
         f"          false splits: {fs['persons']:,} persons ({fs['records']:,} records) "
         f"over {fs['extra_clusters']:,} extra clusters",
     ]
+    ident = result.get("identifiable")
+    if ident and ident["anonymous_records"]:
+        ipw, ib3 = ident["pairwise"], ident["bcubed"]
+        lines += [
+            f"without the {ident['anonymous_records']:,} anonymous records (no identifying "
+            f"attribute at all; scored on {ident['records']:,}):",
+            f"pairwise  P {ipw['precision']:.4f}  R {ipw['recall']:.4f}  F1 {ipw['f1']:.4f}  "
+            f"(tp {ipw['tp']:,}  fp {ipw['fp']:,}  fn {ipw['fn']:,})",
+            f"b-cubed   P {ib3['precision']:.4f}  R {ib3['recall']:.4f}  F1 {ib3['f1']:.4f}",
+        ]
     pairs = sorted(
         result["by_source_pair"],
         key=lambda r: (r["f1"], -(r["fp"] + r["fn"]), r["source_a"], r["source_b"]),

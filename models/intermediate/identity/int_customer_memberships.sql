@@ -9,17 +9,26 @@ clusters as (
 
 ),
 
+identity_records as (
+
+    select * from {{ ref('int_identity_records') }}
+
+),
+
 final as (
 
     select
-        record_key,
-        source_table,
-        source_record_id,
-        cluster_id,
-        cluster_size,
-        is_flagged_for_review,
-        'cus_' || {{ dbt.safe_cast(dbt.hash('cluster_id'), dbt.type_string()) }} as customer_id
+        clusters.record_key,
+        clusters.source_table,
+        clusters.source_record_id,
+        clusters.cluster_id,
+        clusters.cluster_size,
+        clusters.is_flagged_for_review,
+        identity_records.is_anonymous,
+        'cus_' || {{ dbt.safe_cast(dbt.hash('clusters.cluster_id'), dbt.type_string()) }}
+            as customer_id
     from clusters
+    inner join identity_records on clusters.record_key = identity_records.record_key
 
 )
 

@@ -11,6 +11,14 @@ identity_pii as (
 
 ),
 
+signed_in_devices as (
+
+    select distinct device_id
+    from {{ ref('stg_mobile_app__events') }}
+    where customer_account_id is not null
+
+),
+
 nicknames as (
 
     select * from {{ ref('name_nicknames') }}
@@ -84,10 +92,24 @@ final as (
             when identity_pii.first_name_normalized < identity_pii.last_name_normalized
                 then identity_pii.first_name_normalized || ' ' || identity_pii.last_name_normalized
             else identity_pii.last_name_normalized || ' ' || identity_pii.first_name_normalized
-        end as unordered_name_key
+        end as unordered_name_key,
+        -- Nothing in the record can tie it to anyone (an app install never
+        -- signed in, with neither email nor name): it stays a customer of
+        -- its own, and accuracy is reported with and without such records.
+        identity_pii.email_token is null
+        and identity_pii.phone_token is null
+        and identity_pii.loyalty_id is null
+        and identity_pii.last_name_normalized is null
+        and identity_pii.date_of_birth_normalized is null
+        and identity_pii.postal_code_normalized is null
+        and signed_in_devices.device_id is null as is_anonymous
     from identity_pii
     left join unambiguous_nicknames
         on identity_pii.first_name_normalized = unambiguous_nicknames.nickname
+    left join signed_in_devices
+        on
+            identity_pii.source_table = 'mobile_app_devices'
+            and identity_pii.source_record_id = signed_in_devices.device_id
 
 )
 

@@ -15,6 +15,7 @@ final as (
         source_table,
         source_record_id,
         customer_id,
+        is_anonymous,
         is_flagged_for_review
     from memberships
 
