@@ -1,0 +1,66 @@
+-- The golden record, long form: for each customer and attribute the value
+-- survivorship picks (seed survivorship_rules), with the record, source and
+-- time it came from. Only sources the rule lists are eligible.
+with
+
+candidates as (
+
+    select * from {{ ref('int_customer_attribute_candidates') }}
+
+),
+
+rules as (
+
+    select * from {{ ref('survivorship_rules') }}
+
+),
+
+eligible as (
+
+    select
+        candidates.*,
+        rules.strategy,
+        {{ dbt.position("'|' || candidates.source_table || '|'", "'|' || rules.source_priority || '|'") }}
+            as source_rank,
+        count(*) over (
+            partition by candidates.customer_id, candidates.attribute, candidates.attribute_value
+        ) as value_frequency
+    from candidates
+    inner join rules on candidates.attribute = rules.attribute
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id, attribute
+            order by
+                case when strategy = 'source_priority' then source_rank end,
+                case when strategy = 'most_frequent' then value_frequency end desc,
+                case when strategy = 'most_complete' then filled_identity_fields end desc,
+                record_updated_at desc,
+                source_rank,
+                record_key
+        ) as survivor_rank
+    from eligible
+    where source_rank > 0
+
+),
+
+final as (
+
+    select
+        customer_id,
+        attribute,
+        attribute_value,
+        source_table as attribute_source,
+        record_updated_at as attribute_updated_at,
+        record_key as attribute_record_key
+    from ranked
+    where survivor_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,32 @@
+-- Mobile app events, each with the customer who owns the device today.
+with
+
+app_events as (
+
+    select * from {{ ref('stg_mobile_app__events') }}
+    where not is_deleted
+
+),
+
+memberships as (
+
+    select * from {{ ref('int_customer_memberships') }}
+    where source_table = 'mobile_app_devices'
+
+),
+
+final as (
+
+    select
+        app_events.event_id,
+        memberships.customer_id,
+        app_events.device_id,
+        app_events.customer_account_id,
+        app_events.event_type,
+        app_events.event_ts as event_at
+    from app_events
+    left join memberships on app_events.device_id = memberships.source_record_id
+
+)
+
+select * from final

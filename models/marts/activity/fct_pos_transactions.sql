@@ -1,0 +1,33 @@
+-- Store sales, each with the customer holding the card today; sales paid
+-- without a card have no customer.
+with
+
+pos_transactions as (
+
+    select * from {{ ref('stg_pos__transactions') }}
+    where not is_deleted
+
+),
+
+memberships as (
+
+    select * from {{ ref('int_customer_memberships') }}
+    where source_table = 'pos_card_holders'
+
+),
+
+final as (
+
+    select
+        pos_transactions.transaction_id,
+        memberships.customer_id,
+        pos_transactions.card_number,
+        pos_transactions.store_id,
+        pos_transactions.txn_ts as transacted_at,
+        pos_transactions.amount
+    from pos_transactions
+    left join memberships on pos_transactions.card_number = memberships.source_record_id
+
+)
+
+select * from final

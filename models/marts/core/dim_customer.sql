@@ -1,0 +1,97 @@
+-- One row per current customer: the golden record (each attribute with the
+-- source and time it came from), how many records and systems stand behind
+-- it, and what the customer did. PII appears as tokens only; the location
+-- columns are coarse (city, state, postal code) and the birth date is a year.
+{%- set golden = [
+    ('email_token', dbt.type_string()), ('phone_token', dbt.type_string()),
+    ('name_token', dbt.type_string()), ('address_token', dbt.type_string()),
+    ('city', dbt.type_string()), ('state', dbt.type_string()),
+    ('postal_code', dbt.type_string()), ('birth_year', dbt.type_int()),
+    ('gender', dbt.type_string()), ('household_income_band', dbt.type_string()),
+    ('loyalty_id', dbt.type_string()), ('loyalty_tier', dbt.type_string()),
+    ('loyalty_points', dbt.type_bigint()), ('marketing_opt_in', dbt.type_boolean()),
+] %}
+with
+
+memberships as (
+
+    select * from {{ ref('int_customer_memberships') }}
+
+),
+
+golden_attributes as (
+
+    select * from {{ ref('int_customer_golden_attributes') }}
+
+),
+
+activity as (
+
+    select * from {{ ref('int_customer_activity') }}
+
+),
+
+customers as (
+
+    select
+        customer_id,
+        count(*) as record_count,
+        count(distinct source_table) as source_count,
+        {{ dbt.bool_or('is_flagged_for_review') }} as is_flagged_for_review,
+        {{ dbt.bool_or('not is_anonymous') }} as has_identifying_record
+    from memberships
+    group by customer_id
+
+),
+
+golden as (
+
+    select
+        customer_id,
+        {%- for attribute, data_type in golden %}
+        {{ dbt.safe_cast(
+            "max(case when attribute = '" ~ attribute ~ "' then attribute_value end)", data_type
+        ) }} as {{ attribute }},
+        max(case when attribute = '{{ attribute }}' then attribute_source end)
+            as {{ attribute }}_source,
+        max(case when attribute = '{{ attribute }}' then attribute_updated_at end)
+            as {{ attribute }}_updated_at{{ ',' if not loop.last }}
+        {%- endfor %}
+    from golden_attributes
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        customers.record_count,
+        customers.source_count,
+        customers.is_flagged_for_review,
+        customers.has_identifying_record,
+        {%- for attribute, data_type in golden %}
+        golden.{{ attribute }},
+        golden.{{ attribute }}_source,
+        golden.{{ attribute }}_updated_at,
+        {%- endfor %}
+        activity.order_count,
+        activity.order_revenue,
+        activity.first_order_at,
+        activity.last_order_at,
+        activity.app_event_count,
+        activity.last_app_event_at,
+        activity.pos_transaction_count,
+        activity.pos_spend,
+        activity.last_pos_transaction_at,
+        activity.ticket_count,
+        activity.open_ticket_count,
+        activity.average_csat_score,
+        activity.last_ticket_opened_at
+    from customers
+    left join golden on customers.customer_id = golden.customer_id
+    left join activity on customers.customer_id = activity.customer_id
+
+)
+
+select * from final
