@@ -76,14 +76,34 @@ def _demo(args: argparse.Namespace) -> int:
         stale.unlink(missing_ok=True)
     result = pipeline.run(out / "landing", warehouse)
     print(pipeline.format_run(result))
-    query = "select * from staging.stg_ecommerce__customers limit 5"
+
+    from c360.evaluation import evaluate, format_evaluation, write_evaluation
+
+    scores = evaluate(warehouse, out / "truth")
+    report = write_evaluation(scores, out / "evaluation.json")
+    pw = scores["pairwise"]
     print(
-        "\nNext:\n"
-        f'  query:  .venv/bin/python -c "import duckdb; '
-        f"duckdb.connect('{warehouse}').sql('{query}').show()\"\n"
-        f"  dbt:    C360_WAREHOUSE={warehouse} "
-        ".venv/bin/dbt build --project-dir . --profiles-dir .\n"
-        f"  truth:  {out / 'truth'} (ground truth for scoring; the pipeline never reads it)"
+        f"\nResolved {scores['records']['scored']:,} identity records into "
+        f"{scores['clusters']['predicted']:,} customers "
+        f"(the generator made {scores['clusters']['true_persons']:,} people). Accuracy against "
+        f"the generator's truth: pairwise precision {pw['precision']:.4f}, "
+        f"recall {pw['recall']:.4f} (full report: {report}):\n"
+    )
+    print(format_evaluation(scores))
+    db = f"duckdb.connect('{warehouse}', read_only=True)"
+    print(
+        "\nWhere things are:\n"
+        f"  warehouse  {warehouse}  (one DuckDB file)\n"
+        "  marts      marts.dim_customer, marts.customer_source_xref, marts.fct_orders,\n"
+        "             marts.fct_app_events, marts.fct_pos_transactions, marts.fct_tickets\n"
+        "  restricted staging.*, intermediate.*, vault.* (PII and matching features)\n"
+        "\nTry:\n"
+        f'  .venv/bin/python -c "import duckdb; {db}.sql('
+        "'select customer_id, source_count, email_token_source, order_count, order_revenue "
+        "from marts.dim_customer order by order_revenue desc limit 5').show()\"\n"
+        f"  C360_WAREHOUSE={warehouse} .venv/bin/dbt build --project-dir . --profiles-dir .\n"
+        f"  .venv/bin/c360 evaluate --truth {out / 'truth'} --warehouse {warehouse}\n"
+        f"  truth: {out / 'truth'} (ground truth for scoring; the pipeline never reads it)"
     )
     return 0
 

@@ -9,7 +9,6 @@ from c360 import warehouse
 from c360.dbt import run_dbt
 from splink_models import runtime
 
-
 # dbt models downstream of the Splink scoring step: built after it.
 AFTER_SCORING = "source:matching+"
 

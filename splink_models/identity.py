@@ -191,7 +191,9 @@ def prediction_blocking_rules() -> list:
         block_on("first_name_canonical", "last_name_normalized", "postal_code_normalized"),
         block_on("last_name_normalized", "date_of_birth_normalized"),
         block_on("first_name_canonical", "date_of_birth_normalized", "state_normalized"),
-        block_on("last_name_normalized", "postal_code_normalized", "substr(first_name_normalized, 1, 1)"),
+        block_on(
+            "last_name_normalized", "postal_code_normalized", "substr(first_name_normalized, 1, 1)"
+        ),
         block_on("unordered_name_key", "postal_code_normalized"),
         block_on("name_block_key"),
         block_on("address_token"),
