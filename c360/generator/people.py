@@ -250,20 +250,24 @@ class PeopleMixin:
     def _unique_email(self, local: str, domain: str, r: np.random.Generator, numbered: bool) -> str:
         """Globally unique without global state: an un-numbered address is
         used only by the chunk that owns its hash; numbers carry the chunk as
-        their residue modulo the number of chunks."""
+        their residue modulo the number of chunks. Uniqueness is of the
+        mailbox, not the text: Gmail ignores dots, so jo.ann@gmail.com and
+        joann@gmail.com cannot belong to two people."""
         if not numbered:
             email = f"{local}@{domain}"
+            mailbox = _mailbox(email)
             if (
-                zlib.crc32(email.encode()) % self.n_chunks == self.chunk
-                and email not in self.used_emails
+                zlib.crc32(mailbox.encode()) % self.n_chunks == self.chunk
+                and mailbox not in self.used_emails
             ):
-                self.used_emails.add(email)
+                self.used_emails.add(mailbox)
                 return email
         while True:
             k = int(r.integers(1, max(2, 10_000 // self.n_chunks)))
             email = f"{local}{k * self.n_chunks + self.chunk}@{domain}"
-            if email not in self.used_emails:
-                self.used_emails.add(email)
+            mailbox = _mailbox(email)
+            if mailbox not in self.used_emails:
+                self.used_emails.add(mailbox)
                 return email
 
     def _local_part(self, first: str, last: str, style: float) -> str:
@@ -410,3 +414,11 @@ class PeopleMixin:
         return np.arange(start, start + n)
 
     # -- rendering -----------------------------------------------------------
+
+
+def _mailbox(email: str) -> str:
+    """The mailbox an address delivers to (what the pipeline's normalize_email computes)."""
+    local, _, domain = email.lower().partition("@")
+    if domain in ("gmail.com", "googlemail.com"):
+        return local.split("+", 1)[0].replace(".", "") + "@gmail.com"
+    return f"{local}@{domain}"

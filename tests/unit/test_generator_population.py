@@ -218,3 +218,34 @@ def test_everyone_is_an_adult_customer(day0, db) -> None:
         f"from {truth(out, 'persons')}"
     ).fetchall()[0][0]
     assert youngest >= 18
+
+
+def test_no_two_people_share_a_mailbox(day0, db) -> None:
+    """Gmail ignores dots: ann.lee@gmail.com and annlee@gmail.com are one mailbox,
+    so the generator must never hand them to two different people."""
+    _, out = day0
+    shared = db.execute(
+        f"""
+        with addresses as (
+            select person_id, email as address from {truth(out, "persons")}
+            union all
+            select person_id, alt_email from {truth(out, "persons")}
+        ),
+        mailboxes as (
+            select
+                person_id,
+                case
+                    when split_part(lower(address), '@', 2) in ('gmail.com', 'googlemail.com')
+                        then replace(split_part(split_part(lower(address), '@', 1), '+', 1), '.', '')
+                            || '@gmail.com'
+                    else lower(address)
+                end as mailbox
+            from addresses
+            where address is not null
+        )
+        select count(*) from (
+            select mailbox from mailboxes group by mailbox having count(distinct person_id) > 1
+        )
+        """
+    ).fetchall()[0][0]
+    assert shared == 0
