@@ -55,7 +55,8 @@
     nickname seed relates (`are_equivalent`: kathy and katherine, pat and
     patricia), not one a shortening of the other (3+ letters), not a typo
     (Jaro-Winkler at or above var('first_name_typo_similarity')), and not the
-    first and last name swapped between the two records. Two members of one
+    first and last name swapped between the two records (one of them may carry
+    a typo). Two members of one
     household sharing a phone are what is left.
 #}
 {% macro first_name_conflict(first_a, first_b, last_a, last_b, are_equivalent) -%}
@@ -65,7 +66,11 @@
         and not (length({{ first_b }}) >= 3 and substr({{ first_a }}, 1, length({{ first_b }})) = {{ first_b }})
         and not (length({{ first_a }}) >= 3 and substr({{ first_b }}, 1, length({{ first_a }})) = {{ first_a }})
         and {{ string_similarity(first_a, first_b) }} < {{ var('first_name_typo_similarity', 0.88) }}
-        and not coalesce({{ first_a }} = {{ last_b }} and {{ last_a }} = {{ first_b }}, false),
+        and not coalesce(
+            ({{ first_a }} = {{ last_b }} and {{ string_similarity(last_a, first_b) }} >= 0.85)
+            or ({{ last_a }} = {{ first_b }} and {{ string_similarity(first_a, last_b) }} >= 0.85),
+            false
+        ),
         false
     )
 {%- endmacro %}
