@@ -4,8 +4,9 @@
 
     1. Connected components over all edges.
     2. A component cannot be one person when two of its records have
-       different generational suffixes (Jr. and Sr.) or birth dates further
-       apart than a typo (macros/matching/record_conflicts.sql), or when it
+       different generational suffixes (Jr. and Sr.), birth dates further
+       apart than a typo, or first names that cannot be one person's
+       (macros/matching/record_conflicts.sql), or when it
        holds more distinct emails, phones or loyalty ids, or more records,
        than one person has.
     3. Each such component loses its weakest edges (those at its lowest
@@ -18,7 +19,7 @@
     `output`__guard (component_id, guard_round, reason) for every component
     the guard acted on or flagged; returns the number of guard rounds used.
 #}
-{% macro build_guarded_clusters(edges, records, output, max_rounds=4) %}
+{% macro build_guarded_clusters(edges, records, name_equivalents, output, max_rounds=4) %}
     {%- set live_edges = output ~ '__live_edges' -%}
     {%- set nodes = output ~ '__nodes' -%}
     {%- set conflicted = output ~ '__conflicted' -%}
@@ -39,7 +40,7 @@
     ) %}
     {%- set state = namespace(done=false, rounds=0) -%}
     {%- for guard_round in range(1, max_rounds + 2) if not state.done -%}
-        {% do run_query(cluster_conflicts_sql(output, records, conflicted)) %}
+        {% do run_query(cluster_conflicts_sql(output, records, name_equivalents, conflicted)) %}
         {%- set found = run_query('select count(*) from ' ~ conflicted).columns[0].values()[0] -%}
         {%- if found == 0 -%}
             {%- set state.done = true -%}
@@ -80,7 +81,7 @@
     {{ return(state.rounds) }}
 {% endmacro %}
 
-{% macro cluster_conflicts_sql(labels, records, output) -%}
+{% macro cluster_conflicts_sql(labels, records, name_equivalents, output) -%}
     create or replace table {{ output }} as
     with
 
@@ -89,6 +90,9 @@
         select
             labels.component_id,
             records.record_key,
+            records.first_name_normalized,
+            records.first_name_canonical,
+            records.last_name_normalized,
             records.name_suffix,
             records.date_of_birth_normalized,
             records.email_token,
@@ -147,17 +151,24 @@
             max(case
                 when {{ dob_conflict('member_a.date_of_birth_normalized', 'member_b.date_of_birth_normalized') }}
                     then 'date_of_birth_conflict'
-            end) as dob_reason
+            end) as dob_reason,
+            max(case when {{ first_name_conflict_of_members() }} then 'first_name_conflict' end)
+                as first_name_reason
         from members as member_a
         inner join members as member_b
             on
                 member_a.component_id = member_b.component_id
                 and member_a.record_key < member_b.record_key
+        left join {{ name_equivalents }} as first_name_equivalents
+            on
+                member_a.first_name_normalized = first_name_equivalents.first_name_a
+                and member_b.first_name_normalized = first_name_equivalents.first_name_b
         where
             member_a.component_id not in (select component_id from too_many)
             and (
                 {{ suffix_conflict('member_a.name_suffix', 'member_b.name_suffix') }}
                 or {{ dob_conflict('member_a.date_of_birth_normalized', 'member_b.date_of_birth_normalized') }}
+                or {{ first_name_conflict_of_members() }}
             )
         group by member_a.component_id
 
@@ -170,8 +181,20 @@
     union all
     select
         component_id,
-        coalesce(suffix_reason, dob_reason) as reason
+        coalesce(suffix_reason, dob_reason, first_name_reason) as reason
     from contradicting_pairs
+{%- endmacro %}
+
+{% macro first_name_conflict_of_members() -%}
+    {%- if var('guard_first_name_conflicts', false) -%}
+        {{ first_name_conflict(
+            'member_a.first_name_canonical', 'member_b.first_name_canonical',
+            'member_a.last_name_normalized', 'member_b.last_name_normalized',
+            'first_name_equivalents.first_name_a is not null',
+        ) }}
+    {%- else -%}
+        false
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro weakest_edges_cut_sql(labels, live_edges, conflicted, output) -%}

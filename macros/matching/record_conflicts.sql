@@ -51,6 +51,18 @@
 {%- endmacro %}
 
 {#
+    A pair the model scores high on surname and address alone, with a first
+    name missing on one side and no equal birth date: in a household that is
+    as likely a relative as the same person.
+#}
+{% macro first_name_unverified(first_a, first_b, dob_a, dob_b) -%}
+    (
+        ({{ first_a }} is null or {{ first_b }} is null)
+        and not coalesce({{ dob_a }} = {{ dob_b }}, false)
+    )
+{%- endmacro %}
+
+{#
     First names that cannot be one person's: not the same name, not names the
     nickname seed relates (`are_equivalent`: kathy and katherine, pat and
     patricia), not one a shortening of the other (3+ letters), not a typo

@@ -4,11 +4,13 @@
 -- builds; the model then reads their result. cluster_id is the smallest
 -- record_key of the cluster.
 -- depends_on: {{ ref('int_identity_edges') }}
+-- depends_on: {{ ref('int_first_name_equivalents') }}
 {%- set labels = this.schema ~ '.' ~ this.identifier ~ '__labels' %}
 {%- if execute and flags.WHICH in ('run', 'build') %}
     {%- do build_guarded_clusters(
         edges=ref('int_identity_edges'),
         records=ref('int_identity_records'),
+        name_equivalents=ref('int_first_name_equivalents'),
         output=labels,
         max_rounds=var('guard_max_rounds', 4),
     ) %}

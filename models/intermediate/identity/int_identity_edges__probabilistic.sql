@@ -2,8 +2,10 @@
 -- edges), a review band (for a steward), and nothing below. Pairs the
 -- deterministic rules already link are left out: they are decided. A pair
 -- whose records contradict each other (different first names, Jr. against
--- Sr., birth dates further apart than a typo) is never auto-linked, however
--- much else agrees: a household shares an address, a surname and a phone.
+-- Sr., birth dates further apart than a typo), or that rests on a surname
+-- and an address with a first name missing and no equal birth date, is
+-- never auto-linked, however much else agrees: a household shares an
+-- address, a surname and a phone.
 {%- set scored = adapter.get_relation(
     database=target.database, schema='matching', identifier='splink_match_pairs'
 ) if execute else none %}
@@ -75,6 +77,10 @@ checked as (
         ) }}
         or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
         or {{ dob_conflict('record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized') }}
+        or {{ first_name_unverified(
+            'record_a.first_name_canonical', 'record_b.first_name_canonical',
+            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
+        ) }}
         or {{ suffix_uncertain(
             'record_a.name_suffix', 'record_b.name_suffix',
             'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
