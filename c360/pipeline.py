@@ -47,8 +47,17 @@ def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[s
 
 
 def build_before_scoring(warehouse_file: str | os.PathLike | None = None) -> None:
-    """dbt build of everything the scoring step does not feed (staging .. identity records)."""
-    run_dbt(["build", "--exclude", AFTER_SCORING], warehouse=warehouse_file)
+    """dbt build of everything the scoring step does not feed (staging .. identity records).
+
+    Seeds are the rules as versioned in the repo (match rules, survivorship,
+    nicknames): they are reloaded whole every run, so a changed column is
+    picked up rather than refused.
+    """
+    run_dbt(["seed", "--full-refresh"], warehouse=warehouse_file)
+    run_dbt(
+        ["build", "--exclude", AFTER_SCORING, "--exclude", "resource_type:seed"],
+        warehouse=warehouse_file,
+    )
 
 
 def build_after_scoring(warehouse_file: str | os.PathLike | None = None) -> None:

@@ -18,19 +18,29 @@ customers as (
 facts as (
 
     select
-        (select count(*) from {{ ref('fct_orders') }} where customer_id is not null)
+        (
+            select count(*) from {{ ref('fct_orders') }}
+            where customer_id is not null)
             as order_count,
         (
             select sum(order_total) from {{ ref('fct_orders') }}
             where customer_id is not null and is_revenue
         ) as order_revenue,
-        (select count(*) from {{ ref('fct_app_events') }} where customer_id is not null)
+        (
+            select count(*) from {{ ref('fct_app_events') }}
+            where customer_id is not null)
             as app_event_count,
-        (select count(*) from {{ ref('fct_pos_transactions') }} where customer_id is not null)
+        (
+            select count(*) from {{ ref('fct_pos_transactions') }}
+            where customer_id is not null)
             as pos_transaction_count,
-        (select sum(amount) from {{ ref('fct_pos_transactions') }} where customer_id is not null)
+        (
+            select sum(amount) from {{ ref('fct_pos_transactions') }}
+            where customer_id is not null)
             as pos_spend,
-        (select count(*) from {{ ref('fct_tickets') }} where customer_id is not null)
+        (
+            select count(*) from {{ ref('fct_tickets') }}
+            where customer_id is not null)
             as ticket_count
 
 )

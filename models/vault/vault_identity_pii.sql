@@ -121,7 +121,8 @@ address_parts as (
 
     select
         *,
-        nullif(regexp_extract(street_address_normalized, '^([0-9]+[a-z]?) ', 1), '') as house_number,
+        nullif(regexp_extract(street_address_normalized, '^([0-9]+[a-z]?) ', 1), '')
+            as house_number,
         nullif(
             trim(regexp_replace(
                 regexp_replace(street_address_normalized, '^[0-9]+[a-z]? ', ''), ' apt .*$', ''

@@ -42,7 +42,11 @@ order_totals as (
     select
         memberships.customer_id,
         count(*) as order_count,
-        sum(case when orders.status not in ('cancelled', 'returned') then orders.order_total else 0 end)
+        sum(
+            case
+                when orders.status not in ('cancelled', 'returned') then orders.order_total else 0
+            end
+        )
             as order_revenue,
         min(orders.order_ts) as first_order_at,
         max(orders.order_ts) as last_order_at
@@ -113,19 +117,19 @@ final as (
 
     select
         customers.customer_id,
-        coalesce(order_totals.order_count, 0) as order_count,
-        coalesce(order_totals.order_revenue, 0) as order_revenue,
         order_totals.first_order_at,
         order_totals.last_order_at,
-        coalesce(app_totals.app_event_count, 0) as app_event_count,
         app_totals.last_app_event_at,
+        pos_totals.last_pos_transaction_at,
+        ticket_totals.average_csat_score,
+        ticket_totals.last_ticket_opened_at,
+        coalesce(order_totals.order_count, 0) as order_count,
+        coalesce(order_totals.order_revenue, 0) as order_revenue,
+        coalesce(app_totals.app_event_count, 0) as app_event_count,
         coalesce(pos_totals.pos_transaction_count, 0) as pos_transaction_count,
         coalesce(pos_totals.pos_spend, 0) as pos_spend,
-        pos_totals.last_pos_transaction_at,
         coalesce(ticket_totals.ticket_count, 0) as ticket_count,
-        coalesce(ticket_totals.open_ticket_count, 0) as open_ticket_count,
-        ticket_totals.average_csat_score,
-        ticket_totals.last_ticket_opened_at
+        coalesce(ticket_totals.open_ticket_count, 0) as open_ticket_count
     from customers
     left join order_totals on customers.customer_id = order_totals.customer_id
     left join app_totals on customers.customer_id = app_totals.customer_id

@@ -1,3 +1,4 @@
+-- noqa: disable=LT02
 -- Every value a customer's records offer for each golden attribute, one row
 -- per (customer, attribute, record), with the record's source, when the
 -- source last changed it and how complete the record is: what survivorship
@@ -51,8 +52,9 @@ records as (
         identity_records.city_normalized,
         identity_records.state_normalized,
         identity_records.postal_code_normalized,
-        {{ dbt.safe_cast("extract(year from identity_records.date_of_birth_normalized)", dbt.type_string()) }}
-            as birth_year,
+        {{ dbt.safe_cast(
+            "extract(year from identity_records.date_of_birth_normalized)", dbt.type_string()
+        ) }} as birth_year,
         enrichment_profiles.gender,
         enrichment_profiles.household_income_band,
         loyalty_members.loyalty_id,
@@ -101,7 +103,7 @@ unpivoted as (
         source_table,
         record_updated_at,
         filled_identity_fields,
-        '{{ attribute }}' as attribute,
+        '{{ attribute }}' as attribute_name,
         {{ dbt.safe_cast(column, dbt.type_string()) }} as attribute_value
     from records
     where {{ column }} is not null

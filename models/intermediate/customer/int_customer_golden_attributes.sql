@@ -20,13 +20,15 @@ eligible as (
     select
         candidates.*,
         rules.strategy,
-        {{ dbt.position("'|' || candidates.source_table || '|'", "'|' || rules.source_priority || '|'") }}
-            as source_rank,
+        {{ dbt.position(
+            "'|' || candidates.source_table || '|'", "'|' || rules.source_priority || '|'"
+        ) }} as source_rank,
         count(*) over (
-            partition by candidates.customer_id, candidates.attribute, candidates.attribute_value
+            partition by
+                candidates.customer_id, candidates.attribute_name, candidates.attribute_value
         ) as value_frequency
     from candidates
-    inner join rules on candidates.attribute = rules.attribute
+    inner join rules on candidates.attribute_name = rules.attribute_name
 
 ),
 
@@ -35,14 +37,14 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by customer_id, attribute
+            partition by customer_id, attribute_name
             order by
                 case when strategy = 'source_priority' then source_rank end,
                 case when strategy = 'most_frequent' then value_frequency end desc,
                 case when strategy = 'most_complete' then filled_identity_fields end desc,
                 record_updated_at desc,
-                source_rank,
-                record_key
+                source_rank asc,
+                record_key asc
         ) as survivor_rank
     from eligible
     where source_rank > 0
@@ -53,7 +55,7 @@ final as (
 
     select
         customer_id,
-        attribute,
+        attribute_name,
         attribute_value,
         source_table as attribute_source,
         record_updated_at as attribute_updated_at,

@@ -106,13 +106,13 @@ device_pairs as (
         'device_account' as rule_name,
         device_logins.device_key as match_key,
         count(*) over (partition by device_logins.device_key) as accounts_on_device,
-        coalesce(devices.first_name_canonical = accounts.first_name_canonical, false)
+        coalesce(device_records.first_name_canonical = account_records.first_name_canonical, false)
             as is_same_first_name
     from device_logins
-    inner join identity_records as devices
-        on device_logins.device_key = devices.record_key
-    inner join identity_records as accounts
-        on device_logins.account_key = accounts.record_key
+    inner join identity_records as device_records
+        on device_logins.device_key = device_records.record_key
+    inner join identity_records as account_records
+        on device_logins.account_key = account_records.record_key
 
 ),
 
@@ -145,7 +145,9 @@ checked as (
             'first_name_equivalents.first_name_a is not null',
         ) }}
         or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
-        or {{ dob_conflict('record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized') }}
+        or {{ dob_conflict(
+            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized'
+        ) }}
         -- A device that gives another email than the account, or gives
         -- neither an email nor a name, may be a family member's.
         or (

@@ -11,26 +11,25 @@
 ) if execute else none %}
 with
 
-{% if scored is none and execute -%}
-{%- do log('matching.splink_match_pairs does not exist yet: no probabilistic edges (run `c360 score`)', info=true) -%}
 scored_pairs as (
 
-    select
-        cast(null as varchar) as record_key_a,
-        cast(null as varchar) as record_key_b,
-        cast(null as double) as match_weight,
-        cast(null as double) as match_probability,
-        cast(null as varchar) as model_version
-    where false
+    {%- if scored is none and execute %}
+        {%- do log(
+            'matching.splink_match_pairs does not exist yet: no probabilistic edges '
+            ~ '(run `c360 score`)', info=true
+        ) %}
+        select
+            cast(null as varchar) as record_key_a,
+            cast(null as varchar) as record_key_b,
+            cast(null as double) as match_weight,
+            cast(null as double) as match_probability,
+            cast(null as varchar) as model_version
+        where false
+    {%- else %}
+        select * from {{ source('matching', 'splink_match_pairs') }}
+    {%- endif %}
 
 ),
-{%- else %}
-scored_pairs as (
-
-    select * from {{ source('matching', 'splink_match_pairs') }}
-
-),
-{%- endif %}
 
 identity_records as (
 
@@ -76,7 +75,9 @@ checked as (
             'first_name_equivalents.first_name_a is not null',
         ) }}
         or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
-        or {{ dob_conflict('record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized') }}
+        or {{ dob_conflict(
+            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized'
+        ) }}
         or {{ first_name_unverified(
             'record_a.first_name_canonical', 'record_b.first_name_canonical',
             'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',

@@ -38,6 +38,24 @@ unambiguous_nicknames as (
 
 ),
 
+with_canonical_names as (
+
+    select
+        identity_pii.*,
+        coalesce(
+            unambiguous_nicknames.canonical_name, identity_pii.first_name_normalized
+        ) as first_name_canonical,
+        signed_in_devices.device_id is not null as is_signed_in_device
+    from identity_pii
+    left join unambiguous_nicknames
+        on identity_pii.first_name_normalized = unambiguous_nicknames.nickname
+    left join signed_in_devices
+        on
+            identity_pii.source_table = 'mobile_app_devices'
+            and identity_pii.source_record_id = signed_in_devices.device_id
+
+),
+
 final as (
 
     select
@@ -59,10 +77,8 @@ final as (
         identity_pii.name_token,
         identity_pii.record_landed_on,
         identity_pii.record_updated_at,
+        identity_pii.first_name_canonical,
         identity_pii.source_table || ':' || identity_pii.source_record_id as record_key,
-        coalesce(
-            unambiguous_nicknames.canonical_name, identity_pii.first_name_normalized
-        ) as first_name_canonical,
         -- Blocking keys for probabilistic scoring: a token shared by more
         -- records than a person has is not a block worth comparing in full.
         case
@@ -77,14 +93,11 @@ final as (
         end as phone_block_key,
         -- A full name is a bounded block only when few records share it.
         case
-            when count(*) over (
-                partition by coalesce(
-                    unambiguous_nicknames.canonical_name, identity_pii.first_name_normalized
-                ), identity_pii.last_name_normalized
-            ) <= {{ var('name_block_max_records', 30) }}
-                then coalesce(
-                    unambiguous_nicknames.canonical_name, identity_pii.first_name_normalized
-                ) || ' ' || identity_pii.last_name_normalized
+            when
+                count(*) over (
+                    partition by identity_pii.first_name_canonical, identity_pii.last_name_normalized
+                ) <= {{ var('name_block_max_records', 30) }}
+                then identity_pii.first_name_canonical || ' ' || identity_pii.last_name_normalized
         end as name_block_key,
         -- The two name parts in a fixed order, so a record with first and
         -- last name swapped shares the key.
@@ -102,14 +115,8 @@ final as (
         and identity_pii.last_name_normalized is null
         and identity_pii.date_of_birth_normalized is null
         and identity_pii.postal_code_normalized is null
-        and signed_in_devices.device_id is null as is_anonymous
-    from identity_pii
-    left join unambiguous_nicknames
-        on identity_pii.first_name_normalized = unambiguous_nicknames.nickname
-    left join signed_in_devices
-        on
-            identity_pii.source_table = 'mobile_app_devices'
-            and identity_pii.source_record_id = signed_in_devices.device_id
+        and not identity_pii.is_signed_in_device as is_anonymous
+    from with_canonical_names as identity_pii
 
 )
 

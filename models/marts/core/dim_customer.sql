@@ -1,3 +1,4 @@
+-- noqa: disable=LT02
 -- One row per current customer: the golden record (each attribute with the
 -- source and time it came from), how many records and systems stand behind
 -- it, and what the customer did. PII appears as tokens only; the location
@@ -50,11 +51,12 @@ golden as (
         customer_id,
         {%- for attribute, data_type in golden %}
         {{ dbt.safe_cast(
-            "max(case when attribute = '" ~ attribute ~ "' then attribute_value end)", data_type
+            "max(case when attribute_name = '" ~ attribute ~ "' then attribute_value end)",
+            data_type,
         ) }} as {{ attribute }},
-        max(case when attribute = '{{ attribute }}' then attribute_source end)
+        max(case when attribute_name = '{{ attribute }}' then attribute_source end)
             as {{ attribute }}_source,
-        max(case when attribute = '{{ attribute }}' then attribute_updated_at end)
+        max(case when attribute_name = '{{ attribute }}' then attribute_updated_at end)
             as {{ attribute }}_updated_at{{ ',' if not loop.last }}
         {%- endfor %}
     from golden_attributes
