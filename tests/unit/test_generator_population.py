@@ -236,8 +236,9 @@ def test_no_two_people_share_a_mailbox(day0, db) -> None:
                 person_id,
                 case
                     when split_part(lower(address), '@', 2) in ('gmail.com', 'googlemail.com')
-                        then replace(split_part(split_part(lower(address), '@', 1), '+', 1), '.', '')
-                            || '@gmail.com'
+                        then replace(
+                            split_part(split_part(lower(address), '@', 1), '+', 1), '.', ''
+                        ) || '@gmail.com'
                     else lower(address)
                 end as mailbox
             from addresses
