@@ -202,14 +202,17 @@ def prediction_blocking_rules() -> list:
     ]
 
 
+# EM sessions. Each comparison is estimated in a session that does not block
+# on it (m of a blocked-on column is not identifiable there).
+TRAINING_BLOCKS = (
+    ("last_name_normalized", "date_of_birth_normalized"),
+    ("first_name_canonical", "last_name_normalized", "postal_code_normalized"),
+    ("email_block_key",),
+)
+
+
 def training_blocking_rules() -> list:
-    """EM sessions. Each comparison is estimated in a session that does not
-    block on it (m of a blocked-on column is not identifiable there)."""
-    return [
-        block_on("last_name_normalized", "date_of_birth_normalized"),
-        block_on("first_name_canonical", "last_name_normalized", "postal_code_normalized"),
-        block_on("email_block_key"),
-    ]
+    return [block_on(*columns) for columns in TRAINING_BLOCKS]
 
 
 def deterministic_rules_for_prior() -> list[str]:

@@ -31,6 +31,10 @@ RUNS_TABLE = f"{SCHEMA}.splink_scoring_runs"
 INPUT_RELATION = "intermediate.int_identity_records"
 _INPUT_TABLE = "c360_splink_input"
 
+# An EM session needs pairs to learn from; a deployment whose sources lack a
+# column (no emails at all) skips the sessions that block on it.
+MIN_TRAINING_PAIRS = 1000
+
 # Pairs below this probability are kept nowhere: they are neither links nor
 # worth a steward's look (the dbt vars set the bands above it).
 STORE_FLOOR = 0.5
@@ -100,6 +104,15 @@ def _linker(con: duckdb.DuckDBPyConnection, settings):
     return Linker(frame, settings, log_level=logging.WARNING)
 
 
+def _pairs_in_block(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
+    keys = ", ".join(columns)
+    present = " and ".join(f"{c} is not null" for c in columns)
+    return con.execute(
+        f"select coalesce(sum(n * (n - 1) // 2), 0) from ("
+        f"select count(*) as n from {_INPUT_TABLE} where {present} group by {keys})"
+    ).fetchall()[0][0]
+
+
 def current_model(con: duckdb.DuckDBPyConnection) -> TrainedModel | None:
     _ensure_schema(con)
     rows = con.execute(
@@ -134,8 +147,20 @@ def train(
         identity.deterministic_rules_for_prior(), recall=prior_recall
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    for rule in identity.training_blocking_rules():
-        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    sessions = [
+        columns
+        for columns in identity.TRAINING_BLOCKS
+        if _pairs_in_block(con, columns) >= MIN_TRAINING_PAIRS
+    ]
+    if not sessions:
+        raise ValueError(
+            "no training block yields enough pairs to estimate the model "
+            f"(at least {MIN_TRAINING_PAIRS} needed): the identity records share too little"
+        )
+    from splink import block_on
+
+    for columns in sessions:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*columns))
     model = linker.misc.save_model_to_json()
     # The linker's uid is random per run; leaving it out makes the version a
     # function of what was learned.

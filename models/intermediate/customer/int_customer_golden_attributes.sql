@@ -22,13 +22,22 @@ eligible as (
         rules.strategy,
         {{ dbt.position(
             "'|' || candidates.source_table || '|'", "'|' || rules.source_priority || '|'"
-        ) }} as source_rank,
-        count(*) over (
-            partition by
-                candidates.customer_id, candidates.attribute_name, candidates.attribute_value
-        ) as value_frequency
+        ) }} as source_rank
     from candidates
     inner join rules on candidates.attribute_name = rules.attribute_name
+
+),
+
+-- Only the rule's sources vote, and only they can win.
+voting as (
+
+    select
+        *,
+        count(*) over (
+            partition by customer_id, attribute_name, attribute_value
+        ) as value_frequency
+    from eligible
+    where source_rank > 0
 
 ),
 
@@ -39,15 +48,14 @@ ranked as (
         row_number() over (
             partition by customer_id, attribute_name
             order by
-                case when strategy = 'source_priority' then source_rank end,
+                case when strategy = 'source_priority' then source_rank end asc,
                 case when strategy = 'most_frequent' then value_frequency end desc,
                 case when strategy = 'most_complete' then filled_identity_fields end desc,
                 record_updated_at desc,
                 source_rank asc,
                 record_key asc
         ) as survivor_rank
-    from eligible
-    where source_rank > 0
+    from voting
 
 ),
 
