@@ -16,6 +16,10 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
+# Custom SQL below is written in DuckDB's dialect; Splink translates it (via
+# sqlglot) when the model runs on another backend such as Spark.
+SQL_DIALECT = "duckdb"
+
 MODEL_NAME = "c360_identity"
 UNIQUE_ID = "record_key"
 
@@ -56,6 +60,7 @@ def _first_name() -> cl.CustomComparison:
             cll.CustomLevel(
                 "first_name_canonical_l = first_name_canonical_r",
                 label_for_charts="Same name after nickname folding (bob = robert)",
+                base_dialect_str=SQL_DIALECT,
             ),
             cll.JaroWinklerLevel(col, 0.92),
             cll.JaroWinklerLevel(col, 0.85),
@@ -93,6 +98,7 @@ def _date_of_birth() -> cl.CustomComparison:
                 " and month(date_of_birth_normalized_l) = day(date_of_birth_normalized_r)"
                 " and day(date_of_birth_normalized_l) = month(date_of_birth_normalized_r)",
                 label_for_charts="Day and month swapped",
+                base_dialect_str=SQL_DIALECT,
             ),
             # The slips data entry makes; a father and son born 30 years
             # apart on one day (1969 vs 1999) are one digit apart but no slip.
@@ -104,6 +110,7 @@ def _date_of_birth() -> cl.CustomComparison:
                 " or (year(date_of_birth_normalized_l) = year(date_of_birth_normalized_r)"
                 " and month(date_of_birth_normalized_l) = month(date_of_birth_normalized_r))",
                 label_for_charts="One slip: the year by 1 or 10, or the day within the month",
+                base_dialect_str=SQL_DIALECT,
             ),
             cll.ElseLevel(),
         ],
@@ -120,6 +127,7 @@ def _location() -> cl.CustomComparison:
             cll.CustomLevel(
                 "(postal_code_normalized_l is null and city_normalized_l is null)"
                 " or (postal_code_normalized_r is null and city_normalized_r is null)",
+                base_dialect_str=SQL_DIALECT,
             ).configure(is_null_level=True),
             cll.ExactMatchLevel("address_token"),
             cll.CustomLevel(
@@ -127,11 +135,13 @@ def _location() -> cl.CustomComparison:
                 " and jaro_winkler_similarity(street_name_normalized_l,"
                 " street_name_normalized_r) >= 0.85",
                 label_for_charts="Same house number and postal code, street name alike",
+                base_dialect_str=SQL_DIALECT,
             ),
             cll.ExactMatchLevel("postal_code_normalized", term_frequency_adjustments=True),
             cll.CustomLevel(
                 "city_normalized_l = city_normalized_r and state_normalized_l = state_normalized_r",
                 label_for_charts="Same city and state",
+                base_dialect_str=SQL_DIALECT,
             ),
             cll.ElseLevel(),
         ],
@@ -149,9 +159,9 @@ def _suffix() -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="name_suffix",
         comparison_levels=[
-            cll.CustomLevel("name_suffix_l is null and name_suffix_r is null").configure(
-                is_null_level=True
-            ),
+            cll.CustomLevel(
+                "name_suffix_l is null and name_suffix_r is null", base_dialect_str=SQL_DIALECT
+            ).configure(is_null_level=True),
             cll.ExactMatchLevel("name_suffix"),
             # A father and son share name and address and show the suffix on
             # some records only: one record with it and one without is
@@ -159,6 +169,7 @@ def _suffix() -> cl.CustomComparison:
             cll.CustomLevel(
                 "name_suffix_l is null or name_suffix_r is null",
                 label_for_charts="Suffix on one record only",
+                base_dialect_str=SQL_DIALECT,
             ),
             # Jr. against Sr. is two people; EM rarely sees such a pair among
             # its matches and cannot learn how rare, so the level is fixed.
