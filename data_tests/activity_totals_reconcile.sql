@@ -45,7 +45,9 @@ facts as (
 
 )
 
-select *
+select
+    customers.*,
+    facts.*
 from customers, facts
 where
     customers.order_count <> facts.order_count

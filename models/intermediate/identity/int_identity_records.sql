@@ -95,7 +95,8 @@ final as (
         case
             when
                 count(*) over (
-                    partition by identity_pii.first_name_canonical, identity_pii.last_name_normalized
+                    partition by
+                        identity_pii.first_name_canonical, identity_pii.last_name_normalized
                 ) <= {{ var('name_block_max_records', 30) }}
                 then identity_pii.first_name_canonical || ' ' || identity_pii.last_name_normalized
         end as name_block_key,
