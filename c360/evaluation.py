@@ -293,7 +293,12 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse not found: {warehouse}")
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.ConnectionException:
+        # This process already holds the file open for writing (dbt ran in it,
+        # as in `c360 demo`); DuckDB allows one configuration per file.
+        con = duckdb.connect(str(warehouse))
     try:
         _check_xref(con, warehouse)
         # Records that carry no identifying attribute at all (an app install

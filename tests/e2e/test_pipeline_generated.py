@@ -745,6 +745,19 @@ def test_accuracy_on_the_generated_truth(scores: dict) -> None:
     assert junior_senior["groups_falsely_merged"] <= 0.3 * junior_senior["groups"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "max_share"),
+    [("household", 0.05), ("twins", 0.2), ("shared_household_email", 0.3), ("family_device", 0.1)],
+)
+def test_households_and_twins_are_rarely_merged(scores: dict, kind: str, max_share: float) -> None:
+    """People who share an address, a surname, a landline, a family email or a
+    tablet (and twins, who share a birth date too) stay apart: the contradiction
+    checks and the over-merge guard at work."""
+    negatives = scores["hard_negatives"][kind]
+    assert negatives["groups"] > 0
+    assert negatives["groups_falsely_merged"] <= max_share * negatives["groups"], negatives
+
+
 COMPARISONS = {
     "first_name",
     "last_name",
