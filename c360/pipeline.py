@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 
 from c360 import warehouse
@@ -81,7 +82,17 @@ def score(
     try:
         trained = None
         if train_if_missing and runtime.current_model(con) is None:
-            trained = runtime.train(con)
+            try:
+                trained = runtime.train(con)
+            except runtime.UntrainableModel as reason:
+                # A young or narrow deployment (two sources, few records) still
+                # resolves by its rules; the next run tries training again.
+                print(
+                    f"no identity model could be trained yet ({reason}); "
+                    "linking by the deterministic rules only",
+                    file=sys.stderr,
+                )
+                return None, runtime.score_nothing(con)
         return trained, runtime.score(con)
     finally:
         con.close()
@@ -113,7 +124,12 @@ def format_run(result: RunResult) -> str:
             f"trained identity model {result.trained.version} "
             f"on {result.trained.records:,} records (none was current)"
         )
-    if result.scoring:
+    if result.scoring and result.scoring.model_version == "none":
+        lines.append(
+            f"no identity model yet: {result.scoring.records:,} identity records linked by "
+            "the deterministic rules only"
+        )
+    elif result.scoring:
         sc = result.scoring
         lines.append(
             f"scored {sc.records:,} identity records with {sc.model_version}: "

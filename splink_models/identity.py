@@ -47,6 +47,13 @@ INPUT_COLUMNS = (
 )
 
 
+# Two strangers whose first and last names are each other's swapped are too
+# rare for random sampling to ever meet (about one pair in 10^8), so u for the
+# swapped-name level is set rather than left at Splink's default, which made
+# a swapped name weaker evidence than a fuzzy one.
+_UNSAMPLEABLE_U = {"u_probability": 1e-6, "fix_u_probability": True}
+
+
 def _first_name() -> cl.CustomComparison:
     col = "first_name_normalized"
     return cl.CustomComparison(
@@ -55,7 +62,7 @@ def _first_name() -> cl.CustomComparison:
             cll.NullLevel(col),
             cll.ExactMatchLevel(col, term_frequency_adjustments=True),
             cll.ColumnsReversedLevel(col, "last_name_normalized", symmetrical=True).configure(
-                label_for_charts="First and last name swapped"
+                label_for_charts="First and last name swapped", **_UNSAMPLEABLE_U
             ),
             cll.CustomLevel(
                 "first_name_canonical_l = first_name_canonical_r",
@@ -77,7 +84,7 @@ def _last_name() -> cl.CustomComparison:
             cll.NullLevel(col),
             cll.ExactMatchLevel(col, term_frequency_adjustments=True),
             cll.ColumnsReversedLevel(col, "first_name_normalized", symmetrical=True).configure(
-                label_for_charts="First and last name swapped"
+                label_for_charts="First and last name swapped", **_UNSAMPLEABLE_U
             ),
             cll.JaroWinklerLevel(col, 0.92),
             cll.JaroWinklerLevel(col, 0.85),

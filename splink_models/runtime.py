@@ -33,11 +33,15 @@ _INPUT_TABLE = "c360_splink_input"
 
 # An EM session needs pairs to learn from; a deployment whose sources lack a
 # column (no emails at all) skips the sessions that block on it.
-MIN_TRAINING_PAIRS = 1000
+MIN_TRAINING_PAIRS = 500
 
 # Pairs below this probability are kept nowhere: they are neither links nor
 # worth a steward's look (the dbt vars set the bands above it).
 STORE_FLOOR = 0.5
+
+
+class UntrainableModel(ValueError):
+    """The records do not yet hold enough comparable pairs to estimate a model."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ def train(
     _ensure_schema(con)
     records = _stage_input(con)
     if records < 2:
-        raise ValueError(f"cannot train on {records} identity record(s)")
+        raise UntrainableModel(f"cannot train on {records} identity record(s)")
     linker = _linker(con, identity.settings())
     linker.training.estimate_probability_two_random_records_match(
         identity.deterministic_rules_for_prior(), recall=prior_recall
@@ -153,7 +157,7 @@ def train(
         if _pairs_in_block(con, columns) >= MIN_TRAINING_PAIRS
     ]
     if not sessions:
-        raise ValueError(
+        raise UntrainableModel(
             "no training block yields enough pairs to estimate the model "
             f"(at least {MIN_TRAINING_PAIRS} needed): the identity records share too little"
         )
@@ -212,6 +216,27 @@ def score(con: duckdb.DuckDBPyConnection, model: TrainedModel | None = None) -> 
     con.execute("commit")
     linker.table_management.delete_tables_created_by_splink_from_db()
     return ScoringResult(model.version, records, comparisons, kept)
+
+
+def score_nothing(con: duckdb.DuckDBPyConnection) -> ScoringResult:
+    """Record that no model could score this run: no pairs, so the records are
+    linked by the deterministic rules alone (and stale pairs of an earlier
+    run are not reused)."""
+    _ensure_schema(con)
+    records = _stage_input(con)
+    con.execute("begin transaction")
+    con.execute(
+        f"""create or replace table {PAIRS_TABLE} (
+            record_key_a varchar, record_key_b varchar, match_weight double,
+            match_probability double, model_version varchar, blocking_rule_index varchar
+        )"""
+    )
+    con.execute(
+        f"insert into {RUNS_TABLE} values (?, 'none', ?, 0, 0)",
+        [dt.datetime.now(dt.UTC).replace(tzinfo=None), records],
+    )
+    con.execute("commit")
+    return ScoringResult("none", records, 0, 0)
 
 
 def _weight_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -124,6 +124,20 @@ def test_a_deployment_with_two_sources_runs(generated: Path, tmp_path: Path) -> 
     assert result.staged_rows["stg_crm__contacts"] > 0
     assert result.staged_rows["stg_loyalty__members"] == 0
     assert result.staged_rows["stg_mobile_app__events"] == 0
+    # Too few comparable pairs to train a model: the run still resolves, by the
+    # rules alone, and says so.
+    assert result.trained is None
+    assert result.scoring.model_version == "none"
+    assert "deterministic rules only" in pipeline.format_run(result)
+    con = duckdb.connect(str(tmp_path / "two.duckdb"))
+    try:
+        xref, records = con.execute(
+            "select (select count(*) from marts.customer_source_xref), "
+            "(select count(*) from intermediate.int_identity_records)"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert xref == records > 0
 
 
 def test_unknown_landing_folder_is_a_clear_error(tmp_path: Path) -> None:
