@@ -5,6 +5,23 @@
 #}
 
 {#
+    Every hard conflict between two int_identity_records rows aliased `a` and
+    `b`, with `equivalents` the int_first_name_equivalents row joined on their
+    first names: first names, suffixes, birth dates.
+#}
+{% macro records_conflict(a, b, equivalents) -%}
+    (
+        {{ first_name_conflict(
+            a ~ '.first_name_canonical', b ~ '.first_name_canonical',
+            a ~ '.last_name_normalized', b ~ '.last_name_normalized',
+            equivalents ~ '.first_name_a is not null',
+        ) }}
+        or {{ suffix_conflict(a ~ '.name_suffix', b ~ '.name_suffix') }}
+        or {{ dob_conflict(a ~ '.date_of_birth_normalized', b ~ '.date_of_birth_normalized') }}
+    )
+{%- endmacro %}
+
+{#
     Birth dates that differ by more than data entry explains. Not a conflict:
     a day/month swap (04-07 vs 07-04), another day in the same month, and a
     year off by one or by ten (one mistyped digit) with day and month equal.

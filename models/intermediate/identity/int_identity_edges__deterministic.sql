@@ -139,15 +139,7 @@ checked as (
         candidate_pairs.match_key,
         record_a.first_name_canonical is null
         or record_b.first_name_canonical is null as is_unnamed,
-        {{ first_name_conflict(
-            'record_a.first_name_canonical', 'record_b.first_name_canonical',
-            'record_a.last_name_normalized', 'record_b.last_name_normalized',
-            'first_name_equivalents.first_name_a is not null',
-        ) }}
-        or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
-        or {{ dob_conflict(
-            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized'
-        ) }}
+        {{ records_conflict('record_a', 'record_b', 'first_name_equivalents') }}
         -- A device that gives another email than the account, or gives
         -- neither an email nor a name, may be a family member's.
         or (

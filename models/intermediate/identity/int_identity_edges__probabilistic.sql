@@ -69,15 +69,7 @@ checked as (
         undecided.match_weight,
         undecided.match_probability,
         undecided.model_version,
-        {{ first_name_conflict(
-            'record_a.first_name_canonical', 'record_b.first_name_canonical',
-            'record_a.last_name_normalized', 'record_b.last_name_normalized',
-            'first_name_equivalents.first_name_a is not null',
-        ) }}
-        or {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
-        or {{ dob_conflict(
-            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized'
-        ) }}
+        {{ records_conflict('record_a', 'record_b', 'first_name_equivalents') }}
         or {{ first_name_unverified(
             'record_a.first_name_canonical', 'record_b.first_name_canonical',
             'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
