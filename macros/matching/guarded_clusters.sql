@@ -93,7 +93,7 @@
             records.first_name_normalized,
             records.first_name_canonical,
             records.last_name_normalized,
-            records.name_suffix,
+            records.name_suffix_inferred as name_suffix,
             records.date_of_birth_normalized,
             records.email_token,
             records.phone_token,

@@ -56,6 +56,63 @@ with_canonical_names as (
 
 ),
 
+-- Blocking keys for probabilistic scoring: a token shared by more records
+-- than a person has is not a block worth comparing in full, nor a group to
+-- learn anything from.
+capped_keys as (
+
+    select
+        *,
+        source_table || ':' || source_record_id as record_key,
+        case
+            when count(*) over (partition by email_token)
+                <= {{ var('deterministic_max_group_size', 8) }}
+                then email_token
+        end as email_block_key,
+        case
+            when count(*) over (partition by phone_token)
+                <= {{ var('deterministic_max_group_size', 8) }}
+                then phone_token
+        end as phone_block_key
+    from with_canonical_names
+
+),
+
+-- A record without a generational suffix takes the one suffix the other
+-- records sharing its email or phone agree on: the son's unmarked account
+-- with his own email is still the son's. A key whose records disagree (a
+-- landline father and son share) infers nothing.
+key_suffixes as (
+
+    select
+        records.record_key,
+        key_mates.name_suffix
+    from capped_keys as records
+    inner join capped_keys as key_mates
+        on records.email_block_key = key_mates.email_block_key
+    where key_mates.name_suffix is not null
+    union all
+    select
+        records.record_key,
+        key_mates.name_suffix
+    from capped_keys as records
+    inner join capped_keys as key_mates
+        on records.phone_block_key = key_mates.phone_block_key
+    where key_mates.name_suffix is not null
+
+),
+
+inferred_suffixes as (
+
+    select
+        record_key,
+        min(name_suffix) as name_suffix
+    from key_suffixes
+    group by record_key
+    having count(distinct name_suffix) = 1
+
+),
+
 final as (
 
     select
@@ -78,19 +135,10 @@ final as (
         identity_pii.record_landed_on,
         identity_pii.record_updated_at,
         identity_pii.first_name_canonical,
-        identity_pii.source_table || ':' || identity_pii.source_record_id as record_key,
-        -- Blocking keys for probabilistic scoring: a token shared by more
-        -- records than a person has is not a block worth comparing in full.
-        case
-            when count(*) over (partition by identity_pii.email_token)
-                <= {{ var('deterministic_max_group_size', 8) }}
-                then identity_pii.email_token
-        end as email_block_key,
-        case
-            when count(*) over (partition by identity_pii.phone_token)
-                <= {{ var('deterministic_max_group_size', 8) }}
-                then identity_pii.phone_token
-        end as phone_block_key,
+        identity_pii.record_key,
+        identity_pii.email_block_key,
+        identity_pii.phone_block_key,
+        coalesce(identity_pii.name_suffix, inferred_suffixes.name_suffix) as name_suffix_inferred,
         -- A full name is a bounded block only when few records share it.
         case
             when
@@ -117,7 +165,8 @@ final as (
         and identity_pii.date_of_birth_normalized is null
         and identity_pii.postal_code_normalized is null
         and not identity_pii.is_signed_in_device as is_anonymous
-    from with_canonical_names as identity_pii
+    from capped_keys as identity_pii
+    left join inferred_suffixes on identity_pii.record_key = inferred_suffixes.record_key
 
 )
 
