@@ -152,6 +152,17 @@ checked as (
                 )
             )
         )
+        -- Two contacts of a contact system sharing an email are kept apart
+        -- on purpose (a family's shared address in the call centre): the
+        -- model decides them, on names and the rest. Devices of one app user
+        -- share their profile email and stay linked.
+        or (
+            candidate_pairs.rule_name = 'same_email'
+            and coalesce(record_a.source_table = record_b.source_table, false)
+            and record_a.source_table in (
+                '{{ var("shared_email_contact_sources") | join("', '") }}'
+            )
+        )
         -- An email is personal; a landline and a device are the household's.
         or (
             candidate_pairs.rule_name in ('same_phone', 'device_account')
