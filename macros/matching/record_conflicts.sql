@@ -80,6 +80,20 @@
 {%- endmacro %}
 
 {#
+    Two records at one address whose first names are alike but not the same
+    name (michael and micheal, brian and brita), with no equal birth date: in
+    a household that is more often two people than one typo.
+#}
+{% macro household_lookalike(a, b, equivalents) -%}
+    (
+        coalesce({{ a }}.address_token = {{ b }}.address_token, false)
+        and coalesce({{ a }}.first_name_canonical <> {{ b }}.first_name_canonical, false)
+        and {{ equivalents }}.first_name_a is null
+        and not coalesce({{ a }}.date_of_birth_normalized = {{ b }}.date_of_birth_normalized, false)
+    )
+{%- endmacro %}
+
+{#
     First names that cannot be one person's: not the same name, not names the
     nickname seed relates (`are_equivalent`: kathy and katherine, pat and
     patricia), not one a shortening of the other (3+ letters), not a typo

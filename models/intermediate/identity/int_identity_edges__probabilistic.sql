@@ -74,6 +74,7 @@ checked as (
             'record_a.first_name_canonical', 'record_b.first_name_canonical',
             'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
         ) }}
+        or {{ household_lookalike('record_a', 'record_b', 'first_name_equivalents') }}
         -- Suffixes as the records' own keys tell them (name_suffix_inferred).
         or {{ suffix_conflict('record_a.name_suffix_inferred', 'record_b.name_suffix_inferred') }}
         or {{ suffix_uncertain(
