@@ -163,6 +163,12 @@ checked as (
                 '{{ var("shared_email_contact_sources") | join("', '") }}'
             )
         )
+        -- A landline cannot say which member of the household a record
+        -- without a first name belongs to.
+        or (
+            candidate_pairs.rule_name = 'same_phone'
+            and (record_a.first_name_canonical is null or record_b.first_name_canonical is null)
+        )
         -- An email is personal; a landline and a device are the household's.
         or (
             candidate_pairs.rule_name in ('same_phone', 'device_account')
