@@ -74,7 +74,10 @@ def _demo(args: argparse.Namespace) -> int:
     # A demo starts from an empty warehouse: its landing zone was just rewritten.
     for stale in (warehouse, warehouse.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    result = pipeline.run(out / "landing", warehouse)
+    # dbt's progress lines would bury the summary a newcomer is here for;
+    # failures still print.
+    print("running the pipeline (dbt build, Splink training and scoring) ...")
+    result = pipeline.run(out / "landing", warehouse, quiet=True)
     print(pipeline.format_run(result))
 
     from c360.evaluation import evaluate, format_evaluation, write_evaluation

@@ -47,23 +47,29 @@ def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[s
         con.close()
 
 
-def build_before_scoring(warehouse_file: str | os.PathLike | None = None) -> None:
+def build_before_scoring(
+    warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False
+) -> None:
     """dbt build of everything the scoring step does not feed (staging .. identity records).
 
     Seeds are the rules as versioned in the repo (match rules, survivorship,
     nicknames): they are reloaded whole every run, so a changed column is
     picked up rather than refused.
     """
-    run_dbt(["seed", "--full-refresh"], warehouse=warehouse_file)
+    log = ["--quiet"] if quiet else []
+    run_dbt(["seed", "--full-refresh", *log], warehouse=warehouse_file)
     run_dbt(
-        ["build", "--exclude", AFTER_SCORING, "--exclude", "resource_type:seed"],
+        ["build", "--exclude", AFTER_SCORING, "--exclude", "resource_type:seed", *log],
         warehouse=warehouse_file,
     )
 
 
-def build_after_scoring(warehouse_file: str | os.PathLike | None = None) -> None:
+def build_after_scoring(
+    warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False
+) -> None:
     """dbt build of what reads the scored pairs: edges, clusters, golden record, marts."""
-    run_dbt(["build", "--select", AFTER_SCORING], warehouse=warehouse_file)
+    log = ["--quiet"] if quiet else []
+    run_dbt(["build", "--select", AFTER_SCORING, *log], warehouse=warehouse_file)
 
 
 def train(warehouse_file: str | os.PathLike | None = None, **options) -> runtime.TrainedModel:
@@ -98,13 +104,18 @@ def score(
         con.close()
 
 
-def run(landing: str | os.PathLike, warehouse_file: str | os.PathLike | None = None) -> RunResult:
+def run(
+    landing: str | os.PathLike,
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    quiet: bool = False,
+) -> RunResult:
     """Load every new landing partition, then build, score and test everything."""
     path = warehouse.warehouse_path(warehouse_file)
     loaded = load(landing, path)
-    build_before_scoring(path)
+    build_before_scoring(path, quiet=quiet)
     trained, scoring = score(path)
-    build_after_scoring(path)
+    build_after_scoring(path, quiet=quiet)
     return RunResult(str(path), loaded, staged_row_counts(path), trained, scoring)
 
 

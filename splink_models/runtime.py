@@ -100,12 +100,12 @@ def _stage_input(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
 
 
-def _linker(con: duckdb.DuckDBPyConnection, settings):
+def _linker(con: duckdb.DuckDBPyConnection, settings, log_level: int = logging.WARNING):
     from splink import DuckDBAPI, Linker
 
     db_api = DuckDBAPI(connection=con)
     frame = db_api.register(_INPUT_TABLE)
-    return Linker(frame, settings, log_level=logging.WARNING)
+    return Linker(frame, settings, log_level=log_level)
 
 
 def _pairs_in_block(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
@@ -190,7 +190,9 @@ def score(con: duckdb.DuckDBPyConnection, model: TrainedModel | None = None) -> 
     if model is None:
         raise ValueError("no trained identity model in this warehouse: run `c360 train`")
     records = _stage_input(con)
-    linker = _linker(con, model.model)
+    # Training already reported which levels it could not estimate; scoring
+    # would repeat it on every daily run.
+    linker = _linker(con, model.model, log_level=logging.ERROR)
     predictions = linker.inference.predict()
     scored = predictions.physical_name
     comparisons = con.execute(f"select count(*) from {scored}").fetchall()[0][0]
