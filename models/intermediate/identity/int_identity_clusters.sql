@@ -39,7 +39,6 @@ guarded as (
 
     select
         component_id,
-        max(guard_round) as guard_rounds,
         {{ dbt.bool_or('not is_resolved') }} as is_unresolved
     from guard_log
     group by component_id
