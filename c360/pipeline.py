@@ -83,11 +83,19 @@ def train(warehouse_file: str | os.PathLike | None = None, **options) -> runtime
 def score(
     warehouse_file: str | os.PathLike | None = None, *, train_if_missing: bool = True
 ) -> tuple[runtime.TrainedModel | None, runtime.ScoringResult]:
-    """Score identity records with the current model; train one first if there is none."""
+    """Score identity records with the current model; train one first if there is none,
+    or if the current one was trained for another model definition."""
     con = warehouse.connect(warehouse_file)
     try:
         trained = None
-        if train_if_missing and runtime.current_model(con) is None:
+        current = runtime.current_model(con)
+        if current is not None and not current.fits_the_code:
+            print(
+                f"the current identity model {current.version} was trained for another "
+                "model definition (splink_models/identity.py changed): re-training",
+                file=sys.stderr,
+            )
+        if train_if_missing and (current is None or not current.fits_the_code):
             try:
                 trained = runtime.train(con)
             except runtime.UntrainableModel as reason:

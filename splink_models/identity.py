@@ -12,6 +12,9 @@ comparison needs (docs/architecture.md, "What matching sees").
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
@@ -255,3 +258,12 @@ def settings() -> SettingsCreator:
         additional_columns_to_retain=["source_table"],
         max_iterations=20,
     )
+
+
+def definition_version() -> str:
+    """A hash of the model's structure (comparisons, levels, blocking), without
+    its parameters: a trained model whose definition differs from the code's
+    no longer fits it and must be re-trained."""
+    settings_dict = settings().get_settings(SQL_DIALECT).as_dict()
+    text = json.dumps(settings_dict, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

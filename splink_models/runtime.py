@@ -50,6 +50,11 @@ class TrainedModel:
     trained_at: dt.datetime
     records: int
     model: dict
+    definition_version: str | None = None
+
+    @property
+    def fits_the_code(self) -> bool:
+        return self.definition_version == identity.definition_version()
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             model_json varchar not null
         )"""
     )
+    # Models stored before definitions were versioned count as not fitting.
+    con.execute(f"alter table {MODELS_TABLE} add column if not exists definition_version varchar")
     con.execute(
         f"""create table if not exists {RUNS_TABLE} (
             scored_at timestamp not null,
@@ -120,13 +127,13 @@ def _pairs_in_block(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) ->
 def current_model(con: duckdb.DuckDBPyConnection) -> TrainedModel | None:
     _ensure_schema(con)
     rows = con.execute(
-        f"select model_version, trained_at, trained_on_records, model_json "
+        f"select model_version, trained_at, trained_on_records, model_json, definition_version "
         f"from {MODELS_TABLE} where is_current"
     ).fetchall()
     if not rows:
         return None
-    version, trained_at, records, model_json = rows[0]
-    return TrainedModel(version, trained_at, records, json.loads(model_json))
+    version, trained_at, records, model_json, definition = rows[0]
+    return TrainedModel(version, trained_at, records, json.loads(model_json), definition)
 
 
 def train(
@@ -175,13 +182,15 @@ def train(
     con.execute("begin transaction")
     con.execute(f"update {MODELS_TABLE} set is_current = false")
     con.execute(f"delete from {MODELS_TABLE} where model_version = ?", [version])
+    definition = identity.definition_version()
     con.execute(
-        f"insert into {MODELS_TABLE} values (?, ?, ?, ?, true, ?)",
-        [version, identity.MODEL_NAME, trained_at, records, text],
+        f"insert into {MODELS_TABLE} (model_version, model_name, trained_at, trained_on_records, "
+        "is_current, model_json, definition_version) values (?, ?, ?, ?, true, ?, ?)",
+        [version, identity.MODEL_NAME, trained_at, records, text, definition],
     )
     con.execute("commit")
     linker.table_management.delete_tables_created_by_splink_from_db()
-    return TrainedModel(version, trained_at, records, model)
+    return TrainedModel(version, trained_at, records, model, definition)
 
 
 def score(con: duckdb.DuckDBPyConnection, model: TrainedModel | None = None) -> ScoringResult:

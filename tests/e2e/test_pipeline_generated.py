@@ -902,3 +902,44 @@ def test_evaluate_cli_writes_the_report(generated: Path, warehouse, scores, tmp_
     # The same numbers as the library call on the same warehouse.
     for key in ("records", "pairwise", "bcubed", "clusters", "hard_negatives", "identifiable"):
         assert report[key] == scores[key], key
+
+
+def test_a_model_trained_for_another_definition_is_retrained(
+    warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parameters are frozen between trainings, but a model trained before the
+    comparisons in splink_models/identity.py changed no longer fits them."""
+    from c360.warehouse import WAREHOUSE_ENV
+    from splink_models import identity, runtime
+
+    path, _ = warehouse
+    monkeypatch.setenv(WAREHOUSE_ENV, str(path))
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(path, copy)
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
+    con = duckdb.connect(str(copy))
+    try:
+        old = runtime.current_model(con)
+        assert old is not None and old.fits_the_code
+        con.execute("update matching.splink_models set definition_version = 'an-older-definition'")
+    finally:
+        con.close()
+
+    trained, scoring = pipeline.score(copy)
+
+    assert trained is not None
+    assert trained.definition_version == identity.definition_version()
+    assert scoring.model_version == trained.version
+    con = duckdb.connect(str(copy))
+    try:
+        current = runtime.current_model(con)
+        stale = con.execute(
+            "select count(*) from matching.splink_models "
+            "where is_current and definition_version = 'an-older-definition'"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert current is not None and current.fits_the_code
+    assert stale == 0
