@@ -85,17 +85,9 @@ records as (
 
 ),
 
-{%- set attributes = {
-    'email_token': 'email_token', 'phone_token': 'phone_token', 'name_token': 'name_token',
-    'address_token': 'address_token', 'city': 'city_normalized', 'state': 'state_normalized',
-    'postal_code': 'postal_code_normalized', 'birth_year': 'birth_year', 'gender': 'gender',
-    'household_income_band': 'household_income_band', 'loyalty_id': 'loyalty_id',
-    'loyalty_tier': 'loyalty_tier', 'loyalty_points': 'loyalty_points',
-    'marketing_opt_in': 'marketing_opt_in',
-} %}
 
 unpivoted as (
-    {%- for attribute, column in attributes.items() %}
+    {%- for attribute in golden_attributes() %}
 
     select
         customer_id,
@@ -103,10 +95,10 @@ unpivoted as (
         source_table,
         record_updated_at,
         filled_identity_fields,
-        '{{ attribute }}' as attribute_name,
-        {{ dbt.safe_cast(column, dbt.type_string()) }} as attribute_value
+        '{{ attribute.name }}' as attribute_name,
+        {{ dbt.safe_cast(attribute.column, dbt.type_string()) }} as attribute_value
     from records
-    where {{ column }} is not null
+    where {{ attribute.column }} is not null
     {%- if not loop.last %}
     union all
     {%- endif %}

@@ -3,15 +3,6 @@
 -- source and time it came from), how many records and systems stand behind
 -- it, and what the customer did. PII appears as tokens only; the location
 -- columns are coarse (city, state, postal code) and the birth date is a year.
-{%- set golden = [
-    ('email_token', dbt.type_string()), ('phone_token', dbt.type_string()),
-    ('name_token', dbt.type_string()), ('address_token', dbt.type_string()),
-    ('city', dbt.type_string()), ('state', dbt.type_string()),
-    ('postal_code', dbt.type_string()), ('birth_year', dbt.type_int()),
-    ('gender', dbt.type_string()), ('household_income_band', dbt.type_string()),
-    ('loyalty_id', dbt.type_string()), ('loyalty_tier', dbt.type_string()),
-    ('loyalty_points', dbt.type_bigint()), ('marketing_opt_in', dbt.type_boolean()),
-] %}
 with
 
 memberships as (
@@ -49,7 +40,8 @@ golden as (
 
     select
         customer_id,
-        {%- for attribute, data_type in golden %}
+        {%- for golden_attribute in golden_attributes() %}
+        {%- set attribute, data_type = golden_attribute.name, golden_attribute.type %}
         {{ dbt.safe_cast(
             "max(case when attribute_name = '" ~ attribute ~ "' then attribute_value end)",
             data_type,
@@ -72,7 +64,8 @@ final as (
         customers.source_count,
         customers.is_flagged_for_review,
         customers.has_identifying_record,
-        {%- for attribute, data_type in golden %}
+        {%- for golden_attribute in golden_attributes() %}
+        {%- set attribute, data_type = golden_attribute.name, golden_attribute.type %}
         golden.{{ attribute }},
         golden.{{ attribute }}_source,
         golden.{{ attribute }}_updated_at,
