@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -15,21 +17,63 @@ AFTER_SCORING = "source:matching+"
 
 
 @dataclass
-class RunResult:
-    warehouse: str
+class DayResult:
+    run_date: dt.date
     loaded: list[warehouse.LoadedPartition] = field(default_factory=list)
-    staged_rows: dict[str, int] = field(default_factory=dict)
     trained: runtime.TrainedModel | None = None
     scoring: runtime.ScoringResult | None = None
+    metrics: dict[str, object] = field(default_factory=dict)
 
 
-def load(landing: str | os.PathLike, warehouse_file: str | os.PathLike | None = None):
+@dataclass
+class RunResult:
+    warehouse: str
+    days: list[DayResult] = field(default_factory=list)
+    staged_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def loaded(self) -> list[warehouse.LoadedPartition]:
+        return [p for day in self.days for p in day.loaded]
+
+    @property
+    def trained(self) -> runtime.TrainedModel | None:
+        models = [day.trained for day in self.days if day.trained]
+        return models[-1] if models else None
+
+    @property
+    def scoring(self) -> runtime.ScoringResult | None:
+        return self.days[-1].scoring if self.days else None
+
+
+def load(
+    landing: str | os.PathLike,
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    through: dt.date | None = None,
+):
     con = warehouse.connect(warehouse_file)
     try:
-        return warehouse.load_landing(con, landing)
+        return warehouse.load_landing(con, landing, through=through)
     finally:
         # dbt opens the file itself; DuckDB allows one writer configuration per process.
         con.close()
+
+
+def pending_run_dates(
+    landing: str | os.PathLike, warehouse_file: str | os.PathLike | None = None
+) -> list[dt.date]:
+    con = warehouse.connect(warehouse_file)
+    try:
+        return warehouse.pending_run_dates(con, landing)
+    finally:
+        con.close()
+
+
+def _dbt_flags(run_date: dt.date | None, quiet: bool) -> list[str]:
+    flags = ["--quiet"] if quiet else []
+    if run_date is not None:
+        flags += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
+    return flags
 
 
 def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
@@ -47,29 +91,43 @@ def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[s
         con.close()
 
 
-def build_before_scoring(
-    warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False
-) -> None:
-    """dbt build of everything the scoring step does not feed (staging .. identity records).
+def load_seeds(warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False) -> None:
+    """Seeds are the rules as versioned in the repo (match rules, survivorship,
+    nicknames, steward overrides): reloaded whole, so a changed column is
+    picked up rather than refused."""
+    run_dbt(["seed", "--full-refresh", *_dbt_flags(None, quiet)], warehouse=warehouse_file)
 
-    Seeds are the rules as versioned in the repo (match rules, survivorship,
-    nicknames): they are reloaded whole every run, so a changed column is
-    picked up rather than refused.
-    """
-    log = ["--quiet"] if quiet else []
-    run_dbt(["seed", "--full-refresh", *log], warehouse=warehouse_file)
+
+# Unit tests check the code, not the day's data: CI and `dbt build` by hand
+# run them; a daily run does not repeat them once per day.
+DAILY_EXCLUDES = ["--exclude", "resource_type:seed", "--exclude-resource-type", "unit_test"]
+
+
+def build_before_scoring(
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    run_date: dt.date | None = None,
+    quiet: bool = False,
+) -> None:
+    """dbt build of everything the scoring step does not feed (staging .. identity records)."""
     run_dbt(
-        ["build", "--exclude", AFTER_SCORING, "--exclude", "resource_type:seed", *log],
+        ["build", "--exclude", AFTER_SCORING, *DAILY_EXCLUDES, *_dbt_flags(run_date, quiet)],
         warehouse=warehouse_file,
     )
 
 
 def build_after_scoring(
-    warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    run_date: dt.date | None = None,
+    quiet: bool = False,
 ) -> None:
-    """dbt build of what reads the scored pairs: edges, clusters, golden record, marts."""
-    log = ["--quiet"] if quiet else []
-    run_dbt(["build", "--select", AFTER_SCORING, *log], warehouse=warehouse_file)
+    """dbt build of what reads the scored pairs: edges, clusters, ids, golden record,
+    marts and their snapshots."""
+    run_dbt(
+        ["build", "--select", AFTER_SCORING, *DAILY_EXCLUDES, *_dbt_flags(run_date, quiet)],
+        warehouse=warehouse_file,
+    )
 
 
 def train(warehouse_file: str | os.PathLike | None = None, **options) -> runtime.TrainedModel:
@@ -81,7 +139,10 @@ def train(warehouse_file: str | os.PathLike | None = None, **options) -> runtime
 
 
 def score(
-    warehouse_file: str | os.PathLike | None = None, *, train_if_missing: bool = True
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    train_if_missing: bool = True,
+    run_date: dt.date | None = None,
 ) -> tuple[runtime.TrainedModel | None, runtime.ScoringResult]:
     """Score identity records with the current model; train one first if there is none,
     or if the current one was trained for another model definition."""
@@ -106,10 +167,38 @@ def score(
                     "linking by the deterministic rules only",
                     file=sys.stderr,
                 )
-                return None, runtime.score_nothing(con)
-        return trained, runtime.score(con)
+                return None, runtime.score_nothing(con, run_date=run_date)
+        return trained, runtime.score(con, run_date=run_date)
     finally:
         con.close()
+
+
+def run_day(
+    landing: str | os.PathLike,
+    run_date: dt.date,
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    quiet: bool = False,
+) -> DayResult:
+    """One run date: load its partitions, build, score, cluster, assign ids, publish."""
+    loaded = load(landing, warehouse_file, through=run_date)
+    build_before_scoring(warehouse_file, run_date=run_date, quiet=quiet)
+    trained, scoring = score(warehouse_file, run_date=run_date)
+    build_after_scoring(warehouse_file, run_date=run_date, quiet=quiet)
+    con = warehouse.connect(warehouse_file)
+    try:
+        warehouse.record_run(con, run_date)
+        metrics = run_metrics(con, run_date)
+    finally:
+        con.close()
+    return DayResult(run_date, loaded, trained, scoring, metrics)
+
+
+def run_metrics(con, run_date: dt.date) -> dict[str, object]:
+    cursor = con.execute("select * from marts.identity_run_metrics where run_date = ?", [run_date])
+    names = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    return dict(zip(names, rows[0], strict=True)) if rows else {}
 
 
 def run(
@@ -118,42 +207,48 @@ def run(
     *,
     quiet: bool = False,
 ) -> RunResult:
-    """Load every new landing partition, then build, score and test everything."""
+    """Process every landing date not processed yet, one run date at a time, oldest
+    first; with nothing new, do nothing."""
     path = warehouse.warehouse_path(warehouse_file)
-    loaded = load(landing, path)
-    build_before_scoring(path, quiet=quiet)
-    trained, scoring = score(path)
-    build_after_scoring(path, quiet=quiet)
-    return RunResult(str(path), loaded, staged_row_counts(path), trained, scoring)
+    dates = pending_run_dates(landing, path)
+    result = RunResult(str(path))
+    if dates:
+        load_seeds(path, quiet=quiet)
+    for run_date in dates:
+        day = run_day(landing, run_date, path, quiet=quiet)
+        result.days.append(day)
+    result.staged_rows = staged_row_counts(path)
+    return result
+
+
+def format_day(day: DayResult) -> str:
+    rows = sum(p.rows for p in day.loaded)
+    line = f"{day.run_date}: loaded {len(day.loaded)} partition(s), {rows:,} rows"
+    if day.trained:
+        line += f"; trained {day.trained.version} on {day.trained.records:,} records"
+    if day.scoring and day.scoring.model_version == "none":
+        line += "; no identity model yet: linked by the deterministic rules only"
+    elif day.scoring:
+        line += (
+            f"; scored {day.scoring.records:,} records ({day.scoring.comparisons:,} comparisons)"
+        )
+    m = day.metrics
+    if m:
+        line += (
+            f"\n  records +{m['records_added']:,} ~{m['records_changed']:,} "
+            f"-{m['records_deleted']:,}; customer ids kept {m['ids_kept']:,}, "
+            f"minted {m['ids_minted']:,}, merged {m['ids_merged']:,}, split {m['ids_split']:,}, "
+            f"retired {m['ids_retired']:,}; churn among untouched customers "
+            f"{m['untouched_ids_changed']:,}"
+        )
+    return line
 
 
 def format_run(result: RunResult) -> str:
     lines = [f"warehouse: {result.warehouse}"]
-    if result.loaded:
-        dates = sorted({p.dt for p in result.loaded})
-        rows = sum(p.rows for p in result.loaded)
-        lines.append(
-            f"loaded {len(result.loaded)} partition(s), {rows:,} rows, "
-            f"dates {dates[0]} .. {dates[-1]}"
-        )
-    else:
-        lines.append("no new landing partitions: nothing loaded")
-    if result.trained:
-        lines.append(
-            f"trained identity model {result.trained.version} "
-            f"on {result.trained.records:,} records (none was current)"
-        )
-    if result.scoring and result.scoring.model_version == "none":
-        lines.append(
-            f"no identity model yet: {result.scoring.records:,} identity records linked by "
-            "the deterministic rules only"
-        )
-    elif result.scoring:
-        sc = result.scoring
-        lines.append(
-            f"scored {sc.records:,} identity records with {sc.model_version}: "
-            f"{sc.comparisons:,} comparisons, {sc.pairs_kept:,} pairs kept"
-        )
+    if not result.days:
+        lines.append("no new landing partitions: nothing to do")
+    lines += [format_day(day) for day in result.days]
     lines.append("staging (current records per model):")
     lines += [f"  {name:<32} {n:>10,}" for name, n in result.staged_rows.items()]
     return "\n".join(lines)

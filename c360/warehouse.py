@@ -27,6 +27,8 @@ from c360.contract import TABLES, LandingTable
 
 RAW_SCHEMA = "raw"
 LOAD_LOG = f"{RAW_SCHEMA}._landing_load_log"
+# One row per run date the whole pipeline (load, build, score, build) finished.
+RUN_LOG = f"{RAW_SCHEMA}._pipeline_run_log"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 WAREHOUSE_ENV = "C360_WAREHOUSE"
 
@@ -106,6 +108,10 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         "files integer not null, rows bigint not null, ignored_columns varchar[], "
         "loaded_at timestamp not null, primary key (table_name, dt))"
     )
+    con.execute(
+        f"create table if not exists {RUN_LOG} (run_date date primary key, "
+        "completed_at timestamp not null)"
+    )
 
 
 def _file_columns(con: duckdb.DuckDBPyConnection, reader: str) -> list[str]:
@@ -168,16 +174,43 @@ def loaded_partitions(con: duckdb.DuckDBPyConnection) -> set[tuple[str, dt.date]
     return {(t, d) for t, d in con.execute(f"select table_name, dt from {LOAD_LOG}").fetchall()}
 
 
+def pending_run_dates(con: duckdb.DuckDBPyConnection, landing: str | os.PathLike) -> list[dt.date]:
+    """The run dates still to process, oldest first.
+
+    A date is pending when a partition of it is not loaded yet, or is loaded
+    but its run never finished (a crash between load and build). A partition
+    that arrives late, for a date before the last finished run, is processed
+    by re-running that last date: history is never rewritten backwards.
+    """
+    ensure_raw_tables(con)
+    done = loaded_partitions(con)
+    completed = {r[0] for r in con.execute(f"select run_date from {RUN_LOG}").fetchall()}
+    last = max(completed) if completed else None
+    dates = {p.dt for p in discover_partitions(landing) if (p.table, p.dt) not in done}
+    dates |= {d for _, d in done if d not in completed and (last is None or d > last)}
+    return sorted({max(d, last) if last else d for d in dates})
+
+
+def record_run(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> None:
+    con.execute(
+        f"insert or replace into {RUN_LOG} values (?, ?)",
+        [run_date, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+    )
+
+
 def load_landing(
     con: duckdb.DuckDBPyConnection,
     landing: str | os.PathLike,
     loaded_at: dt.datetime | None = None,
+    *,
+    through: dt.date | None = None,
 ) -> list[LoadedPartition]:
     """Load every landing partition not loaded before, oldest date first.
 
     Each partition loads in its own transaction and is recorded in the load
     log, so a crash midway leaves whole partitions only and a rerun continues
-    where it stopped; a rerun with nothing new loads nothing.
+    where it stopped; a rerun with nothing new loads nothing. `through`: only
+    partitions dated on or before it (one run date at a time).
     """
     ensure_raw_tables(con)
     done = loaded_partitions(con)
@@ -185,6 +218,8 @@ def load_landing(
     results = []
     for partition in discover_partitions(landing):
         if (partition.table, partition.dt) in done:
+            continue
+        if through is not None and partition.dt > through:
             continue
         results.append(load_partition(con, partition, loaded_at))
     return results

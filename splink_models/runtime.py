@@ -28,6 +28,10 @@ SCHEMA = "matching"
 MODELS_TABLE = f"{SCHEMA}.splink_models"
 PAIRS_TABLE = f"{SCHEMA}.splink_match_pairs"
 RUNS_TABLE = f"{SCHEMA}.splink_scoring_runs"
+# What each record looked like (a hash of the columns the model reads) when
+# its pairs were last scored, and by which model: a daily run re-scores only
+# the pairs of records that changed since.
+SCORED_TABLE = f"{SCHEMA}.splink_scored_records"
 INPUT_RELATION = "intermediate.int_identity_records"
 _INPUT_TABLE = "c360_splink_input"
 
@@ -63,6 +67,10 @@ class ScoringResult:
     records: int
     comparisons: int
     pairs_kept: int
+    # Records scored against all others this run: every record when scoring
+    # in full, else those new or changed since the last scoring.
+    records_rescored: int = 0
+    is_full: bool = True
 
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -88,6 +96,17 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             pairs_kept bigint not null
         )"""
     )
+    con.execute(f"alter table {RUNS_TABLE} add column if not exists run_date date")
+    con.execute(f"alter table {RUNS_TABLE} add column if not exists records_rescored bigint")
+    con.execute(f"alter table {RUNS_TABLE} add column if not exists is_full boolean")
+    con.execute(
+        f"""create table if not exists {SCORED_TABLE} (
+            record_key varchar primary key,
+            features_hash ubigint not null,
+            model_version varchar not null
+        )"""
+    )
+    con.execute(f"alter table {SCORED_TABLE} add column if not exists scored_on date")
 
 
 def _stage_input(con: duckdb.DuckDBPyConnection) -> int:
@@ -102,7 +121,8 @@ def _stage_input(con: duckdb.DuckDBPyConnection) -> int:
         )
     columns = ", ".join(identity.INPUT_COLUMNS)
     con.execute(
-        f"create or replace temp table {_INPUT_TABLE} as select {columns} from {INPUT_RELATION}"
+        f"create or replace temp table {_INPUT_TABLE} as select {columns}, "
+        f"hash({columns}) as _features_hash, true as _is_changed from {INPUT_RELATION}"
     )
     return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
 
@@ -193,61 +213,143 @@ def train(
     return TrainedModel(version, trained_at, records, model, definition)
 
 
-def score(con: duckdb.DuckDBPyConnection, model: TrainedModel | None = None) -> ScoringResult:
-    """Score the blocked pairs of all identity records with the current model."""
+def score(
+    con: duckdb.DuckDBPyConnection,
+    model: TrainedModel | None = None,
+    *,
+    run_date: dt.date | None = None,
+    full: bool = False,
+) -> ScoringResult:
+    """Score identity record pairs with the current model.
+
+    Incremental unless told otherwise: only pairs with at least one record
+    that is new or changed since the last scoring (by a hash of the columns
+    the model reads) are scored; pairs of records that left are dropped; the
+    other stored pairs stand, since their inputs have not changed. In full
+    (first run, a new current model, or `full=True`) every blocked pair is
+    scored again. Term frequencies are always those of all records today, so
+    an incrementally kept pair can differ by the drift of a name's frequency
+    since it was scored; re-training re-scores everything.
+    """
+    _ensure_schema(con)
     model = model or current_model(con)
     if model is None:
         raise ValueError("no trained identity model in this warehouse: run `c360 train`")
     records = _stage_input(con)
-    # Training already reported which levels it could not estimate; scoring
-    # would repeat it on every daily run.
-    linker = _linker(con, model.model, log_level=logging.ERROR)
-    predictions = linker.inference.predict()
-    scored = predictions.physical_name
-    comparisons = con.execute(f"select count(*) from {scored}").fetchall()[0][0]
-    con.execute("begin transaction")
+    scored_by = {
+        r[0] for r in con.execute(f"select distinct model_version from {SCORED_TABLE}").fetchall()
+    }
+    pairs_exist = con.execute(
+        "select count(*) from information_schema.tables "
+        f"where table_schema = '{SCHEMA}' and table_name = 'splink_match_pairs'"
+    ).fetchall()[0][0]
+    full = full or not pairs_exist or scored_by != {model.version}
+    settings = json.loads(json.dumps(model.model))
+    if not full:
+        con.execute(
+            f"""update {_INPUT_TABLE} as input set _is_changed = false
+            from {SCORED_TABLE} as scored
+            where input.record_key = scored.record_key
+              and input._features_hash = scored.features_hash"""
+        )
+        # A pair is worth scoring only if one side changed: the same blocks,
+        # restricted. The blocked join still meets every block, but the
+        # comparisons (the cost) are computed for changed pairs only.
+        for rule in settings["blocking_rules_to_generate_predictions"]:
+            rule["blocking_rule"] = f"({rule['blocking_rule']}) and (l._is_changed or r._is_changed)"
+    rescored = con.execute(f"select count(*) from {_INPUT_TABLE} where _is_changed").fetchall()[0][
+        0
+    ]
+    comparisons = 0
     con.execute(
-        f"""create or replace table {PAIRS_TABLE} as
-        select
-            least(record_key_l, record_key_r) as record_key_a,
-            greatest(record_key_l, record_key_r) as record_key_b,
-            match_weight,
-            match_probability,
-            '{model.version}' as model_version,
-            match_key as blocking_rule_index,
-            {", ".join(_weight_columns(con, scored))}
-        from {scored}
-        where match_probability >= {STORE_FLOOR}"""
+        f"""create or replace temp table c360_scored_pairs (
+            record_key_a varchar, record_key_b varchar)"""
+    )
+    if rescored:
+        # Training already reported which levels it could not estimate; scoring
+        # would repeat it on every daily run.
+        linker = _linker(con, settings, log_level=logging.ERROR)
+        predictions = linker.inference.predict()
+        scored = predictions.physical_name
+        comparisons = con.execute(f"select count(*) from {scored}").fetchall()[0][0]
+        con.execute(
+            f"""create or replace temp table c360_scored_pairs as
+            select
+                least(record_key_l, record_key_r) as record_key_a,
+                greatest(record_key_l, record_key_r) as record_key_b,
+                match_weight,
+                match_probability,
+                '{model.version}' as model_version,
+                match_key as blocking_rule_index,
+                {", ".join(_weight_columns(con, scored))}
+            from {scored}
+            where match_probability >= {STORE_FLOOR}"""
+        )
+        linker.table_management.delete_tables_created_by_splink_from_db()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute("begin transaction")
+    if full:
+        if rescored:
+            con.execute(f"create or replace table {PAIRS_TABLE} as select * from c360_scored_pairs")
+        else:
+            _create_empty_pairs(con)
+        con.execute(f"delete from {SCORED_TABLE}")
+    else:
+        stale = f"""(select record_key from {_INPUT_TABLE} where _is_changed
+            union all select record_key from {SCORED_TABLE}
+            where record_key not in (select record_key from {_INPUT_TABLE}))"""
+        con.execute(
+            f"delete from {PAIRS_TABLE} where record_key_a in {stale} or record_key_b in {stale}"
+        )
+        if rescored:
+            con.execute(f"insert into {PAIRS_TABLE} by name select * from c360_scored_pairs")
+        con.execute(
+            f"delete from {SCORED_TABLE} where record_key not in "
+            f"(select record_key from {_INPUT_TABLE}) or record_key in "
+            f"(select record_key from {_INPUT_TABLE} where _is_changed)"
+        )
+    con.execute(
+        f"insert into {SCORED_TABLE} (record_key, features_hash, model_version, scored_on) "
+        f"select record_key, _features_hash, ?, ? from {_INPUT_TABLE} where _is_changed",
+        [model.version, run_date],
     )
     kept = con.execute(f"select count(*) from {PAIRS_TABLE}").fetchall()[0][0]
     con.execute(
-        f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?)",
-        [dt.datetime.now(dt.UTC).replace(tzinfo=None), model.version, records, comparisons, kept],
+        f"insert into {RUNS_TABLE} (scored_at, model_version, records, comparisons, pairs_kept, "
+        "run_date, records_rescored, is_full) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [now, model.version, records, comparisons, kept, run_date, rescored, full],
     )
     con.execute("commit")
-    linker.table_management.delete_tables_created_by_splink_from_db()
-    return ScoringResult(model.version, records, comparisons, kept)
+    return ScoringResult(model.version, records, comparisons, kept, rescored, full)
 
 
-def score_nothing(con: duckdb.DuckDBPyConnection) -> ScoringResult:
-    """Record that no model could score this run: no pairs, so the records are
-    linked by the deterministic rules alone (and stale pairs of an earlier
-    run are not reused)."""
-    _ensure_schema(con)
-    records = _stage_input(con)
-    con.execute("begin transaction")
+def _create_empty_pairs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""create or replace table {PAIRS_TABLE} (
             record_key_a varchar, record_key_b varchar, match_weight double,
             match_probability double, model_version varchar, blocking_rule_index varchar
         )"""
     )
+
+
+def score_nothing(
+    con: duckdb.DuckDBPyConnection, *, run_date: dt.date | None = None
+) -> ScoringResult:
+    """Record that no model could score this run: no pairs, so the records are
+    linked by the deterministic rules alone (and stale pairs of an earlier
+    run are not reused)."""
+    _ensure_schema(con)
+    records = _stage_input(con)
+    con.execute("begin transaction")
+    _create_empty_pairs(con)
+    con.execute(f"delete from {SCORED_TABLE}")
     con.execute(
-        f"insert into {RUNS_TABLE} values (?, 'none', ?, 0, 0)",
-        [dt.datetime.now(dt.UTC).replace(tzinfo=None), records],
+        f"insert into {RUNS_TABLE} (scored_at, model_version, records, comparisons, pairs_kept, "
+        "run_date, records_rescored, is_full) values (?, 'none', ?, 0, 0, ?, 0, true)",
+        [dt.datetime.now(dt.UTC).replace(tzinfo=None), records, run_date],
     )
     con.execute("commit")
-    return ScoringResult("none", records, 0, 0)
+    return ScoringResult("none", records, 0, 0, 0, True)
 
 
 def _weight_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

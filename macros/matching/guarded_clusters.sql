@@ -19,7 +19,9 @@
     `output`__guard (component_id, guard_round, reason) for every component
     the guard acted on or flagged; returns the number of guard rounds used.
 #}
-{% macro build_guarded_clusters(edges, records, name_equivalents, output, max_rounds=4) %}
+{% macro build_guarded_clusters(
+    edges, records, name_equivalents, output, max_rounds=4, cannot_links=none, cannot_link_max_rounds=16
+) %}
     {%- set live_edges = output ~ '__live_edges' -%}
     {%- set nodes = output ~ '__nodes' -%}
     {%- set conflicted = output ~ '__conflicted' -%}
@@ -34,6 +36,8 @@
         ~ edges ~ ' where record_key_a in (select node from ' ~ nodes ~ ') and record_key_b in (select node from ' ~ nodes ~ ')'
     ) %}
     {% do compute_connected_components(live_edges, nodes, output) %}
+    {#- The components before any cut: what is independent of what. -#}
+    {% do run_query('create or replace table ' ~ output ~ '__components as select * from ' ~ output) %}
     {% do run_query(
         'create or replace table ' ~ guard_log
         ~ ' (component_id varchar, guard_round integer, reason varchar, is_resolved boolean)'
@@ -56,29 +60,80 @@
                 'insert into ' ~ guard_log ~ ' select component_id, ' ~ guard_round
                 ~ ', reason, true from ' ~ conflicted
             ) %}
-            {% do run_query(weakest_edges_cut_sql(output, live_edges, conflicted, swap)) %}
-            {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
-            {% do run_query(
-                'create or replace table ' ~ sub_nodes ~ ' as select labels.node from ' ~ output
-                ~ ' as labels inner join ' ~ conflicted ~ ' as conflicted on labels.component_id = conflicted.component_id'
-            ) %}
-            {% do run_query(
-                'create or replace table ' ~ sub_edges ~ ' as select node_a, node_b from ' ~ live_edges
-                ~ ' where node_a in (select node from ' ~ sub_nodes ~ ')'
-            ) %}
-            {% do compute_connected_components(sub_edges, sub_nodes, sub_output) %}
-            {% do run_query(
-                'create or replace table ' ~ swap ~ ' as select node, component_id from ' ~ output
-                ~ ' where node not in (select node from ' ~ sub_nodes ~ ') union all select node, component_id from '
-                ~ sub_output
-            ) %}
-            {% do run_query('create or replace table ' ~ output ~ ' as select * from ' ~ swap) %}
+            {% do cut_weakest_and_recluster(output, live_edges, conflicted) %}
         {%- endif -%}
     {%- endfor -%}
+    {%- if cannot_links is not none -%}
+        {% do separate_cannot_links(output, live_edges, cannot_links, guard_log, cannot_link_max_rounds) %}
+    {%- endif -%}
     {%- for work_table in [live_edges, nodes, conflicted, sub_nodes, sub_edges, sub_output, swap] -%}
         {% do run_query('drop table if exists ' ~ work_table) %}
     {%- endfor -%}
     {{ return(state.rounds) }}
+{% endmacro %}
+
+{#
+    Cut the weakest edges of the `conflicted` components (component_id) and
+    re-cluster only their records; `labels` and `live_edges` are updated.
+#}
+{% macro cut_weakest_and_recluster(labels, live_edges, conflicted) %}
+    {%- set sub_nodes = labels ~ '__sub_nodes' -%}
+    {%- set sub_edges = labels ~ '__sub_edges' -%}
+    {%- set sub_output = labels ~ '__sub_labels' -%}
+    {%- set swap = labels ~ '__swap' -%}
+    {% do run_query(weakest_edges_cut_sql(labels, live_edges, conflicted, swap)) %}
+    {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
+    {% do run_query(
+        'create or replace table ' ~ sub_nodes ~ ' as select labels.node from ' ~ labels
+        ~ ' as labels inner join ' ~ conflicted ~ ' as conflicted on labels.component_id = conflicted.component_id'
+    ) %}
+    {% do run_query(
+        'create or replace table ' ~ sub_edges ~ ' as select node_a, node_b from ' ~ live_edges
+        ~ ' where node_a in (select node from ' ~ sub_nodes ~ ')'
+    ) %}
+    {% do compute_connected_components(sub_edges, sub_nodes, sub_output) %}
+    {% do run_query(
+        'create or replace table ' ~ swap ~ ' as select node, component_id from ' ~ labels
+        ~ ' where node not in (select node from ' ~ sub_nodes ~ ') union all select node, component_id from '
+        ~ sub_output
+    ) %}
+    {% do run_query('create or replace table ' ~ labels ~ ' as select * from ' ~ swap) %}
+{% endmacro %}
+
+{#
+    A steward's cannot-link holds against every rule: while a component
+    holds both records of a cannot-link pair, cut its weakest edges (never a
+    must-link) and re-cluster it. A pair still joined after `max_rounds`
+    (only must-links join them: the stewards contradict each other) is
+    flagged in the guard log.
+#}
+{% macro separate_cannot_links(labels, live_edges, cannot_links, guard_log, max_rounds) %}
+    {%- set conflicted = labels ~ '__cannot_link' -%}
+    {%- set state = namespace(done=false) -%}
+    {%- for cut_round in range(1, max_rounds + 2) if not state.done -%}
+        {% do run_query(
+            'create or replace table ' ~ conflicted ~ ' as select distinct label_a.component_id, '
+            ~ "'cannot_link' as reason from " ~ cannot_links ~ ' as cannot_links inner join '
+            ~ labels ~ ' as label_a on cannot_links.record_key_a = label_a.node inner join '
+            ~ labels ~ ' as label_b on cannot_links.record_key_b = label_b.node'
+            ~ ' where label_a.component_id = label_b.component_id'
+        ) %}
+        {%- set found = run_query('select count(*) from ' ~ conflicted).columns[0].values()[0] -%}
+        {%- if found == 0 -%}
+            {%- set state.done = true -%}
+        {%- else -%}
+            {% do run_query(
+                'insert into ' ~ guard_log ~ ' select component_id, ' ~ (100 + cut_round)
+                ~ ', reason, ' ~ ('false' if cut_round > max_rounds else 'true') ~ ' from ' ~ conflicted
+            ) %}
+            {%- if cut_round > max_rounds -%}
+                {%- set state.done = true -%}
+            {%- else -%}
+                {% do cut_weakest_and_recluster(labels, live_edges, conflicted) %}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {% do run_query('drop table if exists ' ~ conflicted) %}
 {% endmacro %}
 
 {% macro cluster_conflicts_sql(labels, records, name_equivalents, output) -%}
@@ -211,7 +266,10 @@
             min(edges.confidence) over (partition by labels.component_id) as weakest
         from {{ live_edges }} as edges
         inner join {{ labels }} as labels on edges.node_a = labels.node
-        where labels.component_id in (select component_id from {{ conflicted }})
+        where
+            labels.component_id in (select component_id from {{ conflicted }})
+            -- a steward's must-link is never cut
+            and edges.confidence < {{ var('steward_must_link_confidence', 2.0) }}
 
     ),
 

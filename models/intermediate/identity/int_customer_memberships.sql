@@ -1,7 +1,13 @@
--- Which customer each live identity record belongs to today. The customer id
--- is derived from the cluster (a hash of its smallest record key), so the
--- same clusters give the same ids on every run and on every engine.
+-- Which customer each live identity record belongs to today: the id the
+-- ID lifecycle (int_customer_id_assignments) gave it, with its cluster.
 with
+
+assignments as (
+
+    select * from {{ ref('int_customer_id_assignments') }}
+    where valid_to is null
+
+),
 
 clusters as (
 
@@ -25,10 +31,11 @@ final as (
         clusters.cluster_size,
         clusters.is_flagged_for_review,
         identity_records.is_anonymous,
-        'cus_' || {{ dbt.safe_cast(dbt.hash('clusters.cluster_id'), dbt.type_string()) }}
-            as customer_id
+        assignments.customer_id,
+        assignments.valid_from as customer_id_held_since
     from clusters
     inner join identity_records on clusters.record_key = identity_records.record_key
+    inner join assignments on clusters.record_key = assignments.record_key
 
 )
 

@@ -1,18 +1,26 @@
 -- Identity records grouped into clusters (one per customer) over the accepted
--- edges, with the over-merge guard (macros/matching/guarded_clusters.sql).
--- The work runs as a sequence of set-based statements while this model
--- builds; the model then reads their result. cluster_id is the smallest
--- record_key of the cluster.
+-- edges, with the over-merge guard (macros/matching/guarded_clusters.sql) and
+-- the stewards' cannot-links. Daily, only the components the day touched are
+-- clustered again (macros/matching/incremental_clusters.sql); the rest keep
+-- their clusters. The work runs as set-based statements while this model
+-- builds, reading the model's previous version; the model then reads their
+-- result. cluster_id is the smallest record_key of the cluster.
 -- depends_on: {{ ref('int_identity_edges') }}
 -- depends_on: {{ ref('int_first_name_equivalents') }}
+-- depends_on: {{ ref('int_steward_overrides') }}
 {%- set labels = this.schema ~ '.' ~ this.identifier ~ '__labels' %}
 {%- if execute and flags.WHICH in ('run', 'build') %}
-    {%- do build_guarded_clusters(
+    {%- set previous = adapter.get_relation(
+        database=this.database, schema=this.schema, identifier=this.identifier
+    ) %}
+    {%- do build_incremental_clusters(
         edges=ref('int_identity_edges'),
         records=ref('int_identity_records'),
         name_equivalents=ref('int_first_name_equivalents'),
+        cannot_links="(select record_key_a, record_key_b from " ~ ref('int_steward_overrides')
+            ~ " where override_type = 'cannot_link')",
+        previous=previous,
         output=labels,
-        max_rounds=var('guard_max_rounds', 4),
     ) %}
 {%- endif %}
 with
@@ -23,25 +31,9 @@ labels as (
 
 ),
 
-guard_log as (
-
-    select * from {{ labels }}__guard
-
-),
-
 identity_records as (
 
     select * from {{ ref('int_identity_records') }}
-
-),
-
-guarded as (
-
-    select
-        component_id,
-        {{ dbt.bool_or('not is_resolved') }} as is_unresolved
-    from guard_log
-    group by component_id
 
 ),
 
@@ -51,12 +43,14 @@ final as (
         identity_records.record_key,
         identity_records.source_table,
         identity_records.source_record_id,
-        labels.component_id as cluster_id,
-        count(*) over (partition by labels.component_id) as cluster_size,
-        coalesce(guarded.is_unresolved, false) as is_flagged_for_review
+        labels.cluster_id,
+        count(*) over (partition by labels.cluster_id) as cluster_size,
+        labels.is_flagged_for_review,
+        labels.component_id,
+        labels.is_reclustered,
+        {{ guard_features_hash('identity_records') }} as features_hash
     from identity_records
     inner join labels on identity_records.record_key = labels.node
-    left join guarded on labels.component_id = guarded.component_id
 
 )
 

@@ -1,0 +1,161 @@
+{#
+    Re-cluster only what the day touched (docs/customer_ids.md, "Daily runs").
+
+    The previous run's clusters (`previous`: record_key, component_id,
+    cluster_id, features_hash, is_flagged_for_review) and edges (`edge_state`)
+    are compared with today's. A record is touched when it is new, gone, its
+    guard-relevant attributes changed (features_hash), or an edge at it
+    appeared, disappeared or changed confidence. Components are independent,
+    so only the components (before the guard) holding a touched record, plus
+    the new records, are clustered again; every other record keeps its
+    cluster as it was. Writes `output` (node, component_id, cluster_id,
+    is_reclustered, is_flagged_for_review) and saves today's edges as the
+    next run's `edge_state`.
+
+    With no previous state (the first run, or `full_recluster`), everything
+    is clustered.
+#}
+{% macro build_incremental_clusters(edges, records, name_equivalents, cannot_links, previous, output) %}
+    {%- set edge_state = output ~ '__edge_state' -%}
+    {%- set today_edges = output ~ '__today_edges' -%}
+    {%- set sub_records = output ~ '__sub_records' -%}
+    {%- set labels = output ~ '__labels' -%}
+    {%- set components = labels ~ '__components' -%}
+    {%- set has_state = previous is not none
+        and adapter.get_relation(database=target.database, schema=this.schema, identifier=this.identifier ~ '__edge_state') is not none
+        and not var('full_recluster', false) -%}
+    {% do run_query(
+        'create or replace table ' ~ today_edges ~ ' as select record_key_a, record_key_b, confidence from ' ~ edges
+    ) %}
+    {%- if has_state %}
+        {% do run_query(touched_records_sql(today_edges, edge_state, records, previous, sub_records)) %}
+    {%- else %}
+        {% do run_query('create or replace table ' ~ sub_records ~ ' as select record_key from ' ~ records) %}
+    {%- endif %}
+    {% do build_guarded_clusters(
+        edges=today_edges,
+        records='(select * from ' ~ records ~ ' where record_key in (select record_key from ' ~ sub_records ~ '))',
+        name_equivalents=name_equivalents,
+        output=labels,
+        max_rounds=var('guard_max_rounds', 4),
+        cannot_links=cannot_links,
+        cannot_link_max_rounds=var('cannot_link_max_rounds', 16),
+    ) %}
+    {% call statement('merge_labels') -%}
+        create or replace table {{ output }} as
+        with
+
+        guarded as (
+
+            select
+                component_id,
+                {{ dbt.bool_or('not is_resolved') }} as is_unresolved
+            from {{ labels }}__guard
+            group by component_id
+
+        ),
+
+        reclustered as (
+
+            select
+                labels.node,
+                components.component_id,
+                labels.component_id as cluster_id,
+                true as is_reclustered,
+                coalesce(guarded.is_unresolved, false) as is_flagged_for_review
+            from {{ labels }} as labels
+            inner join {{ components }} as components on labels.node = components.node
+            left join guarded on labels.component_id = guarded.component_id
+
+        )
+
+        select * from reclustered
+        {%- if has_state %}
+            union all
+            select
+                previous.record_key as node,
+                previous.component_id,
+                previous.cluster_id,
+                false as is_reclustered,
+                previous.is_flagged_for_review
+            from {{ previous }} as previous
+            inner join {{ records }} as records on previous.record_key = records.record_key
+            where previous.record_key not in (select record_key from {{ sub_records }})
+        {%- endif %}
+    {%- endcall %}
+    {% do run_query('create or replace table ' ~ edge_state ~ ' as select * from ' ~ today_edges) %}
+    {%- for work_table in [today_edges, sub_records, components] -%}
+        {% do run_query('drop table if exists ' ~ work_table) %}
+    {%- endfor -%}
+{% endmacro %}
+
+{% macro touched_records_sql(today_edges, edge_state, records, previous, output) -%}
+    create or replace table {{ output }} as
+    with
+
+    changed_edges as (
+
+        select
+            coalesce(today.record_key_a, before.record_key_a) as record_key_a,
+            coalesce(today.record_key_b, before.record_key_b) as record_key_b
+        from {{ today_edges }} as today
+        full outer join {{ edge_state }} as before
+            on
+                today.record_key_a = before.record_key_a
+                and today.record_key_b = before.record_key_b
+        where
+            today.record_key_a is null
+            or before.record_key_a is null
+            or today.confidence <> before.confidence
+
+    ),
+
+    touched as (
+
+        select record_key_a as record_key from changed_edges
+        union
+        select record_key_b as record_key from changed_edges
+        union
+        select records.record_key
+        from {{ records }} as records
+        left join {{ previous }} as previous on records.record_key = previous.record_key
+        where
+            previous.record_key is null
+            or previous.features_hash <> {{ guard_features_hash('records') }}
+        union
+        select previous.record_key
+        from {{ previous }} as previous
+        where previous.record_key not in (select record_key from {{ records }})
+
+    ),
+
+    touched_components as (
+
+        select distinct previous.component_id
+        from {{ previous }} as previous
+        inner join touched on previous.record_key = touched.record_key
+
+    )
+
+    select records.record_key
+    from {{ records }} as records
+    left join {{ previous }} as previous on records.record_key = previous.record_key
+    where
+        previous.record_key is null
+        or previous.component_id in (select component_id from touched_components)
+        or records.record_key in (select record_key from touched)
+{%- endmacro %}
+
+{# What the over-merge guard reads of a record: when it changes, the record's component is clustered again. #}
+{% macro guard_features_hash(alias) -%}
+    {{ dbt.hash(dbt.concat([
+        "coalesce(" ~ alias ~ ".first_name_normalized, '')", "'|'",
+        "coalesce(" ~ alias ~ ".first_name_canonical, '')", "'|'",
+        "coalesce(" ~ alias ~ ".last_name_normalized, '')", "'|'",
+        "coalesce(" ~ alias ~ ".name_suffix_inferred, '')", "'|'",
+        "coalesce(cast(" ~ alias ~ ".date_of_birth_normalized as " ~ dbt.type_string() ~ "), '')", "'|'",
+        "coalesce(" ~ alias ~ ".email_token, '')", "'|'",
+        "coalesce(" ~ alias ~ ".phone_token, '')", "'|'",
+        "coalesce(" ~ alias ~ ".loyalty_id, '')",
+    ])) }}
+{%- endmacro %}

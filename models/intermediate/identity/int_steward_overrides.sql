@@ -1,0 +1,64 @@
+-- Stewards' must-link and cannot-link decisions as record-key pairs, the
+-- smaller key first (as edges are). A later decision on the same pair
+-- replaces an earlier one.
+with
+
+overrides as (
+
+    select * from {{ ref('steward_overrides') }}
+
+),
+
+keyed as (
+
+    select
+        override_type,
+        source_table_a || ':' || source_record_id_a as key_a,
+        source_table_b || ':' || source_record_id_b as key_b,
+        reason,
+        decided_by,
+        decided_on
+    from overrides
+
+),
+
+ordered as (
+
+    select
+        override_type,
+        case when key_a < key_b then key_a else key_b end as record_key_a,
+        case when key_a < key_b then key_b else key_a end as record_key_b,
+        reason,
+        decided_by,
+        decided_on
+    from keyed
+    where key_a <> key_b
+
+),
+
+latest as (
+
+    select
+        ordered.*,
+        row_number() over (
+            partition by record_key_a, record_key_b order by decided_on desc, override_type
+        ) as decision_rank
+    from ordered
+
+),
+
+final as (
+
+    select
+        override_type,
+        record_key_a,
+        record_key_b,
+        reason,
+        decided_by,
+        decided_on
+    from latest
+    where decision_rank = 1
+
+)
+
+select * from final
