@@ -50,7 +50,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    trained, scoring = pipeline.score(args.warehouse)
+    trained, scoring = pipeline.score(args.warehouse, full=args.full)
     if trained:
         print(f"trained {trained.version} (no model was current)")
     print(
@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         "score", help="re-score identity records with the current model and rebuild what follows"
     )
     s.add_argument("--warehouse", default=None, help=warehouse_help)
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="score every blocked pair again, not only those of records changed since last scored",
+    )
     s.set_defaults(func=_score)
 
     d = sub.add_parser("demo", help="generate a small data set, run the pipeline, print a summary")

@@ -8,6 +8,9 @@ from pathlib import Path
 from c360.warehouse import WAREHOUSE_ENV, warehouse_path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+# Another checkout of the dbt project (a steward's branch with new overrides,
+# a test's copy) can be run instead of this one.
+PROJECT_DIR_ENV = "C360_DBT_PROJECT_DIR"
 
 
 class DbtError(RuntimeError):
@@ -24,7 +27,8 @@ def run_dbt(args: list[str], warehouse: str | os.PathLike | None = None) -> obje
     from dbt.cli.main import dbtRunner
 
     os.environ[WAREHOUSE_ENV] = str(warehouse_path(warehouse).resolve())
-    full_args = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    project = os.environ.get(PROJECT_DIR_ENV) or str(PROJECT_DIR)
+    full_args = [*args, "--project-dir", project, "--profiles-dir", project]
     result = dbtRunner().invoke(full_args)
     if not result.success:
         raise DbtError(f"dbt {' '.join(args)} failed: {result.exception or 'see the log above'}")

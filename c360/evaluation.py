@@ -367,6 +367,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             con, int(identifiable_records), pairs, "_eval_cp_identifiable"
         )
         return {
+            "lifecycle": _lifecycle(con, links),
             "warehouse": str(warehouse),
             "truth_dir": str(truth),
             "records": records,
@@ -385,6 +386,64 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
         }
     finally:
         con.close()
+
+
+def _lifecycle(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
+    """Merge and split events against the truth: a merge is true when the ids it
+    joined held records of one person; a split is true when its parts now hold
+    different people (by each part's most common person)."""
+    has_events = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'identity_events'"
+    ).fetchall()[0][0]
+    if not has_events:
+        return {}
+    con.execute(
+        f"""create or replace temp table _eval_id_people as
+        select assignments.customer_id, truth.person_id, count(*) as records
+        from intermediate.int_customer_id_assignments as assignments
+        inner join read_parquet({_sql_string(links)}) as truth
+            on assignments.source_table = truth.source_table
+            and assignments.source_record_id = truth.source_record_id
+        group by all"""
+    )
+    con.execute(
+        """create or replace temp table _eval_id_person as
+        select customer_id, arg_max(person_id, records) as person_id
+        from _eval_id_people group by customer_id"""
+    )
+
+    def count(sql: str) -> int:
+        return int(con.execute(sql).fetchall()[0][0])
+
+    merges = """select event_id, unnest(string_split(customer_ids_before, ',')) as customer_id
+        from marts.identity_events where event_type = 'merge'"""
+    splits = """select event_id, unnest(string_split(customer_ids_after, ',')) as customer_id
+        from marts.identity_events where event_type = 'split'"""
+    verdict = """select event_id, count(distinct person.person_id) as people
+        from ({events}) as ids inner join _eval_id_person as person using (customer_id)
+        group by event_id"""
+    return {
+        "merge_events": count(
+            "select count(*) from marts.identity_events where event_type = 'merge'"
+        ),
+        "merges_true": count(
+            f"select count(*) from ({verdict.format(events=merges)}) where people = 1"
+        ),
+        "merges_false": count(
+            f"select count(*) from ({verdict.format(events=merges)}) where people > 1"
+        ),
+        "split_events": count(
+            "select count(*) from marts.identity_events where event_type = 'split'"
+        ),
+        "splits_true": count(
+            f"select count(*) from ({verdict.format(events=splits)}) where people > 1"
+        ),
+        "splits_false": count(
+            f"select count(*) from ({verdict.format(events=splits)}) where people = 1"
+        ),
+        "new_events": count("select count(*) from marts.identity_events where event_type = 'new'"),
+    }
 
 
 def format_evaluation(result: dict[str, Any]) -> str:

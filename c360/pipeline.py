@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -69,11 +68,17 @@ def pending_run_dates(
         con.close()
 
 
+RUN_DATE_ENV = "C360_RUN_DATE"
+
+
 def _dbt_flags(run_date: dt.date | None, quiet: bool) -> list[str]:
-    flags = ["--quiet"] if quiet else []
+    # The run date travels in the environment (macros/lifecycle/run_date.sql):
+    # a --vars value that changes daily would make dbt re-parse the project.
     if run_date is not None:
-        flags += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
-    return flags
+        os.environ[RUN_DATE_ENV] = run_date.isoformat()
+    else:
+        os.environ.pop(RUN_DATE_ENV, None)
+    return ["--quiet"] if quiet else []
 
 
 def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
@@ -143,6 +148,7 @@ def score(
     *,
     train_if_missing: bool = True,
     run_date: dt.date | None = None,
+    full: bool = False,
 ) -> tuple[runtime.TrainedModel | None, runtime.ScoringResult]:
     """Score identity records with the current model; train one first if there is none,
     or if the current one was trained for another model definition."""
@@ -168,7 +174,7 @@ def score(
                     file=sys.stderr,
                 )
                 return None, runtime.score_nothing(con, run_date=run_date)
-        return trained, runtime.score(con, run_date=run_date)
+        return trained, runtime.score(con, run_date=run_date, full=full)
     finally:
         con.close()
 

@@ -256,13 +256,15 @@ def score(
         # restricted. The blocked join still meets every block, but the
         # comparisons (the cost) are computed for changed pairs only.
         for rule in settings["blocking_rules_to_generate_predictions"]:
-            rule["blocking_rule"] = f"({rule['blocking_rule']}) and (l._is_changed or r._is_changed)"
+            rule["blocking_rule"] = (
+                f"({rule['blocking_rule']}) and (l._is_changed or r._is_changed)"
+            )
     rescored = con.execute(f"select count(*) from {_INPUT_TABLE} where _is_changed").fetchall()[0][
         0
     ]
     comparisons = 0
     con.execute(
-        f"""create or replace temp table c360_scored_pairs (
+        """create or replace temp table c360_scored_pairs (
             record_key_a varchar, record_key_b varchar)"""
     )
     if rescored:

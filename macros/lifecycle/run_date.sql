@@ -1,19 +1,29 @@
 {#
-    The landing date a build processes. `c360 run` passes it (--vars
-    run_date) for each day in turn; a hand-run `dbt build` processes the
-    newest date the loader has loaded, so it repeats that day's run rather
-    than inventing a new one.
+    The landing date a build processes. `c360 run` sets it for each day in
+    turn (C360_RUN_DATE: an environment variable, not a --vars value, so that
+    dbt keeps its partial parse from one day to the next); `--vars
+    '{run_date: ...}'` overrides it. A hand-run `dbt build` processes the
+    newest date the loader has loaded: it repeats that day's run rather than
+    inventing a new one.
 #}
 {% macro run_date() -%}
     {%- if var('run_date', none) -%}
         {{ return(var('run_date') | string) }}
     {%- endif -%}
+    {%- if env_var('C360_RUN_DATE', '') -%}
+        {{ return(env_var('C360_RUN_DATE')) }}
+    {%- endif -%}
     {%- if not execute -%}
         {{ return('1970-01-01') }}
     {%- endif -%}
-    {%- set newest = run_query(
-        'select max(dt) from ' ~ source('ecommerce', 'ecommerce_customers').schema ~ '._landing_load_log'
-    ).columns[0].values()[0] -%}
+    {%- set raw = source('ecommerce', 'ecommerce_customers') -%}
+    {%- set load_log = adapter.get_relation(
+        database=raw.database, schema=raw.schema, identifier='_landing_load_log'
+    ) -%}
+    {%- if load_log is none -%}
+        {{ return('1970-01-01') }}
+    {%- endif -%}
+    {%- set newest = run_query('select max(dt) from ' ~ load_log).columns[0].values()[0] -%}
     {{ return((newest or '1970-01-01') | string) }}
 {%- endmacro %}
 

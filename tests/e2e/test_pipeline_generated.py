@@ -104,15 +104,37 @@ def test_rerun_with_nothing_new_changes_nothing(generated: Path, warehouse) -> N
     models = "select model_version, trained_at, is_current from matching.splink_models order by all"
     xref_before, models_before = _query(path, xref), _query(path, models)
     again = pipeline.run(generated / "landing", path)
-    assert again.loaded == []
+    # Every landing date was processed: nothing is loaded, built or scored again.
+    assert [d.run_date.isoformat() for d in first.days] == [
+        "2025-01-01",
+        "2025-01-02",
+        "2025-01-03",
+    ]
+    assert again.days == [] and again.loaded == []
     assert again.staged_rows == first.staged_rows
-    # The current model is reused, not re-estimated, and scores the same pairs.
     assert first.trained is not None and again.trained is None
-    assert again.scoring == first.scoring
     assert _query(path, models) == models_before
     # Same records, same clusters, same customer ids.
     assert len(xref_before) > 5000
     assert _query(path, xref) == xref_before
+    # Day 0 scored in full; the change days only the records that changed.
+    runs = _query(
+        path,
+        "select run_date, is_full, records_rescored, records from matching.splink_scoring_runs "
+        "order by run_date",
+    )
+    assert [r[1] for r in runs] == [True, False, False]
+    assert all(r[2] < 0.05 * r[3] for r in runs[1:])
+
+
+def test_dbt_unit_tests_pass(warehouse) -> None:
+    """Daily runs leave the unit tests (checks of the code, not of the day's
+    data) out; here they run against the built warehouse."""
+    from c360.dbt import run_dbt
+
+    path, _ = warehouse
+    results = run_dbt(["test", "--select", "test_type:unit", "--quiet"], warehouse=path)
+    assert len(results) > 20
 
 
 def test_a_deployment_with_two_sources_runs(generated: Path, tmp_path: Path) -> None:
@@ -809,14 +831,20 @@ def test_one_trained_model_is_current_and_blocking_stays_near_linear(warehouse) 
 
     identity_records = _query(path, "select count(*) from intermediate.int_identity_records")[0][0]
     runs = _query(
-        path, "select model_version, records, comparisons from matching.splink_scoring_runs"
+        path,
+        "select model_version, records, comparisons, records_rescored, is_full "
+        "from matching.splink_scoring_runs order by run_date",
     )
     assert runs
-    for run_version, records, comparisons in runs:
+    for run_version, records, comparisons, rescored, is_full in runs:
         assert run_version == version
-        assert records == identity_records
-        assert 0 < comparisons < 30 * records
-    assert (version, first.scoring.records, first.scoring.comparisons) in runs
+        assert 0 < records <= identity_records
+        if is_full:
+            assert rescored == records and 0 < comparisons < 30 * records
+        else:
+            assert comparisons < 30 * rescored + 1
+    assert runs[-1][1] == identity_records
+    assert (version, first.scoring.records, first.scoring.comparisons) == runs[-1][:3]
 
 
 def test_no_cluster_holds_two_generational_suffixes_unless_flagged(warehouse) -> None:

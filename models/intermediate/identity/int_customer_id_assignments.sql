@@ -90,7 +90,7 @@ homes as (
         customer_id,
         cluster_id,
         row_number() over (
-            partition by customer_id order by shared_records desc, cluster_id
+            partition by customer_id order by shared_records desc, cluster_id asc
         ) as home_rank
     from id_overlaps
 

@@ -94,7 +94,7 @@ retired as (
         moved_records.customer_id as merged_into_customer_id,
         row_number() over (
             partition by live_before.customer_id
-            order by moved_records.records desc, moved_records.cluster_id
+            order by moved_records.records desc, moved_records.cluster_id asc
         ) as target_rank
     from live_before
     left join live_now on live_before.customer_id = live_now.customer_id

@@ -60,13 +60,13 @@ final as (
         {{ dbt.listagg('rule_name', "','", "order by rule_name") }} as rule_names
     from evidence
     where not exists (
-        select 1
-        from steward_overrides
-        where
-            steward_overrides.override_type = 'cannot_link'
-            and steward_overrides.record_key_a = evidence.record_key_a
-            and steward_overrides.record_key_b = evidence.record_key_b
-    )
+            select 1
+            from steward_overrides
+            where
+                steward_overrides.override_type = 'cannot_link'
+                and steward_overrides.record_key_a = evidence.record_key_a
+                and steward_overrides.record_key_b = evidence.record_key_b
+        )
     group by record_key_a, record_key_b
 
 )

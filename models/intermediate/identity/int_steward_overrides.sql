@@ -13,11 +13,11 @@ keyed as (
 
     select
         override_type,
-        source_table_a || ':' || source_record_id_a as key_a,
-        source_table_b || ':' || source_record_id_b as key_b,
         reason,
         decided_by,
-        decided_on
+        decided_on,
+        source_table_a || ':' || source_record_id_a as key_a,
+        source_table_b || ':' || source_record_id_b as key_b
     from overrides
 
 ),
@@ -26,11 +26,11 @@ ordered as (
 
     select
         override_type,
-        case when key_a < key_b then key_a else key_b end as record_key_a,
-        case when key_a < key_b then key_b else key_a end as record_key_b,
         reason,
         decided_by,
-        decided_on
+        decided_on,
+        case when key_a < key_b then key_a else key_b end as record_key_a,
+        case when key_a < key_b then key_b else key_a end as record_key_b
     from keyed
     where key_a <> key_b
 
@@ -41,7 +41,8 @@ latest as (
     select
         ordered.*,
         row_number() over (
-            partition by record_key_a, record_key_b order by decided_on desc, override_type
+            partition by ordered.record_key_a, ordered.record_key_b
+            order by ordered.decided_on desc, ordered.override_type asc
         ) as decision_rank
     from ordered
 

@@ -61,7 +61,7 @@ records_now as (
 
 ),
 
-merges as (
+id_merges as (
 
     select
         merged_into_customer_id as survivor_customer_id,
@@ -129,7 +129,7 @@ split_evidence as (
     inner join identity_records on record_a.record_key = identity_records.record_key
     left join cannot_links
         on record_a.record_key in (cannot_links.record_key_a, cannot_links.record_key_b)
-    where record_a.customer_id_before in (select customer_id_before from splits)
+    where record_a.customer_id_before in (select splits.customer_id_before from splits)
     group by record_a.customer_id_before
 
 ),
@@ -149,17 +149,18 @@ events as (
 
     select
         'merge' as event_type,
-        merges.survivor_customer_id || ',' || merges.merged_customer_ids as customer_ids_before,
-        merges.survivor_customer_id as customer_ids_after,
-        merges.survivor_customer_id as primary_customer_id,
+        id_merges.survivor_customer_id || ',' || id_merges.merged_customer_ids
+            as customer_ids_before,
+        id_merges.survivor_customer_id as customer_ids_after,
+        id_merges.survivor_customer_id as primary_customer_id,
         case
             when merge_evidence.has_override = 1 then 'override'
             when merge_evidence.has_rule = 1 then 'rule'
             else 'model'
         end as reason,
         merge_evidence.example_rules as reason_detail
-    from merges
-    left join merge_evidence on merges.survivor_customer_id = merge_evidence.survivor_customer_id
+    from id_merges
+    left join merge_evidence on id_merges.survivor_customer_id = merge_evidence.survivor_customer_id
 
     union all
 

@@ -107,9 +107,11 @@ clusters as (
 -- or gone from their source.
 touched_records as (
 
-    select record_key from clusters where is_reclustered
+    select record_key from clusters
+    where is_reclustered
     union
-    select record_key from record_changes where change_kind = 'deleted'
+    select record_key from record_changes
+    where change_kind = 'deleted'
 
 ),
 
@@ -127,7 +129,7 @@ untouched_changed as (
     from held_before
     left join held_now on held_before.record_key = held_now.record_key
     where
-        held_before.customer_id not in (select customer_id from touched_ids)
+        held_before.customer_id not in (select touched_ids.customer_id from touched_ids)
         and (held_now.customer_id is null or held_now.customer_id <> held_before.customer_id)
 
 ),
@@ -137,23 +139,38 @@ final as (
     select
         {{ run_date_literal() }} as run_date,
         (select count(*) from held_now) as records_live,
-        (select count(*) from record_changes where change_kind = 'added') as records_added,
-        (select count(*) from record_changes where change_kind = 'changed') as records_changed,
-        (select count(*) from record_changes where change_kind = 'deleted') as records_deleted,
+        (
+            select count(*) from record_changes
+            where change_kind = 'added'
+        ) as records_added,
+        (
+            select count(*) from record_changes
+            where change_kind = 'changed'
+        ) as records_changed,
+        (
+            select count(*) from record_changes
+            where change_kind = 'deleted'
+        ) as records_deleted,
         coalesce((select max(records_rescored) from scoring), 0) as records_rescored,
         coalesce((select max(comparisons) from scoring), 0) as comparisons_scored,
         (select count(distinct customer_id) from held_now) as customers_live,
         (
             select count(distinct held_before.customer_id)
             from held_before
-            where held_before.customer_id in (select customer_id from held_now)
+            where held_before.customer_id in (select held_now.customer_id from held_now)
         ) as ids_kept,
-        (select count(*) from registry where issued_on = {{ run_date_literal() }}) as ids_minted,
+        (
+            select count(*) from registry
+            where issued_on = {{ run_date_literal() }}
+        ) as ids_minted,
         (
             select count(*) from registry
             where status = 'merged' and changed_on = {{ run_date_literal() }}
         ) as ids_merged,
-        (select count(*) from events where event_type = 'split') as ids_split,
+        (
+            select count(*) from events
+            where event_type = 'split'
+        ) as ids_split,
         (
             select count(*) from registry
             where status = 'retired' and changed_on = {{ run_date_literal() }}
