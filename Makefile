@@ -31,8 +31,13 @@ lint: $(STAMP)
 
 BENCH_CUSTOMERS ?= 1000000
 BENCH_DAYS ?= 1
+# The pipeline over day 0 and the change days: BENCH_PIPELINE_CUSTOMERS=0 skips it.
+BENCH_PIPELINE_CUSTOMERS ?= 100000
+BENCH_PIPELINE_DAYS ?= 2
 bench: $(STAMP)
 	$(BIN)/python -m c360.bench --customers $(BENCH_CUSTOMERS) --days $(BENCH_DAYS)
+	test "$(BENCH_PIPELINE_CUSTOMERS)" = 0 || $(BIN)/python -m c360.bench --pipeline \
+		--customers $(BENCH_PIPELINE_CUSTOMERS) --days $(BENCH_PIPELINE_DAYS) --out bench_out/pipeline
 
 clean:
 	rm -rf data target logs bench_out .pytest_cache

@@ -1,4 +1,5 @@
-"""`make bench`: time and peak memory of the generator at scale.
+"""`make bench`: time and peak memory of the generator and of the daily
+pipeline at scale.
 
 The generator runs as a child process (exactly `c360 generate`); its peak
 memory is the largest sum of resident memory over it and its workers,
@@ -99,6 +100,49 @@ def bench_generate(customers: int, days: int, out: Path, workers: int) -> dict:
     }
 
 
+def bench_pipeline(landing: Path, warehouse: Path) -> list[dict]:
+    """`c360 run` over every landing date, one day at a time: per day, the wall
+    time of each stage, what changed, what was scored, and the process's peak
+    memory so far (dbt, DuckDB and Splink all run in it)."""
+    import resource
+
+    from c360 import pipeline
+
+    if warehouse.exists():
+        warehouse.unlink()
+    result = pipeline.run(landing, warehouse, quiet=True)
+    rows = []
+    for day in result.days:
+        m = day.metrics
+        rows.append(
+            {
+                "benchmark": "pipeline_day",
+                "run_date": day.run_date.isoformat(),
+                "seconds": day.seconds,
+                "records_live": m.get("records_live"),
+                "records_added_changed_deleted": [
+                    m.get("records_added"),
+                    m.get("records_changed"),
+                    m.get("records_deleted"),
+                ],
+                "records_rescored": m.get("records_rescored"),
+                "comparisons_scored": m.get("comparisons_scored"),
+                "ids_minted_merged_split": [
+                    m.get("ids_minted"),
+                    m.get("ids_merged"),
+                    m.get("ids_split"),
+                ],
+                "untouched_ids_changed": m.get("untouched_ids_changed"),
+                "trained": day.trained is not None,
+                "peak_rss_gib": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2
+                ),
+                "machine": machine(),
+            }
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -106,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="bench_out/generate")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="also run the daily pipeline over the generated days (per-day stage times)",
+    )
     args = parser.parse_args(argv)
     result = bench_generate(args.customers, args.days, Path(args.out), args.workers)
     print(json.dumps(result, indent=2))
@@ -117,6 +166,21 @@ def main(argv: list[str] | None = None) -> int:
         f"\n| generate | {result['customers']:,} | {result['days']} | {result['seconds']} s "
         f"| {result['peak_rss_gib']} GiB | {result['landing_rows']:,} | {result['machine']} |"
     )
+    if args.pipeline:
+        warehouse = Path(args.out).parent / "pipeline.duckdb"
+        for day in bench_pipeline(Path(args.out) / "landing", warehouse):
+            print(json.dumps(day))
+            with results.open("a") as fh:
+                fh.write(json.dumps(day) + "\n")
+            stages = ", ".join(f"{k} {v}" for k, v in day["seconds"].items())
+            print(
+                f"| {day['run_date']} | {sum(day['seconds'].values()):.0f} s ({stages}) "
+                f"| {day['records_live']:,} | {day['records_added_changed_deleted']} "
+                f"| {day['records_rescored']:,} | {day['comparisons_scored']:,} "
+                f"| {day['ids_minted_merged_split']} | {day['peak_rss_gib']} GiB |"
+            )
+        if not args.keep:
+            warehouse.unlink(missing_ok=True)
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 
 from c360 import warehouse
@@ -22,6 +23,8 @@ class DayResult:
     trained: runtime.TrainedModel | None = None
     scoring: runtime.ScoringResult | None = None
     metrics: dict[str, object] = field(default_factory=dict)
+    # Wall-clock seconds per stage: load, build_before, score, build_after.
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -187,17 +190,30 @@ def run_day(
     quiet: bool = False,
 ) -> DayResult:
     """One run date: load its partitions, build, score, cluster, assign ids, publish."""
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock, 1)
+        clock = now
+
     loaded = load(landing, warehouse_file, through=run_date)
+    lap("load")
     build_before_scoring(warehouse_file, run_date=run_date, quiet=quiet)
+    lap("build_before")
     trained, scoring = score(warehouse_file, run_date=run_date)
+    lap("score")
     build_after_scoring(warehouse_file, run_date=run_date, quiet=quiet)
+    lap("build_after")
     con = warehouse.connect(warehouse_file)
     try:
         warehouse.record_run(con, run_date)
         metrics = run_metrics(con, run_date)
     finally:
         con.close()
-    return DayResult(run_date, loaded, trained, scoring, metrics)
+    return DayResult(run_date, loaded, trained, scoring, metrics, seconds)
 
 
 def run_metrics(con, run_date: dt.date) -> dict[str, object]:
@@ -247,6 +263,9 @@ def format_day(day: DayResult) -> str:
             f"retired {m['ids_retired']:,}; churn among untouched customers "
             f"{m['untouched_ids_changed']:,}"
         )
+    if day.seconds:
+        stages = ", ".join(f"{stage} {s:.1f}" for stage, s in day.seconds.items())
+        line += f"\n  {sum(day.seconds.values()):.1f} s ({stages})"
     return line
 
 

@@ -100,42 +100,6 @@
     {% do run_query('create or replace table ' ~ labels ~ ' as select * from ' ~ swap) %}
 {% endmacro %}
 
-{#
-    A steward's cannot-link holds against every rule: while a component
-    holds both records of a cannot-link pair, cut its weakest edges (never a
-    must-link) and re-cluster it. A pair still joined after `max_rounds`
-    (only must-links join them: the stewards contradict each other) is
-    flagged in the guard log.
-#}
-{% macro separate_cannot_links(labels, live_edges, cannot_links, guard_log, max_rounds) %}
-    {%- set conflicted = labels ~ '__cannot_link' -%}
-    {%- set state = namespace(done=false) -%}
-    {%- for cut_round in range(1, max_rounds + 2) if not state.done -%}
-        {% do run_query(
-            'create or replace table ' ~ conflicted ~ ' as select distinct label_a.component_id, '
-            ~ "'cannot_link' as reason from " ~ cannot_links ~ ' as cannot_links inner join '
-            ~ labels ~ ' as label_a on cannot_links.record_key_a = label_a.node inner join '
-            ~ labels ~ ' as label_b on cannot_links.record_key_b = label_b.node'
-            ~ ' where label_a.component_id = label_b.component_id'
-        ) %}
-        {%- set found = run_query('select count(*) from ' ~ conflicted).columns[0].values()[0] -%}
-        {%- if found == 0 -%}
-            {%- set state.done = true -%}
-        {%- else -%}
-            {% do run_query(
-                'insert into ' ~ guard_log ~ ' select component_id, ' ~ (100 + cut_round)
-                ~ ', reason, ' ~ ('false' if cut_round > max_rounds else 'true') ~ ' from ' ~ conflicted
-            ) %}
-            {%- if cut_round > max_rounds -%}
-                {%- set state.done = true -%}
-            {%- else -%}
-                {% do cut_weakest_and_recluster(labels, live_edges, conflicted) %}
-            {%- endif -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {% do run_query('drop table if exists ' ~ conflicted) %}
-{% endmacro %}
-
 {% macro cluster_conflicts_sql(labels, records, name_equivalents, output) -%}
     create or replace table {{ output }} as
     with

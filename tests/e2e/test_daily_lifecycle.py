@@ -118,6 +118,23 @@ def test_a_rerun_with_nothing_new_is_a_no_op(generated: Path, ten_days) -> None:
     assert {t: _query(path, f"select * from {t} order by all") for t in tables} == before
 
 
+def test_rerunning_the_last_day_by_hand_changes_nothing(ten_days) -> None:
+    """An analytics engineer's `dbt build` repeats the newest day: every stateful
+    model first undoes what that day wrote, then writes the same again."""
+    path, result = ten_days
+    tables = [
+        "intermediate.int_customer_id_assignments",
+        "intermediate.int_customer_id_registry",
+        "marts.identity_events",
+        "marts.identity_run_metrics",
+        "marts.customer_source_xref",
+        "snapshots.snp_customer_memberships",
+    ]
+    before = {t: _query(path, f"select * from {t} order by all") for t in tables}
+    pipeline.build_after_scoring(path, run_date=result.days[-1].run_date, quiet=True)
+    assert {t: _query(path, f"select * from {t} order by all") for t in tables} == before
+
+
 def test_every_historical_id_resolves_to_a_live_customer_in_one_lookup(ten_days) -> None:
     path, _ = ten_days
     rows = _query(
@@ -200,30 +217,31 @@ def test_a_planted_merge_then_a_cannot_link_split(
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(ten_days[0], path)
     totals = _query(path, TOTALS)
-    # Two single-record e-commerce customers with the same first name and no
-    # conflicting birth date or suffix (the same person's two accounts, say):
-    # give the second the first one's email, as if typed on both accounts.
+    # An e-commerce record of a two-record customer and a single-record
+    # customer with the same first name and no conflicting birth date or
+    # suffix (the same person's second account, say): give the single one the
+    # first one's email, as if it was typed on both accounts.
     pair = _query(
         path,
-        """with singles as (
-            select stg.customer_account_id, stg.email, xref.customer_id, records.*
-            from staging.stg_ecommerce__customers as stg
-            inner join marts.customer_source_xref as xref
+        """with candidates as (
+            select stg.customer_account_id, stg.email, xref.customer_id, records.*,
+                count(*) over (partition by xref.customer_id) as customer_records
+            from marts.customer_source_xref as xref
+            left join staging.stg_ecommerce__customers as stg
                 on xref.source_table = 'ecommerce_customers'
                 and xref.source_record_id = stg.customer_account_id
-            inner join intermediate.int_identity_records as records
-                on records.record_key = 'ecommerce_customers:' || stg.customer_account_id
-            where not stg.is_deleted and records.email_token is not null
-              and records.phone_token is null and records.name_suffix_inferred is null
-              and records.first_name_canonical is not null
-              and xref.customer_id in (select customer_id from marts.customer_source_xref
-                                       group by customer_id having count(*) = 1))
+            left join intermediate.int_identity_records as records
+                on records.record_key = 'ecommerce_customers:' || stg.customer_account_id),
+        usable as (
+            select * from candidates
+            where customer_account_id is not null and email_token is not null
+              and name_suffix_inferred is null and first_name_canonical is not null)
         select a.customer_account_id, a.customer_id, a.email,
                b.customer_account_id, b.customer_id
-        from singles as a inner join singles as b
+        from usable as a inner join usable as b
             on a.first_name_canonical = b.first_name_canonical
-            and a.customer_account_id < b.customer_account_id
             and (a.date_of_birth_normalized is null or b.date_of_birth_normalized is null)
+        where a.customer_records = 2 and b.customer_records = 1 and b.phone_token is null
         order by a.last_name_normalized = b.last_name_normalized desc,
                  a.customer_account_id, b.customer_account_id
         limit 1""",
@@ -246,8 +264,16 @@ def test_a_planted_merge_then_a_cannot_link_split(
     _upsert(landing, "ecommerce_customers", merge_day, image)
     merged = pipeline.run(landing, path)
     assert [d.run_date for d in merged.days] == [merge_day]
-    survivor = min(keep_id, moved_id)  # issued the same day: the smaller id survives
-    retired = max(keep_id, moved_id)
+    # The oldest id survives (issued first, then the smaller id).
+    issued_on = dict(
+        _query(
+            path,
+            "select customer_id, issued_on from marts.customer_id_history "
+            "where customer_id in (?, ?)",
+            [keep_id, moved_id],
+        )
+    )
+    survivor, retired = sorted((keep_id, moved_id), key=lambda c: (issued_on[c], c))
     events = _query(
         path,
         "select event_type, primary_customer_id, customer_ids_before, reason "
@@ -282,6 +308,7 @@ def test_a_planted_merge_then_a_cannot_link_split(
     )
     splits = [e for e in events if e[0] == "split"]
     assert len(splits) == 1 and splits[0][1] == survivor and splits[0][3] == "override"
+    assert len(splits[0][2].split(",")) == 2  # the weakest path is cut, nothing else
     owners = dict(
         _query(
             path,
@@ -290,8 +317,8 @@ def test_a_planted_merge_then_a_cannot_link_split(
             [keep_record, moved_record],
         )
     )
-    assert owners[keep_record] != owners[moved_record]
-    assert survivor in owners.values()
+    # The larger side (the two-record customer's records) keeps the id.
+    assert owners[keep_record] == survivor != owners[moved_record]
     # Both sides' activity is restated to their customers; nothing is lost.
     assert _query(path, TOTALS) == totals
     for record, customer in owners.items():
@@ -302,6 +329,64 @@ def test_a_planted_merge_then_a_cannot_link_split(
             [customer, record],
         )[0]
         assert facts[0] == facts[1]
+
+    # A must-link joins a record the rules and the model would never join (a
+    # different first name): one merge, for the steward's reason.
+    other_record, other_id = _query(
+        path,
+        """select xref.source_record_id, xref.customer_id
+        from marts.customer_source_xref as xref
+        inner join intermediate.int_identity_records as records
+            on records.record_key = 'ecommerce_customers:' || xref.source_record_id
+        inner join intermediate.int_identity_records as kept
+            on kept.record_key = 'ecommerce_customers:' || ?
+        where xref.source_table = 'ecommerce_customers'
+          and records.first_name_canonical <> kept.first_name_canonical
+          and xref.customer_id in (select customer_id from marts.customer_source_xref
+                                   group by customer_id having count(*) = 1)
+        order by xref.source_record_id limit 1""",
+        [keep_record],
+    )[0]
+    with (project / "seeds" / "steward_overrides.csv").open("a") as seed:
+        seed.write(
+            f"must_link,ecommerce_customers,{keep_record},ecommerce_customers,{other_record},"
+            f"same person: confirmed by phone,steward@example.com,{split_day.isoformat()}\n"
+        )
+    issued = dict(
+        _query(
+            path,
+            "select customer_id, issued_on from marts.customer_id_history "
+            "where customer_id in (?, ?)",
+            [owners[keep_record], other_id],
+        )
+    )
+    oldest = min(issued, key=lambda customer: (issued[customer], customer))
+    link_day = split_day + dt.timedelta(days=1)
+    _upsert(landing, "crm_tickets", link_day, _query_arrow_empty_ticket(path))
+    pipeline.run(landing, path)
+    merges = _query(
+        path,
+        "select primary_customer_id, reason from marts.identity_events "
+        "where run_date = ? and event_type = 'merge'",
+        [link_day],
+    )
+    assert merges == [(oldest, "override")]
+
+    # Both decisions survive re-training the model.
+    pipeline.train(path)
+    retrain_day = link_day + dt.timedelta(days=1)
+    _upsert(landing, "crm_tickets", retrain_day, _query_arrow_empty_ticket(path))
+    pipeline.run(landing, path)
+    final = dict(
+        _query(
+            path,
+            "select source_record_id, customer_id from marts.customer_source_xref "
+            "where source_table = 'ecommerce_customers' and source_record_id in (?, ?, ?)",
+            [keep_record, moved_record, other_record],
+        )
+    )
+    assert final[keep_record] == final[other_record] != final[moved_record]
+    assert _query(path, TOTALS) == totals
 
 
 def _query_arrow_empty_ticket(path: Path) -> pa.Table:
