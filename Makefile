@@ -27,7 +27,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check c360 orchestration splink_models tests
 	$(BIN)/ruff format --check c360 orchestration splink_models tests
-	$(BIN)/sqlfluff lint models macros snapshots data_tests
+	$(BIN)/sqlfluff lint --processes 2 models macros snapshots data_tests
 
 BENCH_CUSTOMERS ?= 1000000
 BENCH_DAYS ?= 1
