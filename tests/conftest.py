@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -9,6 +10,16 @@ import pytest
 
 from c360.generator.config import GeneratorConfig
 from c360.generator.core import generate
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker runs dbt in the same project: give each its
+    own target and log folders, so that manifests and partial-parse files of
+    two concurrent dbt runs do not overwrite each other."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ.setdefault("DBT_TARGET_PATH", f"target/{worker}")
+        os.environ.setdefault("DBT_LOG_PATH", f"logs/{worker}")
 
 
 @pytest.fixture(scope="session")
