@@ -7,7 +7,7 @@ DEMO_DIR ?= data/demo
 DEMO_CUSTOMERS ?= 20000
 DEMO_DAYS ?= 3
 
-.PHONY: demo test lint bench dbt-build clean venv
+.PHONY: demo test lint bench dbt-build clean venv dagster
 
 venv: $(STAMP)
 
@@ -19,6 +19,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/c360 demo --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --out $(DEMO_DIR)
+
+# The Dagster UI (http://localhost:3000) over the demo's landing zone, with a
+# warehouse of its own: launch (or backfill) daily partitions from 2025-01-01.
+DAGSTER_PORT ?= 3000
+dagster: $(STAMP)
+	test -d $(DEMO_DIR)/landing || $(BIN)/c360 generate --customers $(DEMO_CUSTOMERS) \
+		--days $(DEMO_DAYS) --out $(DEMO_DIR)
+	mkdir -p data/dagster_home
+	DAGSTER_HOME=$(CURDIR)/data/dagster_home C360_LANDING=$(DEMO_DIR)/landing \
+		C360_WAREHOUSE=$(DEMO_DIR)/dagster.duckdb C360_TRUTH=$(DEMO_DIR)/truth \
+		$(BIN)/dagster dev -m orchestration.definitions -p $(DAGSTER_PORT)
 
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
 test: $(STAMP)

@@ -12,8 +12,34 @@ from c360 import warehouse
 from c360.dbt import run_dbt
 from splink_models import runtime
 
-# dbt models downstream of the Splink scoring step: built after it.
+# The day's dbt work, in three phases around the Splink scoring step; each
+# is one `dbt build` of a selection. `c360 run` and the Dagster assets
+# (orchestration/assets.py) use these same selections.
+#   before_scoring: staging .. identity records and deterministic edges;
+#   after_scoring:  what reads the scored pairs, up to the golden record;
+#   publish:        marts and their snapshots, built only once every check
+#                   upstream passed, so a failed check leaves yesterday's
+#                   marts in place rather than half of today's.
 AFTER_SCORING = "source:matching+"
+PUBLISHED = "path:models/marts resource_type:snapshot"
+DBT_PHASES: dict[str, dict[str, str | None]] = {
+    "before_scoring": {"select": None, "exclude": f"{AFTER_SCORING} resource_type:seed"},
+    "after_scoring": {"select": AFTER_SCORING, "exclude": f"{PUBLISHED} resource_type:seed"},
+    "publish": {"select": PUBLISHED, "exclude": "resource_type:seed"},
+}
+# Unit tests check the code, not the day's data: CI and `dbt build` by hand
+# run them; a daily run does not repeat them once per day.
+DAILY_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+
+
+def dbt_phase_args(phase: str) -> list[str]:
+    selection = DBT_PHASES[phase]
+    args = list(DAILY_BUILD)
+    if selection["select"]:
+        args += ["--select", *selection["select"].split()]
+    if selection["exclude"]:
+        args += ["--exclude", *selection["exclude"].split()]
+    return args
 
 
 @dataclass
@@ -99,16 +125,32 @@ def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[s
         con.close()
 
 
+# Seeds are the rules as versioned in the repo (match rules, survivorship,
+# nicknames, steward overrides): reloaded whole, so a changed column is picked
+# up rather than refused, and tested before anything uses them ("cautious":
+# the seeds' own tests, not those of models that refer to a seed).
+SEED_BUILD = [
+    "build",
+    "--select",
+    "resource_type:seed",
+    "--indirect-selection",
+    "cautious",
+    "--full-refresh",
+]
+
+
 def load_seeds(warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False) -> None:
-    """Seeds are the rules as versioned in the repo (match rules, survivorship,
-    nicknames, steward overrides): reloaded whole, so a changed column is
-    picked up rather than refused."""
-    run_dbt(["seed", "--full-refresh", *_dbt_flags(None, quiet)], warehouse=warehouse_file)
+    run_dbt([*SEED_BUILD, *_dbt_flags(None, quiet)], warehouse=warehouse_file)
 
 
-# Unit tests check the code, not the day's data: CI and `dbt build` by hand
-# run them; a daily run does not repeat them once per day.
-DAILY_EXCLUDES = ["--exclude", "resource_type:seed", "--exclude-resource-type", "unit_test"]
+def build_phase(
+    phase: str,
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    run_date: dt.date | None = None,
+    quiet: bool = False,
+) -> None:
+    run_dbt([*dbt_phase_args(phase), *_dbt_flags(run_date, quiet)], warehouse=warehouse_file)
 
 
 def build_before_scoring(
@@ -118,10 +160,7 @@ def build_before_scoring(
     quiet: bool = False,
 ) -> None:
     """dbt build of everything the scoring step does not feed (staging .. identity records)."""
-    run_dbt(
-        ["build", "--exclude", AFTER_SCORING, *DAILY_EXCLUDES, *_dbt_flags(run_date, quiet)],
-        warehouse=warehouse_file,
-    )
+    build_phase("before_scoring", warehouse_file, run_date=run_date, quiet=quiet)
 
 
 def build_after_scoring(
@@ -130,12 +169,10 @@ def build_after_scoring(
     run_date: dt.date | None = None,
     quiet: bool = False,
 ) -> None:
-    """dbt build of what reads the scored pairs: edges, clusters, ids, golden record,
-    marts and their snapshots."""
-    run_dbt(
-        ["build", "--select", AFTER_SCORING, *DAILY_EXCLUDES, *_dbt_flags(run_date, quiet)],
-        warehouse=warehouse_file,
-    )
+    """dbt build of what reads the scored pairs (edges, clusters, ids, golden
+    record), then, if all of that passed its checks, the marts and snapshots."""
+    build_phase("after_scoring", warehouse_file, run_date=run_date, quiet=quiet)
+    build_phase("publish", warehouse_file, run_date=run_date, quiet=quiet)
 
 
 def train(warehouse_file: str | os.PathLike | None = None, **options) -> runtime.TrainedModel:
@@ -205,15 +242,39 @@ def run_day(
     lap("build_before")
     trained, scoring = score(warehouse_file, run_date=run_date)
     lap("score")
-    build_after_scoring(warehouse_file, run_date=run_date, quiet=quiet)
+    build_phase("after_scoring", warehouse_file, run_date=run_date, quiet=quiet)
     lap("build_after")
+    build_phase("publish", warehouse_file, run_date=run_date, quiet=quiet)
+    lap("publish")
+    metrics = finish_day(run_date, warehouse_file)
+    return DayResult(run_date, loaded, trained, scoring, metrics, seconds)
+
+
+def finish_day(run_date: dt.date, warehouse_file: str | os.PathLike | None = None) -> dict:
+    """Record the run date as finished; return its row of identity_run_metrics."""
     con = warehouse.connect(warehouse_file)
     try:
         warehouse.record_run(con, run_date)
-        metrics = run_metrics(con, run_date)
+        return run_metrics(con, run_date)
     finally:
         con.close()
-    return DayResult(run_date, loaded, trained, scoring, metrics, seconds)
+
+
+def match_band_counts(warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
+    """Model pairs in the auto-link and review bands, as the last build decided."""
+    con = warehouse.connect(warehouse_file)
+    try:
+        rows = con.execute(
+            "select match_band, count(*) from intermediate.int_identity_edges__probabilistic "
+            "group by match_band"
+        ).fetchall()
+    finally:
+        con.close()
+    counts = dict(rows)
+    return {
+        "model_auto_links": counts.get("auto_link", 0),
+        "model_review_pairs": counts.get("review", 0),
+    }
 
 
 def run_metrics(con, run_date: dt.date) -> dict[str, object]:

@@ -21,8 +21,10 @@
     {%- set sub_records = output ~ '__sub_records' -%}
     {%- set labels = output ~ '__labels' -%}
     {%- set components = labels ~ '__components' -%}
-    {%- set has_state = previous is not none
-        and adapter.get_relation(database=target.database, schema=this.schema, identifier=this.identifier ~ '__edge_state') is not none
+    {%- set state_relation = adapter.get_relation(
+        database=target.database, schema=output.split('.')[0], identifier=output.split('.')[-1] ~ '__edge_state'
+    ) -%}
+    {%- set has_state = previous is not none and state_relation is not none
         and not var('full_recluster', false) -%}
     {% do run_query(
         'create or replace table ' ~ today_edges ~ ' as select record_key_a, record_key_b, confidence from ' ~ edges

@@ -103,6 +103,38 @@ def test_customers_untouched_by_changes_keep_their_ids_across_all_days(ten_days)
     assert kept > 0.95 * total
 
 
+def test_incremental_clustering_equals_clustering_everything(ten_days, tmp_path: Path) -> None:
+    """The last day re-clustered only the components it touched, and got what
+    clustering every record again gets."""
+    from c360.dbt import run_dbt
+
+    path, result = ten_days
+    reclustered, total = _query(
+        path,
+        "select count(*) filter (where is_reclustered), count(*) "
+        "from intermediate.int_identity_clusters",
+    )[0]
+    assert 0 < reclustered < 0.1 * total
+    clusters = "select record_key, cluster_id, is_flagged_for_review from "
+    clusters += "intermediate.int_identity_clusters order by all"
+    incremental = _query(path, clusters)
+    copy = tmp_path / "full.duckdb"
+    shutil.copy(path, copy)
+    last = result.days[-1].run_date.isoformat()
+    run_dbt(
+        [
+            "run",
+            "--select",
+            "int_identity_clusters",
+            "--quiet",
+            "--vars",
+            f"{{full_recluster: true, run_date: '{last}'}}",
+        ],
+        warehouse=copy,
+    )
+    assert _query(copy, clusters) == incremental
+
+
 def test_a_rerun_with_nothing_new_is_a_no_op(generated: Path, ten_days) -> None:
     path, _ = ten_days
     tables = [

@@ -1,0 +1,198 @@
+"""The daily refresh as Dagster assets, one daily partition per landing date.
+
+Every step calls the functions `c360 run` calls (c360/pipeline.py): loading,
+the three dbt phases with the same selections, scoring and training, and
+finishing the day. Dagster adds the graph, partitions, retries, checks and
+metadata; no pipeline logic lives only here.
+"""
+
+import datetime as dt
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Optional
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Backoff,
+    ConfigurableResource,
+    Failure,
+    MaterializeResult,
+    RetryPolicy,
+    asset,
+    multi_asset,
+)
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from c360 import pipeline, warehouse
+from c360.contract import TABLES
+from orchestration.partitions import daily_partitions
+from orchestration.project import dbt_project
+from orchestration.translator import C360Translator
+
+# Transient failures (a locked file, a busy disk) get two more tries.
+RETRY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL)
+
+# One target folder for every dbt invocation of the daily job (one partition
+# runs at a time), so each reuses the previous one's partial parse instead of
+# parsing the project again.
+DBT_TARGET = Path(os.environ.get("DBT_TARGET_PATH", "target")) / "dagster"
+
+RAW_KEYS = [AssetKey([warehouse.RAW_SCHEMA, name]) for name in TABLES]
+IDENTITY_RECORDS = AssetKey(["intermediate", "int_identity_records"])
+MATCH_PAIRS = AssetKey(["matching", "splink_match_pairs"])
+SCORING_KEYS = [
+    MATCH_PAIRS,
+    AssetKey(["matching", "splink_scoring_runs"]),
+    AssetKey(["matching", "splink_scored_records"]),
+]
+MODEL_KEY = AssetKey(["matching", "splink_models"])
+RUN_METRICS = AssetKey(["marts", "identity_run_metrics"])
+
+
+class C360Settings(ConfigurableResource):
+    """Where the landing zone and the warehouse are (defaults: the environment,
+    then the demo's landing zone and the default warehouse file), and
+    optionally the generator's truth, to report accuracy on every run."""
+
+    landing: str = os.environ.get("C360_LANDING", "data/demo/landing")
+    warehouse: str = str(warehouse.warehouse_path())
+    truth: Optional[str] = os.environ.get("C360_TRUTH") or None  # noqa: UP045 (pydantic)
+
+
+def _run_date(context: AssetExecutionContext) -> dt.date:
+    return dt.date.fromisoformat(context.partition_key)
+
+
+@multi_asset(
+    specs=[AssetSpec(key, group_name="landing") for key in RAW_KEYS],
+    partitions_def=daily_partitions,
+    retry_policy=RETRY,
+)
+def landing(context: AssetExecutionContext, c360: C360Settings):
+    """The day's landing partitions (and any older one not loaded yet) into raw."""
+    loaded = pipeline.load(c360.landing, c360.warehouse, through=_run_date(context))
+    rows, files = defaultdict(int), defaultdict(int)
+    for partition in loaded:
+        rows[partition.table] += partition.rows
+        files[partition.table] += partition.files
+    for key in RAW_KEYS:
+        table = key.path[-1]
+        yield MaterializeResult(
+            asset_key=key, metadata={"rows_loaded": rows[table], "files_loaded": files[table]}
+        )
+
+
+def _succeeded(invocation) -> None:
+    """dbt exits 1 when a model or a test failed: the data or the code is wrong,
+    and a retry would fail the same way; anything else (2: the warehouse file
+    locked, say) may pass on a retry."""
+    invocation.wait()
+    if invocation.is_successful():
+        return
+    if invocation.process.returncode == 1:
+        raise Failure(
+            description=f"dbt failed a model or a check: {invocation.get_error()}",
+            allow_retries=False,
+        )
+    raise invocation.get_error() or RuntimeError("dbt failed")
+
+
+def _dbt_phase(phase: str):
+    selection = pipeline.DBT_PHASES[phase]
+
+    @dbt_assets(
+        manifest=dbt_project().manifest_path,
+        project=dbt_project(),
+        select=selection["select"] or "fqn:*",
+        exclude=selection["exclude"],
+        name=phase,
+        partitions_def=daily_partitions,
+        dagster_dbt_translator=C360Translator(),
+        retry_policy=RETRY,
+    )
+    def _assets(context: AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings):
+        # dbt runs as a subprocess: the warehouse and the run date reach it
+        # through the environment, as in `c360 run` (macros/lifecycle/run_date.sql).
+        target = warehouse.warehouse_path(c360.warehouse).resolve()
+        os.environ[warehouse.WAREHOUSE_ENV] = str(target)
+        os.environ[pipeline.RUN_DATE_ENV] = context.partition_key
+        if phase == "before_scoring":
+            # In the dbt subprocess too: an in-process dbt run would keep the
+            # warehouse file open and locked against the subprocess.
+            _succeeded(dbt.cli(pipeline.SEED_BUILD, target_path=DBT_TARGET, raise_on_error=False))
+        invocation = dbt.cli(
+            pipeline.DAILY_BUILD, context=context, target_path=DBT_TARGET, raise_on_error=False
+        )
+        yield from invocation.stream()
+        _succeeded(invocation)
+
+    return _assets
+
+
+before_scoring = _dbt_phase("before_scoring")
+after_scoring = _dbt_phase("after_scoring")
+publish = _dbt_phase("publish")
+
+
+@asset(key=MODEL_KEY, deps=[IDENTITY_RECORDS], group_name="matching")
+def splink_model(context: AssetExecutionContext, c360: C360Settings) -> MaterializeResult:
+    """Re-estimate the identity model (`c360 train`): materialize on demand. The
+    daily scoring trains one itself when none is current."""
+    model = pipeline.train(c360.warehouse)
+    return MaterializeResult(
+        metadata={"model_version": model.version, "trained_on_records": model.records}
+    )
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(key, group_name="matching", deps=[IDENTITY_RECORDS, MODEL_KEY])
+        for key in SCORING_KEYS
+    ],
+    partitions_def=daily_partitions,
+    retry_policy=RETRY,
+)
+def splink_scoring(context: AssetExecutionContext, c360: C360Settings):
+    """Score the records that changed since they were last scored (`c360 score`)."""
+    trained, scoring = pipeline.score(c360.warehouse, run_date=_run_date(context))
+    metadata = {
+        "model_version": scoring.model_version,
+        "records": scoring.records,
+        "records_rescored": scoring.records_rescored,
+        "comparisons_scored": scoring.comparisons,
+        "pairs_kept": scoring.pairs_kept,
+        "scored_in_full": scoring.is_full,
+        "trained_a_model": trained is not None,
+    }
+    for key in SCORING_KEYS:
+        yield MaterializeResult(asset_key=key, metadata=metadata if key == MATCH_PAIRS else {})
+
+
+@asset(
+    key=AssetKey(["reports", "daily_run"]),
+    deps=[RUN_METRICS],
+    partitions_def=daily_partitions,
+    group_name="reports",
+)
+def daily_run(context: AssetExecutionContext, c360: C360Settings) -> MaterializeResult:
+    """The day is finished: record it, and report what it did (and how accurate the
+    customers are, when a truth directory is configured)."""
+    run_date = _run_date(context)
+    metrics = pipeline.finish_day(run_date, c360.warehouse)
+    metadata = {name: value for name, value in metrics.items() if name != "run_date"}
+    metadata.update(pipeline.match_band_counts(c360.warehouse))
+    if c360.truth:
+        from c360.evaluation import evaluate
+
+        scores = evaluate(c360.warehouse, c360.truth)
+        metadata["pairwise_precision"] = scores["pairwise"]["precision"]
+        metadata["pairwise_recall"] = scores["pairwise"]["recall"]
+        metadata["identifiable_recall"] = scores["identifiable"]["pairwise"]["recall"]
+    return MaterializeResult(metadata=metadata)
+
+
+PARTITIONED = [landing, before_scoring, splink_scoring, after_scoring, publish, daily_run]
+ALL_ASSETS = [*PARTITIONED, splink_model]

@@ -1,0 +1,177 @@
+"""The Dagster definitions, in process: they load, the schedule picks the right
+day, two daily partitions give the marts `c360 run` gives, and a failed check
+upstream keeps the day's marts from being published."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from dagster import AssetKey, DagsterInstance, build_schedule_context, materialize
+
+from c360 import pipeline
+from c360.generator.config import GeneratorConfig
+from c360.generator.core import generate
+from orchestration.assets import PARTITIONED, C360Settings
+from orchestration.definitions import defs
+from orchestration.schedules import daily_refresh_schedule
+
+MARTS = [
+    "marts.customer_source_xref",
+    "marts.customer_id_history",
+    "marts.identity_events",
+    "marts.identity_run_metrics",
+    "marts.fct_orders",
+]
+
+
+def _query(path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path))
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _marts(path: Path) -> dict[str, list[tuple]]:
+    # Timings differ between two runs; what they decided must not.
+    return {
+        table: _query(path, f"select * from {table} order by all")
+        for table in MARTS
+        if table != "marts.identity_run_metrics"
+    } | {
+        "metrics": _query(
+            path,
+            "select run_date, records_added, records_changed, records_deleted, ids_kept, "
+            "ids_minted, ids_merged, ids_split, untouched_ids_changed "
+            "from marts.identity_run_metrics order by run_date",
+        )
+    }
+
+
+def test_definitions_load_with_one_lineage_from_landing_to_marts() -> None:
+    graph = defs.resolve_asset_graph()
+    dim = AssetKey(["marts", "dim_customer"])
+    upstream = graph.get(dim).parent_keys
+    assert AssetKey(["intermediate", "int_customer_golden_attributes"]) in upstream
+    ancestors, frontier = set(), {dim}
+    while frontier:
+        key = frontier.pop()
+        for parent in graph.get(key).parent_keys:
+            if parent not in ancestors:
+                ancestors.add(parent)
+                frontier.add(parent)
+    for key in (
+        ["matching", "splink_match_pairs"],
+        ["raw", "ecommerce_customers"],
+        ["vault", "vault_identity_pii"],
+        ["intermediate", "int_identity_clusters"],
+    ):
+        assert AssetKey(key) in ancestors, key
+    job = defs.get_job_def("daily_refresh")
+    assert job.partitions_def is not None
+    # dbt tests are asset checks; marts carry freshness checks.
+    checks = {check.asset_key for check in graph.asset_check_keys}
+    assert AssetKey(["marts", "dim_customer"]) in checks
+    assert AssetKey(["staging", "stg_ecommerce__customers"]) in checks
+
+
+def test_the_schedule_runs_early_each_morning_for_the_previous_landing_date() -> None:
+    assert daily_refresh_schedule.cron_schedule == "0 5 * * *"
+    context = build_schedule_context(
+        scheduled_execution_time=dt.datetime(2025, 1, 3, 5, 0, tzinfo=dt.UTC)
+    )
+    requests = list(daily_refresh_schedule.evaluate_tick(context).run_requests)
+    assert [r.partition_key for r in requests] == ["2025-01-02"]
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("orchestration_generated")
+    generate(GeneratorConfig(customers=800, days=1, seed=4, chunk_size=800), out, progress=False)
+    return out / "landing"
+
+
+@pytest.fixture(scope="module")
+def c360_run(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("orchestration_cli") / "warehouse.duckdb"
+    pipeline.run(landing, path, quiet=True)
+    return path
+
+
+def _materialize(partition: str, landing: Path, warehouse: Path, instance: DagsterInstance):
+    return materialize(
+        PARTITIONED,
+        partition_key=partition,
+        resources={
+            "dbt": defs.resources["dbt"],
+            "c360": C360Settings(landing=str(landing), warehouse=str(warehouse)),
+        },
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def first_day(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first partition materialized by Dagster; tests continue from copies."""
+    warehouse = tmp_path_factory.mktemp("orchestration_day1") / "dagster.duckdb"
+    result = _materialize("2025-01-01", landing, warehouse, DagsterInstance.ephemeral())
+    assert result.success
+    return warehouse
+
+
+def test_two_daily_partitions_give_the_marts_c360_run_gives(
+    landing: Path, c360_run: Path, first_day: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "dagster.duckdb"
+    shutil.copy(first_day, warehouse)
+    result = _materialize("2025-01-02", landing, warehouse, DagsterInstance.ephemeral())
+    assert result.success
+    scoring = result.asset_materializations_for_node("splink_scoring")
+    assert any("comparisons_scored" in m.metadata for m in scoring)
+    report = result.asset_materializations_for_node("reports__daily_run")[0].metadata
+    assert report["untouched_ids_changed"].value == 0
+    assert "model_auto_links" in report
+    assert _marts(warehouse) == _marts(c360_run)
+
+
+def test_a_failed_upstream_check_keeps_the_marts_unpublished_until_rerun(
+    landing: Path, c360_run: Path, first_day: Path, tmp_path: Path
+) -> None:
+    """A day's delivery carries a row no source test accepts: the day stops
+    before scoring (no retry: a failed check is not transient), yesterday's
+    marts stay as they were, and once the delivery is replaced the rerun of
+    that partition publishes what an uninterrupted run publishes."""
+    broken = tmp_path / "landing"
+    shutil.copytree(landing, broken)
+    orders = next((broken / "ecommerce_orders" / "dt=2025-01-02").glob("*.parquet"))
+    good = pq.read_table(orders)
+    bad = good.set_column(good.schema.get_field_index("_op"), "_op", [["X"] * good.num_rows])
+    pq.write_table(bad, orders)
+    warehouse = tmp_path / "dagster.duckdb"
+    shutil.copy(first_day, warehouse)
+    instance = DagsterInstance.ephemeral()
+    day_one = _marts(warehouse)
+    failed = _materialize("2025-01-02", broken, warehouse, instance)
+    assert not failed.success
+    failed_steps = {e.step_key for e in failed.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert failed_steps == {"before_scoring"}
+    retries = [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert retries == []
+    assert _marts(warehouse) == day_one
+    # The fix: the source re-delivers the day; the bad rows leave raw.
+    pq.write_table(good, orders)
+    con = duckdb.connect(str(warehouse))
+    con.execute("delete from raw.ecommerce_orders where _op = 'X'")
+    con.execute(
+        "delete from raw._landing_load_log where table_name = 'ecommerce_orders' "
+        "and dt = date '2025-01-02'"
+    )
+    con.close()
+    assert _materialize("2025-01-02", broken, warehouse, instance).success
+    assert _marts(warehouse) == _marts(c360_run)
