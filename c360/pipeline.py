@@ -110,19 +110,28 @@ def _dbt_flags(run_date: dt.date | None, quiet: bool) -> list[str]:
     return ["--quiet"] if quiet else []
 
 
-def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
+def row_counts(schema: str, warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
+    """Rows in every table and view of a schema (staging: current records per
+    model; marts: what was published)."""
     con = warehouse.connect(warehouse_file)
     try:
         names = [
             r[0]
             for r in con.execute(
                 "select table_name from information_schema.tables "
-                "where table_schema = 'staging' order by table_name"
+                "where table_schema = ? order by table_name",
+                [schema],
             ).fetchall()
         ]
-        return {n: con.execute(f"select count(*) from staging.{n}").fetchall()[0][0] for n in names}
+        return {
+            n: con.execute(f"select count(*) from {schema}.{n}").fetchall()[0][0] for n in names
+        }
     finally:
         con.close()
+
+
+def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
+    return row_counts("staging", warehouse_file)
 
 
 # Seeds are the rules as versioned in the repo (match rules, survivorship,

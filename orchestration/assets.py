@@ -184,6 +184,14 @@ def daily_run(context: AssetExecutionContext, c360: C360Settings) -> Materialize
     metrics = pipeline.finish_day(run_date, c360.warehouse)
     metadata = {name: value for name, value in metrics.items() if name != "run_date"}
     metadata.update(pipeline.match_band_counts(c360.warehouse))
+    # dbt runs in a subprocess that holds the warehouse file while it streams
+    # events, so the marts' row counts are read here, once they are published.
+    metadata.update(
+        {
+            f"rows_{name}": rows
+            for name, rows in pipeline.row_counts("marts", c360.warehouse).items()
+        }
+    )
     if c360.truth:
         from c360.evaluation import evaluate
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 from functools import cache
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
 from c360.dbt import PROJECT_DIR
+
+# The dbt of this environment, whether or not its bin/ is on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 
 
 @cache
@@ -21,7 +25,13 @@ def dbt_project() -> DbtProject:
         target_path=Path(os.environ.get("DBT_TARGET_PATH", "target")),
     )
     if not project.manifest_path.exists():
-        # A fresh checkout has no manifest: parse once (what `dagster dev`'s
-        # prepare_if_dev does), so the definitions load anywhere.
-        project.preparer.prepare(project)
+        # A fresh checkout has no manifest: parse once, so the definitions
+        # load anywhere (what `dagster dev`'s prepare_if_dev would do, with
+        # this environment's dbt).
+        dbt = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+        dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=DBT_EXECUTABLE)

@@ -159,9 +159,6 @@
 {% macro cut_between_sides_and_recluster(labels, live_edges, conflicted, strengths) %}
     {%- set sides = strengths ~ '__sides' -%}
     {%- set swap = labels ~ '__swap' -%}
-    {%- set sub_nodes = labels ~ '__sub_nodes' -%}
-    {%- set sub_edges = labels ~ '__sub_edges' -%}
-    {%- set sub_output = labels ~ '__sub_labels' -%}
     {% do run_query(
         'create or replace table ' ~ sides ~ ' as select node, '
         ~ "case when max(case when side = 'a' then strength end) >= coalesce(max(case when side = 'b' then strength end), 0) then 'a' else 'b' end as side"
@@ -175,22 +172,6 @@
         ~ ' or edges.confidence >= ' ~ var('steward_must_link_confidence', 2.0)
     ) %}
     {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
-    {% do run_query(
-        'create or replace table ' ~ sub_nodes ~ ' as select labels.node from ' ~ labels
-        ~ ' as labels inner join ' ~ conflicted ~ ' as conflicted on labels.component_id = conflicted.component_id'
-    ) %}
-    {% do run_query(
-        'create or replace table ' ~ sub_edges ~ ' as select node_a, node_b from ' ~ live_edges
-        ~ ' where node_a in (select node from ' ~ sub_nodes ~ ')'
-    ) %}
-    {% do compute_connected_components(sub_edges, sub_nodes, sub_output) %}
-    {% do run_query(
-        'create or replace table ' ~ swap ~ ' as select node, component_id from ' ~ labels
-        ~ ' where node not in (select node from ' ~ sub_nodes ~ ') union all select node, component_id from '
-        ~ sub_output
-    ) %}
-    {% do run_query('create or replace table ' ~ labels ~ ' as select * from ' ~ swap) %}
-    {%- for work_table in [sides, sub_nodes, sub_edges, sub_output] -%}
-        {% do run_query('drop table if exists ' ~ work_table) %}
-    {%- endfor -%}
+    {% do recluster_components(labels, live_edges, conflicted) %}
+    {% do run_query('drop table if exists ' ~ sides) %}
 {% endmacro %}

@@ -77,12 +77,21 @@
     re-cluster only their records; `labels` and `live_edges` are updated.
 #}
 {% macro cut_weakest_and_recluster(labels, live_edges, conflicted) %}
+    {%- set swap = labels ~ '__swap' -%}
+    {% do run_query(weakest_edges_cut_sql(labels, live_edges, conflicted, swap)) %}
+    {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
+    {% do recluster_components(labels, live_edges, conflicted) %}
+{% endmacro %}
+
+{#
+    After edges of the `conflicted` components were cut: their records are
+    clustered again over the edges left; every other label stays.
+#}
+{% macro recluster_components(labels, live_edges, conflicted) %}
     {%- set sub_nodes = labels ~ '__sub_nodes' -%}
     {%- set sub_edges = labels ~ '__sub_edges' -%}
     {%- set sub_output = labels ~ '__sub_labels' -%}
     {%- set swap = labels ~ '__swap' -%}
-    {% do run_query(weakest_edges_cut_sql(labels, live_edges, conflicted, swap)) %}
-    {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
     {% do run_query(
         'create or replace table ' ~ sub_nodes ~ ' as select labels.node from ' ~ labels
         ~ ' as labels inner join ' ~ conflicted ~ ' as conflicted on labels.component_id = conflicted.component_id'
@@ -98,6 +107,9 @@
         ~ sub_output
     ) %}
     {% do run_query('create or replace table ' ~ labels ~ ' as select * from ' ~ swap) %}
+    {%- for work_table in [sub_nodes, sub_edges, sub_output] -%}
+        {% do run_query('drop table if exists ' ~ work_table) %}
+    {%- endfor -%}
 {% endmacro %}
 
 {% macro cluster_conflicts_sql(labels, records, name_equivalents, output) -%}

@@ -137,6 +137,8 @@ def test_two_daily_partitions_give_the_marts_c360_run_gives(
     report = result.asset_materializations_for_node("reports__daily_run")[0].metadata
     assert report["untouched_ids_changed"].value == 0
     assert "model_auto_links" in report
+    xref_rows = _query(warehouse, "select count(*) from marts.customer_source_xref")[0][0]
+    assert report["rows_customer_source_xref"].value == xref_rows > 0
     assert _marts(warehouse) == _marts(c360_run)
 
 
