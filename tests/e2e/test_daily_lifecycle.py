@@ -16,6 +16,7 @@ from c360 import pipeline
 from c360.dbt import PROJECT_DIR, PROJECT_DIR_ENV
 from c360.generator.config import GeneratorConfig
 from c360.generator.core import generate
+from tests.warehouse_files import copy_warehouse
 
 DAYS = 10
 START = dt.date(2025, 1, 1)
@@ -118,8 +119,7 @@ def test_incremental_clustering_equals_clustering_everything(ten_days, tmp_path:
     clusters = "select record_key, cluster_id, is_flagged_for_review from "
     clusters += "intermediate.int_identity_clusters order by all"
     incremental = _query(path, clusters)
-    copy = tmp_path / "full.duckdb"
-    shutil.copy(path, copy)
+    copy = copy_warehouse(path, tmp_path / "full.duckdb")
     last = result.days[-1].run_date.isoformat()
     run_dbt(
         [
@@ -246,8 +246,7 @@ def test_a_planted_merge_then_a_cannot_link_split(
     keeps the id, and every sum over customers stays the same throughout."""
     landing = tmp_path / "landing"
     shutil.copytree(generated / "landing", landing)
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(ten_days[0], path)
+    path = copy_warehouse(ten_days[0], tmp_path / "warehouse.duckdb")
     totals = _query(path, TOTALS)
     # An e-commerce record of a two-record customer and a single-record
     # customer with the same first name and no conflicting birth date or

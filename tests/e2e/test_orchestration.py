@@ -19,6 +19,7 @@ from c360.generator.core import generate
 from orchestration.assets import PARTITIONED, C360Settings
 from orchestration.definitions import defs
 from orchestration.schedules import daily_refresh_schedule
+from tests.warehouse_files import copy_warehouse
 
 MARTS = [
     "marts.customer_source_xref",
@@ -128,8 +129,7 @@ def first_day(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_two_daily_partitions_give_the_marts_c360_run_gives(
     landing: Path, c360_run: Path, first_day: Path, tmp_path: Path
 ) -> None:
-    warehouse = tmp_path / "dagster.duckdb"
-    shutil.copy(first_day, warehouse)
+    warehouse = copy_warehouse(first_day, tmp_path / "dagster.duckdb")
     result = _materialize("2025-01-02", landing, warehouse, DagsterInstance.ephemeral())
     assert result.success
     scoring = result.asset_materializations_for_node("splink_scoring")
@@ -155,8 +155,7 @@ def test_a_failed_upstream_check_keeps_the_marts_unpublished_until_rerun(
     good = pq.read_table(orders)
     bad = good.set_column(good.schema.get_field_index("_op"), "_op", [["X"] * good.num_rows])
     pq.write_table(bad, orders)
-    warehouse = tmp_path / "dagster.duckdb"
-    shutil.copy(first_day, warehouse)
+    warehouse = copy_warehouse(first_day, tmp_path / "dagster.duckdb")
     instance = DagsterInstance.ephemeral()
     day_one = _marts(warehouse)
     failed = _materialize("2025-01-02", broken, warehouse, instance)

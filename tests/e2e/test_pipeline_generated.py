@@ -14,6 +14,7 @@ import pytest
 from c360 import pipeline
 from c360.contract import IDENTITY_TABLES, TABLES
 from c360.generator.pools import PLACEHOLDER_EMAILS
+from tests.warehouse_files import copy_warehouse
 
 STAGING = {
     "ecommerce_customers": "stg_ecommerce__customers",
@@ -514,11 +515,7 @@ def test_the_dbt_pii_scan_fails_on_an_email_planted_in_a_mart(
     results = run_dbt(select, warehouse=path)
     assert [str(r.status) for r in results] == ["pass"]
 
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(path, copy)
-    wal = path.with_name(path.name + ".wal")
-    if wal.exists():
-        shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
+    copy = copy_warehouse(path, tmp_path / "warehouse.duckdb")
     con = duckdb.connect(str(copy))
     try:
         planted = con.execute(
@@ -941,11 +938,7 @@ def test_a_model_trained_for_another_definition_is_retrained(
 
     path, _ = warehouse
     monkeypatch.setenv(WAREHOUSE_ENV, str(path))
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(path, copy)
-    wal = path.with_name(path.name + ".wal")
-    if wal.exists():
-        shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
+    copy = copy_warehouse(path, tmp_path / "warehouse.duckdb")
     con = duckdb.connect(str(copy))
     try:
         old = runtime.current_model(con)
