@@ -123,6 +123,76 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+_PRIVACY_ACTIONS = {
+    "erase": "erasure",
+    "export": "access",
+    "opt-out": "opt_out_sale",
+    "opt-in": "opt_in_sale",
+}
+
+
+def _privacy(args: argparse.Namespace) -> int:
+    from c360 import privacy
+
+    request_type = _PRIVACY_ACTIONS[args.action]
+    request_id = privacy.submit(
+        request_type,
+        email=args.email,
+        phone=args.phone,
+        loyalty_id=args.loyalty_id,
+        customer_id=args.customer_id,
+        jurisdiction=args.jurisdiction,
+        warehouse_file=args.warehouse,
+    )
+    print(f"request {request_id} ({request_type}, {args.jurisdiction}) recorded")
+    if args.defer:
+        print("deferred: the next `c360 run` processes it")
+        return 0
+    if request_type == "access":
+        intake = privacy.intake(dt.date.today(), args.warehouse)
+        if intake.records_erased or set(intake.requests) - {"completed", "not_found"}:
+            pipeline.rebuild(args.warehouse, quiet=True)
+    else:
+        # Take effect now: the last run date is built again with the request
+        # acted on, then purged and the file rewritten (c360/privacy.py).
+        day = pipeline.rebuild(args.warehouse, quiet=True)
+        print(pipeline.format_day(day))
+    status = privacy.request_status(request_id, args.warehouse)
+    print(
+        f"status {status.get('status', 'pending')}"
+        + (f" ({status['status_reason']})" if status.get("status_reason") else "")
+        + f"; customer {status.get('customer_ids') or '-'}, "
+        f"records {status.get('records_affected', 0)}"
+    )
+    if status.get("export_file"):
+        print(f"export written to {status['export_file']}")
+    return 0 if status.get("status") in ("completed", "not_found") else 1
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    import os
+
+    from c360 import privacy
+
+    if args.new_key_file:
+        new_key = Path(args.new_key_file).read_text().strip().encode()
+    else:
+        new_key = os.environ.get(privacy.NEW_KEY_ENV, "").encode()
+    if not new_key:
+        raise ValueError(f"give --new-key-file or set {privacy.NEW_KEY_ENV}")
+    result = privacy.rotate_tokenization_key(new_key, args.warehouse)
+    print(
+        f"re-tokenized: {result.tokens_mapped:,} vault tokens mapped, "
+        f"{result.history_values_rekeyed:,} history tokens of values no longer held re-keyed; "
+        f"old tokens left anywhere in the warehouse: {result.old_tokens_left}"
+    )
+    print(
+        "Now set C360_TOKENIZATION_KEY (or the file C360_TOKENIZATION_KEY_FILE names) to the new "
+        "key for every later run; the old key can be destroyed."
+    )
+    return 0 if result.old_tokens_left == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c360", description="Customer 360 identity resolution")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -192,6 +262,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default=None, help="JSON file (default <warehouse dir>/evaluation.json)"
     )
     e.set_defaults(func=_evaluate)
+
+    p = sub.add_parser(
+        "privacy", help="GDPR/CCPA requests: erase, export, opt-out, opt-in; key rotation"
+    )
+    actions = p.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("erase", "erase the subject from every table, history and the file (docs/privacy.md)"),
+        ("export", "write everything held on the subject as a JSON file (access request)"),
+        ("opt-out", "opt the subject out of the sale or sharing of their data (CCPA)"),
+        ("opt-in", "withdraw an opt-out of sale or sharing"),
+    ):
+        a = actions.add_parser(action, help=text)
+        subject = a.add_argument_group("subject (one or more)")
+        subject.add_argument("--email")
+        subject.add_argument("--phone")
+        subject.add_argument("--loyalty-id")
+        subject.add_argument(
+            "--customer-id", help="a customer id (cus_...) or a web shop account id"
+        )
+        a.add_argument("--jurisdiction", choices=["GDPR", "CCPA"], default="GDPR")
+        a.add_argument("--warehouse", default=None)
+        a.add_argument(
+            "--defer", action="store_true", help="only record it; the next daily run acts on it"
+        )
+        a.set_defaults(func=_privacy)
+    rk = actions.add_parser(
+        "rotate-key", help="re-tokenize the warehouse under a new tokenization key"
+    )
+    rk.add_argument(
+        "--new-key-file", help=f"file holding the new key (else ${'C360_TOKENIZATION_KEY_NEW'})"
+    )
+    rk.add_argument("--warehouse", default=None)
+    rk.set_defaults(func=_rotate_key)
     return parser
 
 

@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from c360 import warehouse
+from c360 import privacy, warehouse
 from c360.dbt import run_dbt
 from splink_models import runtime
 
@@ -16,11 +16,13 @@ from splink_models import runtime
 # is one `dbt build` of a selection. `c360 run` and the Dagster assets
 # (orchestration/assets.py) use these same selections.
 #   before_scoring: staging .. identity records and deterministic edges;
-#   after_scoring:  what reads the scored pairs, up to the golden record;
+#   (then the privacy intake, c360/privacy.py, and the Splink scoring)
+#   after_scoring:  what reads the scored pairs or the privacy decisions, up
+#                   to the golden record;
 #   publish:        marts and their snapshots, built only once every check
 #                   upstream passed, so a failed check leaves yesterday's
 #                   marts in place rather than half of today's.
-AFTER_SCORING = "source:matching+"
+AFTER_SCORING = "source:matching+ source:privacy_actions+"
 PUBLISHED = "path:models/marts resource_type:snapshot"
 DBT_PHASES: dict[str, dict[str, str | None]] = {
     "before_scoring": {"select": None, "exclude": f"{AFTER_SCORING} resource_type:seed"},
@@ -48,6 +50,8 @@ class DayResult:
     loaded: list[warehouse.LoadedPartition] = field(default_factory=list)
     trained: runtime.TrainedModel | None = None
     scoring: runtime.ScoringResult | None = None
+    privacy: privacy.IntakeResult | None = None
+    purged: privacy.FinishResult | None = None
     metrics: dict[str, object] = field(default_factory=dict)
     # Wall-clock seconds per stage: load, build_before, score, build_after.
     seconds: dict[str, float] = field(default_factory=dict)
@@ -235,7 +239,25 @@ def run_day(
     *,
     quiet: bool = False,
 ) -> DayResult:
-    """One run date: load its partitions, build, score, cluster, assign ids, publish."""
+    """One run date: load its partitions, build, act on privacy requests, score,
+    cluster, assign ids, publish, purge."""
+    clock = time.perf_counter()
+    loaded = load(landing, warehouse_file, through=run_date)
+    seconds = {"load": round(time.perf_counter() - clock, 1)}
+    day = build_day(run_date, warehouse_file, quiet=quiet)
+    day.loaded = loaded
+    day.seconds = seconds | day.seconds
+    return day
+
+
+def build_day(
+    run_date: dt.date,
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    quiet: bool = False,
+) -> DayResult:
+    """Everything of a run date after loading: its dbt phases around the privacy
+    intake and the scoring, then the purge of what the day erased."""
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -245,18 +267,41 @@ def run_day(
         seconds[stage] = round(now - clock, 1)
         clock = now
 
-    loaded = load(landing, warehouse_file, through=run_date)
-    lap("load")
     build_before_scoring(warehouse_file, run_date=run_date, quiet=quiet)
     lap("build_before")
+    intake = privacy.intake(run_date, warehouse_file)
+    lap("privacy")
     trained, scoring = score(warehouse_file, run_date=run_date)
     lap("score")
     build_phase("after_scoring", warehouse_file, run_date=run_date, quiet=quiet)
     lap("build_after")
     build_phase("publish", warehouse_file, run_date=run_date, quiet=quiet)
     lap("publish")
+    purged = privacy.finish(warehouse_file)
     metrics = finish_day(run_date, warehouse_file)
-    return DayResult(run_date, loaded, trained, scoring, metrics, seconds)
+    lap("purge")
+    return DayResult(run_date, [], trained, scoring, intake, purged, metrics, seconds)
+
+
+def last_run_date(warehouse_file: str | os.PathLike | None = None) -> dt.date | None:
+    con = warehouse.connect(warehouse_file)
+    try:
+        warehouse.ensure_raw_tables(con)
+        return con.execute(f"select max(run_date) from {warehouse.RUN_LOG}").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def rebuild(warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False) -> DayResult:
+    """Run the last finished run date again without loading anything: what an
+    ad hoc privacy request or a key rotation needs to take effect at once.
+    Like every rerun of a date, it gives that date's result for what the
+    warehouse now holds."""
+    run_date = last_run_date(warehouse_file)
+    if run_date is None:
+        raise RuntimeError("the warehouse has no finished run date to rebuild; run `c360 run`")
+    load_seeds(warehouse_file, quiet=quiet)
+    return build_day(run_date, warehouse_file, quiet=quiet)
 
 
 def finish_day(run_date: dt.date, warehouse_file: str | os.PathLike | None = None) -> dict:
@@ -330,8 +375,24 @@ def format_day(day: DayResult) -> str:
             f"\n  records +{m['records_added']:,} ~{m['records_changed']:,} "
             f"-{m['records_deleted']:,}; customer ids kept {m['ids_kept']:,}, "
             f"minted {m['ids_minted']:,}, merged {m['ids_merged']:,}, split {m['ids_split']:,}, "
-            f"retired {m['ids_retired']:,}; churn among untouched customers "
+            f"retired {m['ids_retired']:,}, erased {m.get('ids_erased', 0):,}; "
+            "churn among untouched customers "
             f"{m['untouched_ids_changed']:,}"
+        )
+    intake = day.privacy
+    if intake and (intake.requests or intake.records_suppressed or intake.deferred):
+        done = ", ".join(f"{n} {status}" for status, n in sorted(intake.requests.items()))
+        line += (
+            f"\n  privacy requests: {done or 'none'}; records erased {intake.records_erased:,}, "
+            f"suppressed on delivery {intake.records_suppressed:,}, activity rows unlinked "
+            f"{intake.activity_rows_unlinked:,}"
+        )
+        if intake.deferred:
+            line += f"; {intake.deferred} waiting for the first customers"
+    if day.purged and day.purged.compacted:
+        line += (
+            f"\n  purged {day.purged.rows_deleted:,} rows of state and history; "
+            "warehouse file rewritten"
         )
     if day.seconds:
         stages = ", ".join(f"{stage} {s:.1f}" for stage, s in day.seconds.items())

@@ -6,10 +6,14 @@ them from a guessed value (a plain hash of an email can be reversed by
 hashing a list of emails); and the type is part of the message, so an email
 token never equals a phone token of the same text.
 
-The key comes from $C360_TOKENIZATION_KEY, or from the file named by
-$C360_TOKENIZATION_KEY_FILE (a mounted secret). Without either, a loudly
-named development key is used and a warning is printed: fine for a demo,
-never for real data.
+Keys come from the environment or from a file the environment names (a
+mounted secret), never from the repo:
+
+    C360_TOKENIZATION_KEY / C360_TOKENIZATION_KEY_FILE   tokens (vault, matching, marts)
+    C360_SUPPRESSION_KEY  / C360_SUPPRESSION_KEY_FILE    erased identifiers (c360/privacy.py)
+
+Without them, loudly named development keys are used and a warning is
+printed: fine for a demo, never for real data.
 """
 
 from __future__ import annotations
@@ -18,29 +22,38 @@ import hashlib
 import hmac
 import os
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 KEY_ENV = "C360_TOKENIZATION_KEY"
 KEY_FILE_ENV = "C360_TOKENIZATION_KEY_FILE"
 DEVELOPMENT_KEY = "INSECURE-DEVELOPMENT-TOKENIZATION-KEY-DO-NOT-USE-WITH-REAL-DATA"
 
+_warned: set[str] = set()
 
-@lru_cache(maxsize=1)
-def tokenization_key() -> bytes:
-    if os.environ.get(KEY_ENV):
-        return os.environ[KEY_ENV].encode()
-    if os.environ.get(KEY_FILE_ENV):
-        key = Path(os.environ[KEY_FILE_ENV]).read_text().strip()
+
+def secret_key(env: str, file_env: str, development_default: str) -> bytes:
+    """A key from $env, else from the file $file_env names, else the development
+    default (with a warning, once per process). Read on every call, so a key
+    rotation in a long-lived process takes effect at once."""
+    if os.environ.get(env):
+        return os.environ[env].encode()
+    if os.environ.get(file_env):
+        key = Path(os.environ[file_env]).read_text().strip()
         if not key:
-            raise ValueError(f"{KEY_FILE_ENV} names an empty file")
+            raise ValueError(f"{file_env} names an empty file")
         return key.encode()
-    print(
-        f"WARNING: {KEY_ENV} is not set; tokenizing with the insecure development key "
-        f"'{DEVELOPMENT_KEY}'. Set {KEY_ENV} or {KEY_FILE_ENV} for real data.",
-        file=sys.stderr,
-    )
-    return DEVELOPMENT_KEY.encode()
+    if env not in _warned:
+        _warned.add(env)
+        print(
+            f"WARNING: {env} is not set; using the insecure development key "
+            f"'{development_default}'. Set {env} or {file_env} for real data.",
+            file=sys.stderr,
+        )
+    return development_default.encode()
+
+
+def tokenization_key() -> bytes:
+    return secret_key(KEY_ENV, KEY_FILE_ENV, DEVELOPMENT_KEY)
 
 
 def token(pii_type: str, value: str | None, key: bytes | None = None) -> str | None:

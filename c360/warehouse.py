@@ -112,13 +112,19 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {RUN_LOG} (run_date date primary key, "
         "completed_at timestamp not null)"
     )
+    # The privacy intake's state, which dbt reads as a source: it exists
+    # before the first build even when no request ever came.
+    from c360 import privacy
+
+    privacy.ensure_tables(con)
 
 
 def _file_columns(con: duckdb.DuckDBPyConnection, reader: str) -> list[str]:
     return [row[0] for row in con.execute(f"describe select * from {reader}").fetchall()]
 
 
-def _reader(path: Path) -> str:
+def reader_sql(path: Path) -> str:
+    """A DuckDB table function reading one landing file as the loader reads it."""
     quoted = str(path).replace("'", "''")
     if path.suffix.lower() == ".csv":
         # all_varchar: the contract says strings unless typed, and typing is
@@ -141,7 +147,7 @@ def load_partition(
     con.execute("begin transaction")
     try:
         for path in partition.files:
-            reader = _reader(path)
+            reader = reader_sql(path)
             present = _file_columns(con, reader)
             missing_required = {table.key, "_op"} - set(present)
             if missing_required:

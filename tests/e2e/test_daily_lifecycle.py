@@ -4,6 +4,7 @@ cannot-link: stable customer ids, events, history and restated activity."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from c360 import pipeline
+from c360.contract import TABLES
 from c360.dbt import PROJECT_DIR, PROJECT_DIR_ENV
 from c360.generator.config import GeneratorConfig
 from c360.generator.core import generate
@@ -429,3 +431,325 @@ def _query_arrow_empty_ticket(path: Path) -> pa.Table:
         ).to_arrow_table()
     finally:
         con.close()
+
+
+def _repoint_landing(path: Path, source: Path, copy: Path) -> None:
+    """The copied warehouse's raw rows name the copied landing files: an erasure
+    rewrites the files its rows came from, never the shared generated ones."""
+    con = duckdb.connect(str(path))
+    try:
+        for table in TABLES:
+            con.execute(
+                f"update raw.{table} set _source_file = replace(_source_file, ?, ?)",
+                [str(source), str(copy)],
+            )
+    finally:
+        con.close()
+
+
+PERSON_IN_SIX_SOURCES = """
+with links as (select * from read_parquet(?)),
+per_person as (
+    select links.person_id, count(distinct links.source_table) as sources,
+        count(distinct xref.customer_id) as customers, min(xref.customer_id) as customer_id,
+        count(*) as records
+    from links
+    inner join marts.customer_source_xref as xref
+        on links.source_table = xref.source_table
+        and links.source_record_id = xref.source_record_id
+    group by links.person_id
+),
+sizes as (select customer_id, count(*) as records from marts.customer_source_xref group by 1),
+history as (
+    select xref.customer_id, count(distinct raw._dt) as days
+    from marts.customer_source_xref as xref
+    inner join raw.ecommerce_orders as raw
+        on xref.source_table = 'ecommerce_customers'
+        and raw.customer_account_id = xref.source_record_id
+    group by 1
+)
+select per_person.person_id, per_person.customer_id
+from per_person
+inner join sizes on per_person.customer_id = sizes.customer_id
+inner join history on per_person.customer_id = history.customer_id
+where per_person.sources = 6 and per_person.customers = 1
+    and sizes.records = per_person.records
+order by history.days desc, per_person.person_id
+limit 1
+"""
+
+
+def _landing_image(generated: Path, table: str, key: str, value: str) -> pa.Table:
+    """A record's latest full image in the generated landing zone."""
+    con = duckdb.connect()
+    try:
+        return con.sql(
+            f"select * from read_parquet('{generated / 'landing' / table}/*/*.parquet') "
+            f"where {key} = ? and _op = 'U' order by _extracted_at desc limit 1",
+            params=[value],
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _needles(path: Path, customer_id: str) -> set[str]:
+    """The person's raw values as delivered, normalized values and tokens, less
+    any value another customer's record also holds (a shared household address
+    stays: it is theirs too)."""
+    con = duckdb.connect(str(path))
+    try:
+        mine = "in (select source_record_id from marts.customer_source_xref where customer_id = ?)"
+        theirs = mine.replace("in (", "not in (")
+        raw_values = {
+            "ecommerce_customers": ["email", "phone", "street_address"],
+            "loyalty_members": ["email", "phone", "street_address"],
+            "crm_contacts": ["email", "phone"],
+            "enrichment_profiles": ["email", "phone", "street_address"],
+            "pos_card_holders": ["phone"],
+            "mobile_app_devices": ["profile_email"],
+        }
+        vault = [
+            "email_normalized",
+            "phone_e164",
+            "street_address_normalized",
+            "email_token",
+            "phone_token",
+            "name_token",
+            "address_token",
+            "first_name_normalized || ' ' || last_name_normalized",
+        ]
+
+        def values(condition: str) -> set[str]:
+            found: set[str] = set()
+            for table, columns in raw_values.items():
+                key = TABLES[table].key
+                for column in columns:
+                    found |= {
+                        r[0]
+                        for r in con.execute(
+                            f'select distinct trim("{column}") from raw.{table} '
+                            f'where "{key}" {condition} and trim("{column}") <> \'\'',
+                            [customer_id],
+                        ).fetchall()
+                        if r[0]
+                    }
+            for column in vault:
+                found |= {
+                    r[0]
+                    for r in con.execute(
+                        f"select distinct {column} from vault.vault_identity_pii "
+                        f"where source_record_id {condition}",
+                        [customer_id],
+                    ).fetchall()
+                    if r[0]
+                }
+            return found
+
+        shared = {v.lower() for v in values(theirs)}
+        return {v for v in values(mine) if v.lower() not in shared and len(v) >= 8}
+    finally:
+        con.close()
+
+
+def test_an_erased_person_is_gone_everywhere_and_stays_gone(
+    generated: Path, ten_days, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person in all six sources with days of history: an access export holds
+    every record; after the erasure no table, snapshot, landing file or byte of
+    the warehouse holds their values or tokens, their activity is kept unlinked,
+    everyone else is untouched; the enrichment provider's re-delivery next day
+    is suppressed while a first-party sign-up becomes a new customer; a key
+    rotation keeps every link."""
+    from c360 import privacy
+    from c360.cli import main
+    from c360.tokenization import KEY_ENV
+    from tests.privacy_scan import values_in_file_bytes, values_in_landing, values_in_tables
+
+    landing = tmp_path / "landing"
+    shutil.copytree(generated / "landing", landing)
+    path = copy_warehouse(ten_days[0], tmp_path / "warehouse.duckdb")
+    _repoint_landing(path, generated / "landing", landing)
+    person, customer = _query(
+        path, PERSON_IN_SIX_SOURCES, [str(generated / "truth" / "person_links.parquet")]
+    )[0]
+    records = set(
+        _query(
+            path,
+            "select source_table, source_record_id from marts.customer_source_xref "
+            "where customer_id = ?",
+            [customer],
+        )
+    )
+    assert len({table for table, _ in records}) == 6
+    needles = _needles(path, customer)
+    email = _query(
+        path,
+        "select min(email) from raw.ecommerce_customers where customer_account_id in "
+        "(select source_record_id from marts.customer_source_xref where customer_id = ?) "
+        "and email <> ''",
+        [customer],
+    )[0][0]
+    assert email and len(needles) >= 8
+    # The scans can see the person before the erasure: in tables, landing and bytes.
+    assert values_in_file_bytes(path, needles)
+    assert values_in_landing(landing, needles)
+    orders = _query(
+        path,
+        "select order_id from marts.fct_orders where customer_id = ? order by 1",
+        [customer],
+    )
+    assert orders
+    others = set(
+        _query(
+            path,
+            "select source_table, source_record_id, customer_id from marts.customer_source_xref "
+            "where customer_id <> ?",
+            [customer],
+        )
+    )
+    revenue = _query(path, "select sum(order_total), count(*) from marts.fct_orders")
+
+    # Access: one command, every source record, the golden record, activity, events.
+    assert main(["privacy", "export", "--email", email.upper(), "--warehouse", str(path)]) == 0
+    exported = _query(
+        path,
+        "select export_file, status, customer_ids from privacy.request_log "
+        "where request_type = 'access'",
+    )
+    assert len(exported) == 1 and exported[0][1:] == ("completed", customer)
+    export = json.loads(Path(exported[0][0]).read_text())
+    held = {(r["source_table"], r["source_record_id"]) for r in export["identity_records"]}
+    assert held == records
+    assert all(r["as_delivered"] for r in export["identity_records"])
+    assert export["golden_record"]["customer_id"] == customer
+    assert "@" in export["golden_record"]["email"]
+    assert len(export["activity"]["orders"]) == len(orders)
+    assert any(e["event_type"] == "new" for e in export["identity_events"])
+
+    # Erasure, delivered in the landing zone like any request.
+    erase_day = START + dt.timedelta(days=DAYS + 1)
+    request = pa.table(
+        {
+            "request_id": ["PR-ERASE-1"],
+            "request_type": ["erasure"],
+            "jurisdiction": ["GDPR"],
+            "subject_email": [f"  {email.upper()} "],
+            "subject_phone": pa.nulls(1, pa.string()),
+            "subject_loyalty_id": pa.nulls(1, pa.string()),
+            "subject_customer_id": pa.nulls(1, pa.string()),
+            "received_at": [f"{erase_day}T08:00:00"],
+            "_op": ["U"],
+            "_extracted_at": [f"{erase_day}T09:00:00"],
+        }
+    )
+    _upsert(landing, "privacy_requests", erase_day, request)
+    erased = pipeline.run(landing, path)
+    assert erased.days[0].privacy.records_erased >= len(records)
+    assert erased.days[0].purged.compacted
+
+    assert _query(
+        path,
+        "select status, current_customer_id from marts.customer_id_history where customer_id = ?",
+        [customer],
+    ) == [("erased", None)]
+    assert _query(
+        path,
+        "select event_type, reason from marts.identity_events where primary_customer_id = ? "
+        "and run_date = ?",
+        [customer, erase_day],
+    ) == [("erasure", "privacy")]
+    assert _query(
+        path,
+        "select status, is_deadline_met, records_affected from marts.privacy_requests "
+        "where request_id = 'PR-ERASE-1'",
+    ) == [("completed", True, len(records))]
+    assert not Path(exported[0][0]).exists()  # the earlier export was a copy of them
+    # Nowhere: no table or view, no snapshot, no landing file, no byte of the file.
+    assert values_in_tables(path, needles) == []
+    assert values_in_landing(landing, needles) == []
+    assert values_in_file_bytes(path, needles) == set()
+    # Activity stays for the totals, with no link to the person.
+    assert _query(path, "select sum(order_total), count(*) from marts.fct_orders") == revenue
+    unlinked = _query(
+        path,
+        "select count(*) filter (where customer_id is null and customer_account_id is null) "
+        "from marts.fct_orders where order_id in (select unnest(?::varchar[]))",
+        [[o[0] for o in orders]],
+    )[0][0]
+    assert unlinked == len(orders)
+    assert _query(
+        path, "select count(*) from marts.fct_orders where customer_id = ?", [customer]
+    ) == [(0,)]
+    # Everyone else keeps their records and ids.
+    after = set(
+        _query(
+            path,
+            "select source_table, source_record_id, customer_id from marts.customer_source_xref",
+        )
+    )
+    assert after == others
+
+    # A key rotation re-tokenizes everything and changes no link and no history.
+    xref_before = _query(path, "select * from marts.customer_source_xref order by all")
+    snapshot_rows = _query(path, "select count(*) from snapshots.snp_customer_golden_records")
+    old_email_tokens = {
+        r[0] for r in _query(path, "select email_token from marts.dim_customer") if r[0]
+    }
+    monkeypatch.delenv(KEY_ENV, raising=False)  # the warehouse has the development key
+    rotated = privacy.rotate_tokenization_key(b"a-new-test-key", path)
+    monkeypatch.setenv(KEY_ENV, "a-new-test-key")
+    assert rotated.tokens_mapped > 1000 and rotated.old_tokens_left == 0
+    assert _query(path, "select * from marts.customer_source_xref order by all") == xref_before
+    assert (
+        _query(path, "select count(*) from snapshots.snp_customer_golden_records") == snapshot_rows
+    )
+    new_email_tokens = {
+        r[0] for r in _query(path, "select email_token from marts.dim_customer") if r[0]
+    }
+    assert (
+        len(new_email_tokens) == len(old_email_tokens) and not new_email_tokens & old_email_tokens
+    )
+
+    # Next day the enrichment provider sends the person again (the same
+    # profile, and a new one with their email); they also sign up again.
+    redelivery_day = erase_day + dt.timedelta(days=1)
+    profile = next(r for t, r in records if t == "enrichment_profiles")
+    original = _landing_image(generated, "enrichment_profiles", "provider_record_id", profile)
+    assert original.num_rows == 1
+    resent = pa.concat_tables(
+        [
+            original,
+            original.set_column(0, "provider_record_id", pa.array(["XP-NEW-PROFILE-1"])),
+        ]
+    )
+    resent = resent.set_column(
+        resent.schema.get_field_index("email"), "email", pa.array([email, email.lower()])
+    )
+    _upsert(landing, "enrichment_profiles", redelivery_day, resent)
+    account = next(r for t, r in records if t == "ecommerce_customers")
+    signup = _landing_image(generated, "ecommerce_customers", "customer_account_id", account)
+    signup = signup.set_column(0, "customer_account_id", pa.array(["A-RESIGNUP-1"]))
+    signup = signup.set_column(signup.schema.get_field_index("email"), "email", pa.array([email]))
+    _upsert(landing, "ecommerce_customers", redelivery_day, signup)
+    pipeline.run(landing, path)
+    assert _query(
+        path,
+        "select count(*) from marts.customer_source_xref where source_table = "
+        "'enrichment_profiles' and source_record_id in (?, 'XP-NEW-PROFILE-1')",
+        [profile],
+    ) == [(0,)]
+    assert _query(
+        path,
+        "select sum(rows_removed) from marts.privacy_suppressions where run_date = ?",
+        [redelivery_day],
+    ) == [(2,)]
+    new_id = _query(
+        path,
+        "select customer_id from marts.customer_source_xref "
+        "where source_record_id = 'A-RESIGNUP-1'",
+    )[0][0]
+    assert new_id != customer
+    assert _query(
+        path, "select issued_on from marts.customer_id_history where customer_id = ?", [new_id]
+    ) == [(redelivery_day,)]
+    assert values_in_landing(landing, {profile}) == []

@@ -11,10 +11,9 @@ from c360.tokenization import DEVELOPMENT_KEY, token, tokenization_key
 
 
 @pytest.fixture(autouse=True)
-def fresh_key_cache():
-    tokenization_key.cache_clear()
+def warn_again():
+    tokenization._warned.clear()
     yield
-    tokenization_key.cache_clear()
 
 
 def test_tokens_are_deterministic_and_typed() -> None:
@@ -38,12 +37,19 @@ def test_key_from_environment_then_file_then_loud_default(monkeypatch, tmp_path,
     monkeypatch.delenv(tokenization.KEY_FILE_ENV, raising=False)
     assert tokenization_key() == DEVELOPMENT_KEY.encode()
     assert "WARNING" in capsys.readouterr().err
-    tokenization_key.cache_clear()
     secret = tmp_path / "key"
     secret.write_text("from-file\n")
     monkeypatch.setenv(tokenization.KEY_FILE_ENV, str(secret))
     assert tokenization_key() == b"from-file"
-    tokenization_key.cache_clear()
     monkeypatch.setenv(tokenization.KEY_ENV, "from-env")
     assert tokenization_key() == b"from-env"
     assert capsys.readouterr().err == ""
+
+
+def test_a_changed_key_takes_effect_in_a_running_process(monkeypatch) -> None:
+    """Key rotation switches the key under a live process (c360 privacy rotate-key)."""
+    monkeypatch.setenv(tokenization.KEY_ENV, "old")
+    before = token("email", "a@b.com")
+    monkeypatch.setenv(tokenization.KEY_ENV, "new")
+    assert token("email", "a@b.com") != before
+    assert token("email", "a@b.com") == token("email", "a@b.com", b"new")

@@ -1,4 +1,7 @@
 -- Every customer id ever issued, its status and the id it now lives on as.
+-- An id whose records all left is `retired`, or `erased` when a privacy
+-- request erased them (privacy.erased_customers); either way it points to
+-- no current id and is never issued again.
 -- A merged id points to the survivor of its merge; when that survivor is
 -- merged in turn, every id pointing to it moves on too, so any id ever
 -- issued maps to its current id in one lookup. Like the assignments it is
@@ -18,6 +21,12 @@ with
 assignments as (
 
     select * from {{ ref('int_customer_id_assignments') }}
+
+),
+
+erased_customers as (
+
+    select * from {{ source('privacy_actions', 'erased_customers') }}
 
 ),
 
@@ -109,26 +118,35 @@ retired_today as (
         retired.customer_id,
         retired.merged_into_customer_id as current_customer_id,
         retired.merged_into_customer_id,
-        case when retired.merged_into_customer_id is null then 'retired' else 'merged' end
-            as status,
+        case
+            when erased_customers.customer_id is not null then 'erased'
+            when retired.merged_into_customer_id is null then 'retired'
+            else 'merged'
+        end as status,
         registry.issued_on,
         {{ run_date_literal() }} as changed_on
     from retired
     inner join registry on retired.customer_id = registry.customer_id
+    left join erased_customers on retired.customer_id = erased_customers.customer_id
     where retired.target_rank = 1
 
 ),
 
--- Ids merged earlier into an id retired today follow it to its target.
+-- Ids merged earlier into an id retired today follow it to its target; ids
+-- merged into an erased id were the same person's, and are erased with it.
 repointed as (
 
     select
         registry.customer_id,
         retired_today.current_customer_id,
         registry.merged_into_customer_id,
-        registry.status,
+        case when retired_today.status = 'erased' then 'erased' else registry.status end
+            as status,
         registry.issued_on,
-        registry.changed_on
+        case
+            when retired_today.status = 'erased' then retired_today.changed_on
+            else registry.changed_on
+        end as changed_on
     from registry
     inner join retired_today on registry.current_customer_id = retired_today.customer_id
     where registry.customer_id <> retired_today.customer_id

@@ -23,6 +23,12 @@ activity as (
 
 ),
 
+sale_preferences as (
+
+    select * from {{ ref('int_customer_sale_preferences') }}
+
+),
+
 customers as (
 
     select
@@ -64,6 +70,8 @@ final as (
         customers.source_count,
         customers.is_flagged_for_review,
         customers.has_identifying_record,
+        coalesce(sale_preferences.is_opted_out_of_sale, false) as is_opted_out_of_sale,
+        sale_preferences.sale_preference_decided_on,
         {%- for golden_attribute in golden_attributes() %}
         {%- set attribute, data_type = golden_attribute.name, golden_attribute.type %}
         golden.{{ attribute }},
@@ -86,6 +94,7 @@ final as (
     from customers
     left join golden on customers.customer_id = golden.customer_id
     left join activity on customers.customer_id = activity.customer_id
+    left join sale_preferences on customers.customer_id = sale_preferences.customer_id
 
 )
 

@@ -1,7 +1,7 @@
 -- One row per change of customer ids on a run date: `new` (a customer seen
 -- for the first time), `merge` (ids retired into a survivor), `split` (an
 -- id's records now under several ids), `retire` (every record of an id left
--- its source). Downstream teams replay these in order to re-key what they
+-- its source), `erasure` (a privacy request erased the customer). Downstream teams replay these in order to re-key what they
 -- hold. Written per run date; a rerun of a date rewrites that date's events.
 {{
     config(
@@ -35,6 +35,12 @@ edges as (
 identity_records as (
 
     select * from {{ ref('int_identity_records') }}
+
+),
+
+erased_customers as (
+
+    select * from {{ source('privacy_actions', 'erased_customers') }}
 
 ),
 
@@ -200,6 +206,19 @@ events as (
         'every record left its source' as reason_detail
     from registry
     where status = 'retired' and changed_on = {{ run_date_literal() }}
+
+    union all
+
+    select
+        'erasure' as event_type,
+        registry.customer_id as customer_ids_before,
+        cast(null as {{ dbt.type_string() }}) as customer_ids_after,
+        registry.customer_id as primary_customer_id,
+        'privacy' as reason,
+        'request ' || erased_customers.request_id as reason_detail
+    from registry
+    inner join erased_customers on registry.customer_id = erased_customers.customer_id
+    where registry.status = 'erased' and registry.changed_on = {{ run_date_literal() }}
 
 ),
 

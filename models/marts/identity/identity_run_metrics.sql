@@ -175,6 +175,10 @@ final as (
             select count(*) from registry
             where status = 'retired' and changed_on = {{ run_date_literal() }}
         ) as ids_retired,
+        (
+            select count(*) from events
+            where event_type = 'erasure'
+        ) as ids_erased,
         (select ids from untouched_changed) as untouched_ids_changed
 
 )

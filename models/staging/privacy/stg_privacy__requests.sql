@@ -1,5 +1,6 @@
--- Latest image of each privacy_requests record, contract columns typed.
--- No PII normalization here yet: values are as the source holds them.
+-- Latest image of each privacy_requests record, contract columns typed, and
+-- the subject's identifiers normalized by the rules the identity records
+-- follow, so that a request finds the records (c360/privacy.py).
 with
 
 source as (
@@ -27,6 +28,9 @@ final as (
         subject_phone,
         subject_loyalty_id,
         subject_customer_id,
+        {{ normalize_email('subject_email') }} as subject_email_normalized,
+        {{ normalize_phone('subject_phone') }} as subject_phone_e164,
+        {{ normalize_loyalty_number('subject_loyalty_id') }} as subject_loyalty_id_normalized,
         {{ safe_cast('received_at', dbt.type_timestamp()) }} as received_at,
         {{ landing_metadata() }}
     from ranked

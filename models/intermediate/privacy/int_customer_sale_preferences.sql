@@ -1,0 +1,35 @@
+-- Each current customer's opt-out of sale or sharing. The most restrictive
+-- record wins: a customer holding any opted-out record is opted out, so a
+-- merge never re-opens a sale the subject refused. Every record of an
+-- opted-out customer carries the flag itself (c360/privacy.py propagates
+-- it), so each part of a later split stays opted out.
+with
+
+memberships as (
+
+    select * from {{ ref('int_customer_memberships') }}
+
+),
+
+preferences as (
+
+    select * from {{ source('privacy_actions', 'sale_preferences') }}
+
+),
+
+final as (
+
+    select
+        memberships.customer_id,
+        {{ dbt.bool_or('coalesce(preferences.is_opted_out_of_sale, false)') }}
+            as is_opted_out_of_sale,
+        max(preferences.decided_on) as sale_preference_decided_on
+    from memberships
+    left join preferences
+        on memberships.source_table = preferences.source_table
+        and memberships.source_record_id = preferences.source_record_id
+    group by memberships.customer_id
+
+)
+
+select * from final
