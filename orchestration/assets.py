@@ -26,7 +26,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from c360 import pipeline, warehouse
+from c360 import pipeline, privacy, warehouse
 from c360.contract import TABLES
 from orchestration.partitions import daily_partitions
 from orchestration.project import dbt_project
@@ -50,6 +50,16 @@ SCORING_KEYS = [
 ]
 MODEL_KEY = AssetKey(["matching", "splink_models"])
 RUN_METRICS = AssetKey(["marts", "identity_run_metrics"])
+# What the privacy intake writes (dbt reads them as the privacy_actions source).
+PRIVACY_KEYS = [
+    AssetKey([privacy.SCHEMA, name])
+    for name in ("request_log", "erased_customers", "sale_preferences", "suppression_log")
+]
+SNAPSHOT_KEYS = [
+    AssetKey(["snapshots", name])
+    for name in ("snp_customer_memberships", "snp_customer_golden_records")
+]
+PURGE_KEY = AssetKey([privacy.SCHEMA, "purge"])
 
 
 class C360Settings(ConfigurableResource):
@@ -137,6 +147,55 @@ after_scoring = _dbt_phase("after_scoring")
 publish = _dbt_phase("publish")
 
 
+@multi_asset(
+    specs=[
+        AssetSpec(
+            key,
+            group_name="privacy",
+            deps=[IDENTITY_RECORDS, AssetKey([warehouse.RAW_SCHEMA, "privacy_requests"])],
+        )
+        for key in PRIVACY_KEYS
+    ],
+    partitions_def=daily_partitions,
+    retry_policy=RETRY,
+)
+def privacy_intake(context: AssetExecutionContext, c360: C360Settings):
+    """The day's privacy requests (erasure, access, opt-out and opt-in of sale) and
+    the suppression of erased people in the day's deliveries (c360/privacy.py):
+    before scoring, so the rest of the day runs without whom it erased."""
+    result = privacy.intake(_run_date(context), c360.warehouse)
+    metadata = {f"requests_{status}": n for status, n in result.requests.items()}
+    metadata.update(
+        {
+            "records_erased": result.records_erased,
+            "records_suppressed": result.records_suppressed,
+            "activity_rows_unlinked": result.activity_rows_unlinked,
+            "landing_files_rewritten": result.landing_files_rewritten,
+            "access_exports": len(result.exports),
+            "requests_deferred": result.deferred,
+        }
+    )
+    for key in PRIVACY_KEYS:
+        yield MaterializeResult(asset_key=key, metadata=metadata if key == PRIVACY_KEYS[0] else {})
+
+
+@asset(
+    key=PURGE_KEY,
+    deps=[RUN_METRICS, *SNAPSHOT_KEYS],
+    partitions_def=daily_partitions,
+    group_name="privacy",
+    retry_policy=RETRY,
+)
+def privacy_purge(context: AssetExecutionContext, c360: C360Settings) -> MaterializeResult:
+    """Once the day is published: delete what state and snapshot history still hold
+    of the records erased or suppressed, and rewrite the warehouse file so that
+    deleted values leave its bytes too."""
+    result = privacy.finish(c360.warehouse)
+    return MaterializeResult(
+        metadata={"rows_deleted": result.rows_deleted, "file_rewritten": result.compacted}
+    )
+
+
 @asset(key=MODEL_KEY, deps=[IDENTITY_RECORDS], group_name="matching")
 def splink_model(context: AssetExecutionContext, c360: C360Settings) -> MaterializeResult:
     """Re-estimate the identity model (`c360 train`): materialize on demand. The
@@ -149,7 +208,7 @@ def splink_model(context: AssetExecutionContext, c360: C360Settings) -> Material
 
 @multi_asset(
     specs=[
-        AssetSpec(key, group_name="matching", deps=[IDENTITY_RECORDS, MODEL_KEY])
+        AssetSpec(key, group_name="matching", deps=[IDENTITY_RECORDS, MODEL_KEY, *PRIVACY_KEYS])
         for key in SCORING_KEYS
     ],
     partitions_def=daily_partitions,
@@ -173,7 +232,7 @@ def splink_scoring(context: AssetExecutionContext, c360: C360Settings):
 
 @asset(
     key=AssetKey(["reports", "daily_run"]),
-    deps=[RUN_METRICS],
+    deps=[PURGE_KEY],
     partitions_def=daily_partitions,
     group_name="reports",
 )
@@ -202,5 +261,14 @@ def daily_run(context: AssetExecutionContext, c360: C360Settings) -> Materialize
     return MaterializeResult(metadata=metadata)
 
 
-PARTITIONED = [landing, before_scoring, splink_scoring, after_scoring, publish, daily_run]
+PARTITIONED = [
+    landing,
+    before_scoring,
+    privacy_intake,
+    splink_scoring,
+    after_scoring,
+    publish,
+    privacy_purge,
+    daily_run,
+]
 ALL_ASSETS = [*PARTITIONED, splink_model]

@@ -295,6 +295,14 @@ def test_a_planted_merge_then_a_cannot_link_split(
         pa.array([f"{merge_day.isoformat()}T06:00:00"]),
     )
     _upsert(landing, "ecommerce_customers", merge_day, image)
+    # The same day, the single-record customer opts out of sale (CCPA), by id.
+    assert _opted_out(path, keep_id, moved_id) == {keep_id: False, moved_id: False}
+    _upsert(
+        landing,
+        "privacy_requests",
+        merge_day,
+        _sale_request("PR-OPT-OUT", "opt_out_sale", moved_id, merge_day),
+    )
     merged = pipeline.run(landing, path)
     assert [d.run_date for d in merged.days] == [merge_day]
     # The oldest id survives (issued first, then the smaller id).
@@ -320,6 +328,11 @@ def test_a_planted_merge_then_a_cannot_link_split(
         [retired],
     ) == [("merged", survivor)]
     assert _query(path, TOTALS) == totals
+    # The most restrictive record wins: the merged customer is opted out.
+    assert _opted_out(path, survivor) == {survivor: True}
+    assert _query(
+        path, "select count(*) from marts.marketing_audience where customer_id = ?", [survivor]
+    ) == [(0,)]
 
     # The steward's fix: a cannot-link override in the (copied) project.
     project = _copy_project(tmp_path)
@@ -352,6 +365,8 @@ def test_a_planted_merge_then_a_cannot_link_split(
     )
     # The larger side (the two-record customer's records) keeps the id.
     assert owners[keep_record] == survivor != owners[moved_record]
+    # Both parts of the split inherit the opt-out.
+    assert set(_opted_out(path, *owners.values()).values()) == {True}
     # Both sides' activity is restated to their customers; nothing is lost.
     assert _query(path, TOTALS) == totals
     for record, customer in owners.items():
@@ -398,6 +413,13 @@ def test_a_planted_merge_then_a_cannot_link_split(
     pipeline.train(path)
     link_day = split_day + dt.timedelta(days=1)
     _upsert(landing, "crm_tickets", link_day, _query_arrow_empty_ticket(path))
+    # ... and the split-off customer opts back in.
+    _upsert(
+        landing,
+        "privacy_requests",
+        link_day,
+        _sale_request("PR-OPT-IN", "opt_in_sale", owners[moved_record], link_day),
+    )
     pipeline.run(landing, path)
     merges = _query(
         path,
@@ -418,8 +440,45 @@ def test_a_planted_merge_then_a_cannot_link_split(
         )
     )
     assert final[keep_record] == final[other_record] != final[moved_record]
+    assert _opted_out(path, final[keep_record], final[moved_record]) == {
+        final[keep_record]: True,
+        final[moved_record]: False,
+    }
+    assert _query(
+        path,
+        "select request_id, status, is_deadline_met from marts.privacy_requests "
+        "where request_id like 'PR-OPT-%' order by 1",
+    ) == [("PR-OPT-IN", "completed", True), ("PR-OPT-OUT", "completed", True)]
     assert _query(path, TOTALS) == totals
     print(f"\nre-trained before the must-link day; that day scored in full: {scoring}")
+
+
+def _opted_out(path: Path, *customer_ids: str) -> dict[str, bool]:
+    return dict(
+        _query(
+            path,
+            "select customer_id, is_opted_out_of_sale from marts.dim_customer "
+            "where customer_id in (select unnest(?::varchar[]))",
+            [list(customer_ids)],
+        )
+    )
+
+
+def _sale_request(request_id: str, kind: str, customer_id: str, day: dt.date) -> pa.Table:
+    return pa.table(
+        {
+            "request_id": [request_id],
+            "request_type": [kind],
+            "jurisdiction": ["CCPA"],
+            "subject_email": pa.nulls(1, pa.string()),
+            "subject_phone": pa.nulls(1, pa.string()),
+            "subject_loyalty_id": pa.nulls(1, pa.string()),
+            "subject_customer_id": [customer_id],
+            "received_at": [f"{day}T07:00:00"],
+            "_op": ["U"],
+            "_extracted_at": [f"{day}T08:00:00"],
+        }
+    )
 
 
 def _query_arrow_empty_ticket(path: Path) -> pa.Table:

@@ -71,8 +71,15 @@ def test_definitions_load_with_one_lineage_from_landing_to_marts() -> None:
         ["raw", "ecommerce_customers"],
         ["vault", "vault_identity_pii"],
         ["intermediate", "int_identity_clusters"],
+        ["privacy", "sale_preferences"],
     ):
         assert AssetKey(key) in ancestors, key
+    # Privacy requests are acted on before scoring; the purge runs once published.
+    scoring = graph.get(AssetKey(["matching", "splink_match_pairs"])).parent_keys
+    assert AssetKey(["privacy", "request_log"]) in scoring
+    assert graph.get(AssetKey(["reports", "daily_run"])).parent_keys == {
+        AssetKey(["privacy", "purge"])
+    }
     job = defs.get_job_def("daily_refresh")
     assert job.partitions_def is not None
     # dbt tests are asset checks; marts carry freshness checks.

@@ -17,18 +17,28 @@ preferences as (
 
 ),
 
-final as (
+record_preferences as (
 
     select
         memberships.customer_id,
-        {{ dbt.bool_or('coalesce(preferences.is_opted_out_of_sale, false)') }}
-            as is_opted_out_of_sale,
-        max(preferences.decided_on) as sale_preference_decided_on
+        preferences.decided_on,
+        coalesce(preferences.is_opted_out_of_sale, false) as is_record_opted_out
     from memberships
     left join preferences
-        on memberships.source_table = preferences.source_table
-        and memberships.source_record_id = preferences.source_record_id
-    group by memberships.customer_id
+        on
+            memberships.source_table = preferences.source_table
+            and memberships.source_record_id = preferences.source_record_id
+
+),
+
+final as (
+
+    select
+        customer_id,
+        {{ dbt.bool_or('is_record_opted_out') }} as is_opted_out_of_sale,
+        max(decided_on) as sale_preference_decided_on
+    from record_preferences
+    group by customer_id
 
 )
 

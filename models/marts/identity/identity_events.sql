@@ -1,8 +1,9 @@
 -- One row per change of customer ids on a run date: `new` (a customer seen
 -- for the first time), `merge` (ids retired into a survivor), `split` (an
 -- id's records now under several ids), `retire` (every record of an id left
--- its source), `erasure` (a privacy request erased the customer). Downstream teams replay these in order to re-key what they
--- hold. Written per run date; a rerun of a date rewrites that date's events.
+-- its source), `erasure` (a privacy request erased the customer).
+-- Downstream teams replay these in order to re-key what they hold. Written
+-- per run date; a rerun of a date rewrites that date's events.
 {{
     config(
         materialized='incremental',

@@ -102,7 +102,7 @@ final as (
         and {{ run_date_literal() }}
         > cast({{ dbt.dateadd('day', 'legal_deadline_days', 'received_at') }} as date)
             as is_overdue,
-        {{ dbt.datediff('cast(received_at as date)', 'completed_on', 'day') }} as days_to_complete
+        {{ dbt.datediff('cast(received_at as date)', 'completed_on', 'day') }} as days_to_complete  -- noqa: LT05
     from deadlines
 
 )
