@@ -98,8 +98,12 @@ def _demo(args: argparse.Namespace) -> int:
         "\nWhere things are:\n"
         f"  warehouse  {warehouse}  (one DuckDB file)\n"
         "  marts      marts.dim_customer, marts.customer_source_xref, marts.fct_orders,\n"
-        "             marts.fct_app_events, marts.fct_pos_transactions, marts.fct_tickets\n"
-        "  restricted staging.*, intermediate.*, vault.* (PII and matching features)\n"
+        "             marts.fct_app_events, marts.fct_pos_transactions, marts.fct_tickets,\n"
+        "             marts.customer_id_history, marts.identity_events,\n"
+        "             marts.identity_run_metrics, marts.marketing_audience,\n"
+        "             marts.privacy_requests, marts.privacy_suppressions\n"
+        "  restricted staging.*, intermediate.*, vault.* (PII and matching features),\n"
+        "             privacy.* (request log, suppression entries)\n"
         "\nTry:\n"
         f'  .venv/bin/python -c "import duckdb; {db}.sql('
         "'select customer_id, source_count, email_token_source, order_count, order_revenue "
@@ -291,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate-key", help="re-tokenize the warehouse under a new tokenization key"
     )
     rk.add_argument(
-        "--new-key-file", help=f"file holding the new key (else ${'C360_TOKENIZATION_KEY_NEW'})"
+        "--new-key-file", help="file holding the new key (else $C360_TOKENIZATION_KEY_NEW)"
     )
     rk.add_argument("--warehouse", default=None)
     rk.set_defaults(func=_rotate_key)

@@ -412,17 +412,28 @@ def _resolve(con, result: IntakeResult) -> tuple[list[Decision], dict[str, dict]
     return decisions, pending
 
 
-def _subject_records(con, decision: Decision) -> list[tuple[str, str]]:
-    records = set(decision.unassigned_records)
-    if decision.customer_id:
-        records |= set(
-            con.execute(
-                "select source_table, source_record_id from intermediate.int_customer_memberships "
-                "where customer_id = ?",
-                [decision.customer_id],
-            ).fetchall()
-        )
-    return sorted(records)
+def _subject_records(con, decisions: list[Decision]) -> dict[str, list[tuple[str, str]]]:
+    """Each resolved request's records: its customer's, and the records no
+    customer holds yet that carry its identifiers. One pass over the
+    memberships for the whole batch."""
+    resolved = [d for d in decisions if d.status == "completed"]
+    con.execute("create or replace temp table _decided (request_id varchar, customer_id varchar)")
+    _insert_many(
+        con,
+        "insert into _decided values (?, ?)",
+        [(d.request_id, d.customer_id) for d in resolved if d.customer_id],
+    )
+    records: dict[str, set[tuple[str, str]]] = {
+        d.request_id: set(d.unassigned_records) for d in resolved
+    }
+    for request_id, table, record_id in con.execute(
+        """select decided.request_id, members.source_table, members.source_record_id
+        from _decided as decided
+        inner join intermediate.int_customer_memberships as members
+            on members.customer_id = decided.customer_id"""
+    ).fetchall():
+        records[request_id].add((table, record_id))
+    return {request_id: sorted(found) for request_id, found in records.items()}
 
 
 def _act(con, decisions, pending, run_date, warehouse_file, result: IntakeResult) -> None:
@@ -432,11 +443,11 @@ def _act(con, decisions, pending, run_date, warehouse_file, result: IntakeResult
     )
     con.execute("create or replace temp table _erased_requests (request_id varchar)")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    subject_records = _subject_records(con, decisions)
     for decision in decisions:
         request = pending[decision.request_id]
-        records = _subject_records(con, decision) if decision.status == "completed" else []
+        records = subject_records.get(decision.request_id, [])
         export_file = None
-        unlinked = 0
         if decision.status == "completed":
             if decision.request_type == "access":
                 export_file = str(write_export(con, decision, records, request, warehouse_file))
@@ -444,7 +455,6 @@ def _act(con, decisions, pending, run_date, warehouse_file, result: IntakeResult
             elif decision.request_type in ("opt_out_sale", "opt_in_sale"):
                 _set_sale_preference(con, decision, records, run_date)
             elif decision.request_type == "erasure":
-                unlinked = _count_linked_activity(con, records)
                 _insert_many(
                     con,
                     "insert into _erase_records values (?, ?, ?)",
@@ -474,13 +484,14 @@ def _act(con, decisions, pending, run_date, warehouse_file, result: IntakeResult
                 decision.reason,
                 1 if decision.customer_id else 0,
                 len(records),
-                unlinked,
+                0,
                 decision.customer_id,
                 export_file,
             ],
         )
         result.requests[decision.status] = result.requests.get(decision.status, 0) + 1
     if _scalar(con, "select count(*) from _erase_records"):
+        _count_linked_activity(con)
         # The subject's earlier requests (an access, an opt-out) name them too.
         con.execute(
             f"""insert into _erased_requests
@@ -497,21 +508,25 @@ def _act(con, decisions, pending, run_date, warehouse_file, result: IntakeResult
         )
 
 
-def _count_linked_activity(con, records: list[tuple[str, str]]) -> int:
-    by_table = defaultdict(list)
-    for table, record_id in records:
-        by_table[table].append(record_id)
-    total = 0
+def _count_linked_activity(con) -> None:
+    """Per erasure request, the activity rows it unlinks (one pass per table)."""
+    counts: dict[str, int] = defaultdict(int)
     for activity, references in ACTIVITY_REFERENCES.items():
         for column, identity in references:
-            if by_table[identity]:
-                total += _scalar(
-                    con,
-                    f"select count(*) from {warehouse.RAW_SCHEMA}.{activity} "
-                    f'where "{column}" in (select unnest(?::varchar[]))',
-                    [by_table[identity]],
-                )
-    return total
+            for request_id, rows in con.execute(
+                f"""select erased.request_id, count(*)
+                from {warehouse.RAW_SCHEMA}.{activity} as activity
+                inner join _erase_records as erased
+                    on erased.source_table = '{identity}'
+                    and activity."{column}" = erased.source_record_id
+                group by erased.request_id"""
+            ).fetchall():
+                counts[request_id] += rows
+    for request_id, rows in counts.items():
+        con.execute(
+            f"update {SCHEMA}.request_log set activity_rows_unlinked = ? where request_id = ?",
+            [rows, request_id],
+        )
 
 
 def _set_sale_preference(con, decision: Decision, records, run_date: dt.date) -> None:
