@@ -10,6 +10,7 @@ misses the workers running side by side.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -143,6 +144,55 @@ def bench_pipeline(landing: Path, warehouse: Path) -> list[dict]:
     return rows
 
 
+def bench_privacy(warehouse: Path, erasures: int = 20) -> dict:
+    """Erase `erasures` customers ad hoc (one rebuild of the last run date acts on
+    all of them), and export one: the time of the intake, of the purge and file
+    rewrite, and the file's size before and after."""
+    import resource
+    import time
+
+    import duckdb
+
+    from c360 import pipeline, privacy
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        customers = [
+            r[0]
+            for r in con.execute(
+                "select customer_id from marts.dim_customer where has_identifying_record "
+                "and record_count >= 3 order by customer_id limit ?",
+                [erasures + 1],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    clock = time.perf_counter()
+    exported = privacy.submit("access", customer_id=customers[-1], warehouse_file=warehouse)
+    privacy.intake(dt.date.today(), warehouse)
+    export_seconds = time.perf_counter() - clock
+    for customer in customers[:-1]:
+        privacy.submit("erasure", customer_id=customer, warehouse_file=warehouse)
+    size_before = warehouse.stat().st_size
+    day = pipeline.rebuild(warehouse, quiet=True)
+    return {
+        "benchmark": "privacy_erasure",
+        "customers_erased": len(customers) - 1,
+        "records_erased": day.privacy.records_erased,
+        "activity_rows_unlinked": day.privacy.activity_rows_unlinked,
+        "state_rows_purged": day.purged.rows_deleted,
+        "seconds": day.seconds,
+        "access_export_seconds": round(export_seconds, 1),
+        "access_export": privacy.request_status(exported, warehouse).get("status"),
+        "file_mib_before_after": [
+            round(size_before / 2**20, 1),
+            round(warehouse.stat().st_size / 2**20, 1),
+        ],
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "machine": machine(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -179,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {day['records_rescored']:,} | {day['comparisons_scored']:,} "
                 f"| {day['ids_minted_merged_split']} | {day['peak_rss_gib']} GiB |"
             )
+        erased = bench_privacy(warehouse)
+        print(json.dumps(erased))
+        with results.open("a") as fh:
+            fh.write(json.dumps(erased) + "\n")
         if not args.keep:
             warehouse.unlink(missing_ok=True)
     if not args.keep:

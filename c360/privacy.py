@@ -417,6 +417,8 @@ def _subject_records(con, decisions: list[Decision]) -> dict[str, list[tuple[str
     customer holds yet that carry its identifiers. One pass over the
     memberships for the whole batch."""
     resolved = [d for d in decisions if d.status == "completed"]
+    if not resolved:
+        return {}
     con.execute("create or replace temp table _decided (request_id varchar, customer_id varchar)")
     _insert_many(
         con,
