@@ -184,7 +184,13 @@ def _rotate_key(args: argparse.Namespace) -> int:
         new_key = os.environ.get(privacy.NEW_KEY_ENV, "").encode()
     if not new_key:
         raise ValueError(f"give --new-key-file or set {privacy.NEW_KEY_ENV}")
-    result = privacy.rotate_tokenization_key(new_key, args.warehouse)
+    result = privacy.rotate_tokenization_key(new_key, args.warehouse, rebuild=not args.at_next_run)
+    if result.old_tokens_left is None:
+        print(
+            f"re-tokenized the snapshot history ({result.tokens_mapped:,} vault tokens mapped); "
+            "the next `c360 run` re-tokenizes everything else: give it the new key."
+        )
+        return 0
     print(
         f"re-tokenized: {result.tokens_mapped:,} vault tokens mapped, "
         f"{result.history_values_rekeyed:,} history tokens of values no longer held re-keyed; "
@@ -296,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rk.add_argument(
         "--new-key-file", help="file holding the new key (else $C360_TOKENIZATION_KEY_NEW)"
+    )
+    rk.add_argument(
+        "--at-next-run",
+        action="store_true",
+        help="re-tokenize the history now and leave the rest to the next daily run",
     )
     rk.add_argument("--warehouse", default=None)
     rk.set_defaults(func=_rotate_key)

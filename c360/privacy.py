@@ -1142,7 +1142,7 @@ def request_status(request_id: str, warehouse_file: str | os.PathLike | None = N
 class RotationResult:
     tokens_mapped: int
     history_values_rekeyed: int
-    old_tokens_left: int
+    old_tokens_left: int | None  # None until the rebuild under the new key ran
 
 
 def rotate_snapshot_tokens(
@@ -1204,12 +1204,14 @@ def rotate_snapshot_tokens(
 
 
 def rotate_tokenization_key(
-    new_key: bytes, warehouse_file: str | os.PathLike | None = None
+    new_key: bytes, warehouse_file: str | os.PathLike | None = None, *, rebuild: bool = True
 ) -> RotationResult:
     """Key rotation (docs/privacy.md, "Keys"): re-tokenize the snapshot history,
     then build the last run date again under the new key, which re-tokenizes
     everything else from the vault's values; finally count the old tokens left
-    anywhere (none, or the rotation failed). Links are by record and customer
+    anywhere (none, or the rotation failed). With rebuild=False the next daily
+    run does the rebuild, under the new key it must then be given. Links are
+    by record and customer
     id, never by token, so no link changes; the rebuild scores every record
     once more, since the tokens are among the features the model reads."""
     from c360 import pipeline
@@ -1220,6 +1222,9 @@ def rotate_tokenization_key(
         raise ValueError("the new key is the key in use")
     old = vault_tokens(warehouse_file)
     result = rotate_snapshot_tokens(warehouse_file, old_key, new_key)
+    if not rebuild:
+        result.old_tokens_left = None
+        return result
     os.environ[KEY_ENV] = new_key.decode()
     os.environ.pop(KEY_FILE_ENV, None)
     pipeline.rebuild(warehouse_file, quiet=True)
