@@ -413,13 +413,15 @@ def test_a_planted_merge_then_a_cannot_link_split(
     pipeline.train(path)
     link_day = split_day + dt.timedelta(days=1)
     _upsert(landing, "crm_tickets", link_day, _query_arrow_empty_ticket(path))
-    # ... and the split-off customer opts back in.
-    _upsert(
-        landing,
-        "privacy_requests",
-        link_day,
-        _sale_request("PR-OPT-IN", "opt_in_sale", owners[moved_record], link_day),
-    )
+    # ... and the split-off customer opts back in, through the command line;
+    # the day's run acts on it.
+    from c360.cli import main
+
+    opt_in = [
+        *("privacy", "opt-in", "--customer-id", owners[moved_record]),
+        *("--jurisdiction", "CCPA", "--defer", "--warehouse", str(path)),
+    ]
+    assert main(opt_in) == 0
     pipeline.run(landing, path)
     merges = _query(
         path,
@@ -446,9 +448,9 @@ def test_a_planted_merge_then_a_cannot_link_split(
     }
     assert _query(
         path,
-        "select request_id, status, is_deadline_met from marts.privacy_requests "
-        "where request_id like 'PR-OPT-%' order by 1",
-    ) == [("PR-OPT-IN", "completed", True), ("PR-OPT-OUT", "completed", True)]
+        "select request_type, channel, status, is_deadline_met from marts.privacy_requests "
+        "where request_id = 'PR-OPT-OUT' or channel = 'cli' order by 1",
+    ) == [("opt_in_sale", "cli", "completed", True), ("opt_out_sale", "landing", "completed", True)]
     assert _query(path, TOTALS) == totals
     print(f"\nre-trained before the must-link day; that day scored in full: {scoring}")
 
