@@ -155,7 +155,8 @@ def bench_privacy(warehouse: Path, erasures: int = 20) -> dict:
 
     from c360 import pipeline, privacy
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    # Not read-only: the in-process dbt run of the pipeline may still hold the file.
+    con = duckdb.connect(str(warehouse))
     try:
         customers = [
             r[0]

@@ -60,6 +60,7 @@ THIRD_PARTY_SOURCES = ("enrichment_profiles",)
 # before an erasure of the same day removed it.
 _ACTION_ORDER = {"access": 0, "opt_out_sale": 1, "opt_in_sale": 1, "erasure": 2}
 
+# The staging view of each identity table (models/staging/<source>/).
 STAGING_VIEWS = {
     "ecommerce_customers": "stg_ecommerce__customers",
     "mobile_app_devices": "stg_mobile_app__devices",

@@ -9,8 +9,10 @@
     so only the components (before the guard) holding a touched record, plus
     the new records, are clustered again; every other record keeps its
     cluster as it was. Writes `output` (node, component_id, cluster_id,
-    is_reclustered, is_flagged_for_review) and saves today's edges as the
-    next run's `edge_state`.
+    reclustered_on, is_flagged_for_review) and saves today's edges as the
+    next run's `edge_state`. `reclustered_on` is the run date that last
+    clustered the record: a rerun of a date, which finds nothing new against
+    the state the first run of that date left, still knows what it touched.
 
     With no previous state (the first run, or `full_recluster`), everything
     is clustered.
@@ -26,6 +28,8 @@
     ) -%}
     {%- set has_state = previous is not none and state_relation is not none
         and not var('full_recluster', false) -%}
+    {%- set previous_columns = adapter.get_columns_in_relation(previous) | map(attribute='name')
+        | list if previous is not none else [] -%}
     {% do run_query(
         'create or replace table ' ~ today_edges ~ ' as select record_key_a, record_key_b, confidence from ' ~ edges
     ) %}
@@ -63,7 +67,7 @@
                 labels.node,
                 components.component_id,
                 labels.component_id as cluster_id,
-                true as is_reclustered,
+                {{ run_date_literal() }} as reclustered_on,
                 coalesce(guarded.is_unresolved, false) as is_flagged_for_review
             from {{ labels }} as labels
             inner join {{ components }} as components on labels.node = components.node
@@ -78,7 +82,11 @@
                 previous.record_key as node,
                 previous.component_id,
                 previous.cluster_id,
-                false as is_reclustered,
+                {% if 'reclustered_on' in previous_columns -%}
+                    previous.reclustered_on
+                {%- else -%}
+                    cast(null as date)
+                {%- endif %} as reclustered_on,
                 previous.is_flagged_for_review
             from {{ previous }} as previous
             inner join {{ records }} as records on previous.record_key = records.record_key

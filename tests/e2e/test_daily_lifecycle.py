@@ -580,30 +580,23 @@ def _needles(path: Path, customer_id: str) -> set[str]:
             "first_name_normalized || ' ' || last_name_normalized",
         ]
 
+        def distinct(sql: str) -> set[str]:
+            return {r[0] for r in con.execute(sql, [customer_id]).fetchall() if r[0]}
+
         def values(condition: str) -> set[str]:
             found: set[str] = set()
             for table, columns in raw_values.items():
                 key = TABLES[table].key
                 for column in columns:
-                    found |= {
-                        r[0]
-                        for r in con.execute(
-                            f'select distinct trim("{column}") from raw.{table} '
-                            f'where "{key}" {condition} and trim("{column}") <> \'\'',
-                            [customer_id],
-                        ).fetchall()
-                        if r[0]
-                    }
+                    found |= distinct(
+                        f'select distinct trim("{column}") from raw.{table} '
+                        f'where "{key}" {condition} and trim("{column}") <> \'\''
+                    )
             for column in vault:
-                found |= {
-                    r[0]
-                    for r in con.execute(
-                        f"select distinct {column} from vault.vault_identity_pii "
-                        f"where source_record_id {condition}",
-                        [customer_id],
-                    ).fetchall()
-                    if r[0]
-                }
+                found |= distinct(
+                    f"select distinct {column} from vault.vault_identity_pii "
+                    f"where source_record_id {condition}"
+                )
             return found
 
         shared = {v.lower() for v in values(theirs)}

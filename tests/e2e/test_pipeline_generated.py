@@ -14,16 +14,10 @@ import pytest
 from c360 import pipeline
 from c360.contract import IDENTITY_TABLES, TABLES
 from c360.generator.pools import PLACEHOLDER_EMAILS
+from c360.privacy import STAGING_VIEWS
 from tests.warehouse_files import copy_warehouse
 
-STAGING = {
-    "ecommerce_customers": "stg_ecommerce__customers",
-    "mobile_app_devices": "stg_mobile_app__devices",
-    "loyalty_members": "stg_loyalty__members",
-    "pos_card_holders": "stg_pos__card_holders",
-    "crm_contacts": "stg_crm__contacts",
-    "enrichment_profiles": "stg_enrichment__profiles",
-}
+STAGING = STAGING_VIEWS
 
 
 @pytest.fixture(scope="module")

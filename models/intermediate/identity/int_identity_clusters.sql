@@ -47,7 +47,8 @@ final as (
         count(*) over (partition by labels.cluster_id) as cluster_size,
         labels.is_flagged_for_review,
         labels.component_id,
-        labels.is_reclustered,
+        labels.reclustered_on,
+        coalesce(labels.reclustered_on = {{ run_date_literal() }}, false) as is_reclustered,
         {{ guard_features_hash('identity_records') }} as features_hash
     from identity_records
     inner join labels on identity_records.record_key = labels.node
