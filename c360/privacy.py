@@ -1001,7 +1001,8 @@ def _decode_tokens(con, row: dict) -> dict:
 
 def build_export(con, decision: Decision, records: list[tuple[str, str]], request: dict) -> dict:
     """Everything held on the subject, readable by a person: each identity
-    record as its source delivered it and as normalized, the golden record
+    record as its source delivers it now and every version it delivered, the
+    golden record
     with where each value came from, the activity, and the identity events."""
     identity = []
     for table, record_id in records:
@@ -1013,12 +1014,19 @@ def build_export(con, decision: Decision, records: list[tuple[str, str]], reques
             f'where "{key}" = ?',
             [record_id],
         )
+        versions = _rows(
+            con,
+            f"select * exclude (_source_file, _loaded_at) from {warehouse.RAW_SCHEMA}.{table} "
+            f'where "{key}" = ? order by _dt, _extracted_at',
+            [record_id],
+        )
         identity.append(
             {
                 "source_system": TABLES[table].source,
                 "source_table": table,
                 "source_record_id": record_id,
                 "as_delivered": delivered[0] if delivered else None,
+                "every_version_delivered": versions,
             }
         )
     customer_ids = [decision.customer_id] if decision.customer_id else []

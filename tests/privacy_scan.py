@@ -17,17 +17,24 @@ def values_in_tables(path: Path, needles: set[str]) -> list[tuple[str, str, str,
         con.execute("create temp table needles (needle varchar)")
         con.executemany("insert into needles values (?)", [(n.lower(),) for n in needles])
         columns = con.execute(
-            """select table_schema, table_name, column_name from information_schema.columns
+            """select table_schema, table_name, list(column_name order by column_name)
+            from information_schema.columns
             where data_type = 'VARCHAR' and table_catalog = current_database()
-            order by all"""
+            group by 1, 2 order by 1, 2"""
         ).fetchall()
         found = []
-        for schema, table, column in columns:
+        for schema, table, names in columns:
+            # One pass per relation (a view is computed once), every text column.
+            quoted = ", ".join(f'"{name}"' for name in names)
             found += [
                 (schema, table, column, needle)
-                for (needle,) in con.execute(
-                    f'select distinct needle from "{schema}"."{table}" as t, needles '
-                    f'where contains(lower(t."{column}"), needle)'
+                for column, needle in con.execute(
+                    f"""select distinct cells.column_name, needles.needle
+                    from (
+                        unpivot (select {quoted} from "{schema}"."{table}")
+                        on {quoted} into name column_name value cell
+                    ) as cells, needles
+                    where contains(lower(cells.cell), needles.needle)"""
                 ).fetchall()
             ]
         return found

@@ -675,6 +675,7 @@ def test_an_erased_person_is_gone_everywhere_and_stays_gone(
     held = {(r["source_table"], r["source_record_id"]) for r in export["identity_records"]}
     assert held == records
     assert all(r["as_delivered"] for r in export["identity_records"])
+    assert all(r["every_version_delivered"] for r in export["identity_records"])
     assert export["golden_record"]["customer_id"] == customer
     assert "@" in export["golden_record"]["email"]
     assert len(export["activity"]["orders"]) == len(orders)
