@@ -841,9 +841,11 @@ def _rewrite_landing_file(con, path: Path, table_name: str) -> bool:
     return True
 
 
-def _tables(con, schemas_excluded=_UNSWEPT_SCHEMAS) -> list[tuple[str, str, set[str]]]:
+def _tables(con, schemas_excluded=_UNSWEPT_SCHEMAS) -> list[tuple[str, str, dict[str, str]]]:
+    """(schema, table, {column: data type}) of every base table outside the
+    excluded schemas."""
     rows = con.execute(
-        """select c.table_schema, c.table_name, list(c.column_name)
+        """select c.table_schema, c.table_name, map(list(c.column_name), list(c.data_type))
         from information_schema.columns as c
         inner join information_schema.tables as t
             on c.table_schema = t.table_schema and c.table_name = t.table_name
@@ -852,7 +854,7 @@ def _tables(con, schemas_excluded=_UNSWEPT_SCHEMAS) -> list[tuple[str, str, set[
         group by 1, 2 order by 1, 2""",
         [list(schemas_excluded)],
     ).fetchall()
-    return [(s, t, set(cols)) for s, t, cols in rows]
+    return [(s, t, dict(columns)) for s, t, columns in rows]
 
 
 def _delete_records(con, only: list[tuple[str, str]] | None = None) -> int:
@@ -867,11 +869,11 @@ def _delete_records(con, only: list[tuple[str, str]] | None = None) -> int:
             continue
         relation = f'"{schema}"."{name}"'
         conditions = []
-        if {"source_table", "source_record_id"} <= columns:
+        if {"source_table", "source_record_id"} <= columns.keys():
             conditions.append(f"source_table || ':' || source_record_id in ({keys})")
         if "record_key" in columns:
             conditions.append(f"record_key in ({keys})")
-        if {"record_key_a", "record_key_b"} <= columns:
+        if {"record_key_a", "record_key_b"} <= columns.keys():
             conditions.append(f"record_key_a in ({keys}) or record_key_b in ({keys})")
         if "node" in columns:
             conditions.append(f"node in ({keys})")
@@ -913,7 +915,6 @@ def finish(warehouse_file: str | os.PathLike | None = None) -> FinishResult:
         if _scalar(con, f"select count(*) from {SCHEMA}.pending_purge"):
             con.execute("begin transaction")
             result.rows_deleted = _delete_records(con)
-            _delete_orphan_vault_tokens(con)
             con.execute(f"delete from {SCHEMA}.pending_purge")
             con.execute("commit")
         due = _scalar(con, f"select is_compaction_due from {SCHEMA}.sweep_state")
@@ -1249,15 +1250,8 @@ def old_tokens_left(warehouse_file: str | os.PathLike | None, old_tokens: set[st
         _insert_many(con, "insert into _old values (?)", [(t,) for t in old_tokens])
         total = 0
         for schema, name, columns in _tables(con, ()):
-            types = dict(
-                con.execute(
-                    "select column_name, data_type from information_schema.columns "
-                    "where table_schema = ? and table_name = ?",
-                    [schema, name],
-                ).fetchall()
-            )
-            for column in sorted(columns):
-                if types.get(column) == "VARCHAR":
+            for column, data_type in sorted(columns.items()):
+                if data_type == "VARCHAR":
                     total += _scalar(
                         con,
                         f'select count(*) from "{schema}"."{name}" '
@@ -1274,7 +1268,3 @@ def vault_tokens(warehouse_file: str | os.PathLike | None = None) -> set[str]:
         return {r[0] for r in con.execute("select token from vault.vault_pii_tokens").fetchall()}
     finally:
         con.close()
-
-
-def current_key() -> bytes:
-    return tokenization_key()
