@@ -1,9 +1,12 @@
-"""Copying a warehouse file for a test to change, with its write-ahead log."""
+"""Test access to warehouse files: a copy for a test to change (with its
+write-ahead log), and a one-off query."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+import duckdb
 
 
 def copy_warehouse(source: Path, target: Path) -> Path:
@@ -14,3 +17,13 @@ def copy_warehouse(source: Path, target: Path) -> Path:
     if wal.exists():
         shutil.copyfile(wal, target.with_name(target.name + ".wal"))
     return target
+
+
+def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of one query, on a connection opened and closed for it (not
+    read-only: an in-process dbt run may still hold the file)."""
+    con = duckdb.connect(str(path))
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -19,17 +19,10 @@ from c360.dbt import PROJECT_DIR, PROJECT_DIR_ENV
 from c360.generator.config import GeneratorConfig
 from c360.generator.core import generate
 from tests.warehouse_files import copy_warehouse
+from tests.warehouse_files import query as _query
 
 DAYS = 10
 START = dt.date(2025, 1, 1)
-
-
-def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(path))
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

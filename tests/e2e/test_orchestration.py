@@ -20,6 +20,7 @@ from orchestration.assets import PARTITIONED, C360Settings
 from orchestration.definitions import defs
 from orchestration.schedules import daily_refresh_schedule
 from tests.warehouse_files import copy_warehouse
+from tests.warehouse_files import query as _query
 
 MARTS = [
     "marts.customer_source_xref",
@@ -28,14 +29,6 @@ MARTS = [
     "marts.identity_run_metrics",
     "marts.fct_orders",
 ]
-
-
-def _query(path: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(path))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _marts(path: Path) -> dict[str, list[tuple]]:

@@ -16,6 +16,7 @@ from c360.contract import IDENTITY_TABLES, TABLES
 from c360.generator.pools import PLACEHOLDER_EMAILS
 from c360.privacy import STAGING_VIEWS
 from tests.warehouse_files import copy_warehouse
+from tests.warehouse_files import query as _query
 
 STAGING = STAGING_VIEWS
 
@@ -55,14 +56,6 @@ def warehouse(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     path = tmp_path_factory.mktemp("e2e_wh") / "warehouse.duckdb"
     result = pipeline.run(generated / "landing", path)
     return path, result
-
-
-def _query(path: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(path))
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_partition_is_loaded_with_every_row(generated: Path, warehouse) -> None:

@@ -65,13 +65,23 @@ unioned as (
 
 ),
 
-deadlines as (
+deadline_days as (
 
     select
         *,
         -- A request under an unknown law gets the stricter deadline.
         case when jurisdiction = 'CCPA' then 45 else 30 end as legal_deadline_days
     from unioned
+
+),
+
+deadlines as (
+
+    select
+        *,
+        cast({{ dbt.dateadd('day', 'legal_deadline_days', 'received_at') }} as date)
+            as deadline_on
+    from deadline_days
 
 ),
 
@@ -84,8 +94,7 @@ final as (
         channel,
         received_at,
         legal_deadline_days,
-        cast({{ dbt.dateadd('day', 'legal_deadline_days', 'received_at') }} as date)
-            as deadline_on,
+        deadline_on,
         completed_on,
         status,
         status_reason,
@@ -93,15 +102,8 @@ final as (
         records_affected,
         activity_rows_unlinked,
         completed_on is not null as is_completed,
-        coalesce(
-            completed_on
-            <= cast({{ dbt.dateadd('day', 'legal_deadline_days', 'received_at') }} as date),
-            false
-        ) as is_deadline_met,
-        completed_on is null
-        and {{ run_date_literal() }}
-        > cast({{ dbt.dateadd('day', 'legal_deadline_days', 'received_at') }} as date)
-            as is_overdue,
+        coalesce(completed_on <= deadline_on, false) as is_deadline_met,
+        completed_on is null and {{ run_date_literal() }} > deadline_on as is_overdue,
         {{ dbt.datediff('cast(received_at as date)', 'completed_on', 'day') }} as days_to_complete  -- noqa: LT05
     from deadlines
 
