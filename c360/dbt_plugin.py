@@ -1,35 +1,29 @@
-"""dbt-duckdb plugin: gives every dbt connection the `c360_pii_token` function.
+"""dbt-duckdb plugin: hands every dbt cursor the tokenization key's HMAC pads.
 
-Registered in profiles.yml (`plugins: - module: c360.dbt_plugin`), so models
-call it through the dispatched `pii_token` macro and the key never appears
-in SQL, compiled files or logs.
+Registered in profiles.yml (`plugins: - module: c360.dbt_plugin`). Tokens are
+computed in SQL by the dispatched `pii_token` macro (macros/tokenize/), which
+reads the pads from session variables. The pads are bound as parameters, so
+the key never appears in SQL, compiled files or logs. The key is read again
+for every cursor, so a key rotation takes effect in a running process.
 """
 
 from __future__ import annotations
 
-import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
-from duckdb import DuckDBPyConnection
-from duckdb.sqltypes import VARCHAR
 
-from c360.tokenization import token, tokenization_key
+from c360.tokenization import TOKEN_PADS, tokenization_key
+from c360.warehouse import bind_hmac_pads
 
 
-def _tokens(pii_types: pa.Array, values: pa.Array) -> pa.Array:
-    key = tokenization_key()
-    return pa.array(
-        [token(t, v, key) for t, v in zip(pii_types.to_pylist(), values.to_pylist(), strict=True)],
-        pa.string(),
-    )
+def bind_token_pads(cursor) -> None:
+    bind_hmac_pads(cursor, TOKEN_PADS, tokenization_key())
 
 
 class Plugin(BasePlugin):
-    def configure_connection(self, conn: DuckDBPyConnection) -> None:
-        conn.create_function(
-            "c360_pii_token",
-            _tokens,
-            [VARCHAR, VARCHAR],
-            VARCHAR,
-            type="arrow",
-            null_handling="special",
-        )
+    # DuckDB session variables belong to one connection: dbt-duckdb runs every
+    # statement on a cursor (a connection of its own), so each gets the pads.
+    def configure_connection(self, conn) -> None:
+        bind_token_pads(conn)
+
+    def configure_cursor(self, cursor) -> None:
+        bind_token_pads(cursor)

@@ -40,12 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-from duckdb.sqltypes import VARCHAR
 
 from c360 import warehouse
 from c360.contract import ACTIVITY_REFERENCES, IDENTITY_TABLES, TABLES
-from c360.tokenization import secret_key, token, tokenization_key
+from c360.tokenization import hmac_sha256_sql, secret_key, token, tokenization_key
 
 SCHEMA = "privacy"
 SUPPRESSION_KEY_ENV = "C360_SUPPRESSION_KEY"
@@ -140,32 +138,15 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"insert into {SCHEMA}.sweep_state values (null, false)")
 
 
-_HASH_FUNCTION = ["c360_suppression_hash"]
+# The suppression hash computed in the engine, like tokens (c360/tokenization.py):
+# the key's pads are bound to session variables, never written into SQL.
+_SUPPRESSION_PADS = "c360_suppression"
 
 
-def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
-    key = suppression_key()
-
-    def hashes(kinds: pa.Array, values: pa.Array) -> pa.Array:
-        return pa.array(
-            [
-                suppression_hash(k, v, key)
-                for k, v in zip(kinds.to_pylist(), values.to_pylist(), strict=True)
-            ],
-            pa.string(),
-        )
-
-    # A name of its own per connection: DuckDB shares one database instance
-    # per file in a process (dbt's in-process connection keeps it open), and
-    # a function stays in its catalog after the connection that made it.
-    _HASH_FUNCTION[0] = f"c360_suppression_hash_{uuid.uuid4().hex[:12]}"
-    con.create_function(
-        _HASH_FUNCTION[0],
-        hashes,
-        [VARCHAR, VARCHAR],
-        VARCHAR,
-        type="arrow",
-        null_handling="special",
+def _suppression_hash_sql(kind_sql: str, value_sql: str) -> str:
+    """SQL for suppression_hash(kind, value) over two SQL expressions."""
+    return hmac_sha256_sql(
+        _SUPPRESSION_PADS, f"'suppress' || chr(31) || {kind_sql} || chr(31) || {value_sql}"
     )
 
 
@@ -360,7 +341,7 @@ def intake(
     con = warehouse.connect(warehouse_file)
     try:
         ensure_tables(con)
-        _register_functions(con)
+        warehouse.bind_hmac_pads(con, _SUPPRESSION_PADS, suppression_key())
         result = IntakeResult()
         con.execute("begin transaction")
         try:
@@ -373,8 +354,6 @@ def intake(
         except Exception:
             con.execute("rollback")
             raise
-        finally:
-            con.remove_function(_HASH_FUNCTION[0])
         return result
     finally:
         con.close()
@@ -596,11 +575,11 @@ def _add_suppression_entries(con, run_date: dt.date) -> None:
         f"""
         insert or ignore into {SCHEMA}.suppression_list
         select distinct 'source_record',
-            {_HASH_FUNCTION[0]}('source_record', source_table || '|' || source_record_id),
+            {_suppression_hash_sql("'source_record'", "source_table || '|' || source_record_id")},
             'all_sources', ?::date
         from _erase_records
         union all
-        select distinct kind, {_HASH_FUNCTION[0]}(kind, value), 'third_party', ?::date
+        select distinct kind, {_suppression_hash_sql("kind", "value")}, 'third_party', ?::date
         from _erased_identifiers
         """,
         [run_date, run_date],
@@ -640,12 +619,14 @@ def _sweep_deliveries(con, run_date: dt.date, result: IntakeResult) -> None:
     if has_entries and latest is not None:
         since = watermark or dt.datetime.min
         for table in IDENTITY_TABLES:
+            record_hash = _suppression_hash_sql(
+                "'source_record'", f"'{table.name}|' || \"{table.key}\""
+            )
             con.execute(
                 f"""insert into _suppressed_records
                 select distinct '{table.name}', "{table.key}", 'erased record delivered again'
                 from {warehouse.RAW_SCHEMA}.{table.name}
-                where _loaded_at > ? and {_HASH_FUNCTION[0]}(
-                    'source_record', '{table.name}|' || "{table.key}") in (
+                where _loaded_at > ? and {record_hash} in (
                     select identifier_hash from {SCHEMA}.suppression_list
                     where identifier_kind = 'source_record')""",
                 [since],
@@ -661,10 +642,10 @@ def _sweep_deliveries(con, run_date: dt.date, result: IntakeResult) -> None:
                     'third party delivered an erased identifier'
                 from staging.{view}
                 where _loaded_at > ? and not is_deleted and (
-                    {_HASH_FUNCTION[0]}('email', email_normalized) in (
+                    {_suppression_hash_sql("'email'", "email_normalized")} in (
                         select identifier_hash from {SCHEMA}.suppression_list
                         where identifier_kind = 'email')
-                    or {_HASH_FUNCTION[0]}('phone', phone_e164) in (
+                    or {_suppression_hash_sql("'phone'", "phone_e164")} in (
                         select identifier_hash from {SCHEMA}.suppression_list
                         where identifier_kind = 'phone'))
                   and '{third_party}:' || "{key}" not in (
@@ -673,12 +654,15 @@ def _sweep_deliveries(con, run_date: dt.date, result: IntakeResult) -> None:
             )
         for activity, references in ACTIVITY_REFERENCES.items():
             for column, identity in references:
+                record_hash = _suppression_hash_sql(
+                    "'source_record'", f"'{identity}|' || \"{column}\""
+                )
                 con.execute(
                     f"""insert into _unlink_keys
                     select distinct '{identity}', "{column}"
                     from {warehouse.RAW_SCHEMA}.{activity}
                     where _loaded_at > ? and "{column}" is not null
-                      and {_HASH_FUNCTION[0]}('source_record', '{identity}|' || "{column}") in (
+                      and {record_hash} in (
                           select identifier_hash from {SCHEMA}.suppression_list
                           where identifier_kind = 'source_record')""",
                     [since],

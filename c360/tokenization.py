@@ -56,6 +56,37 @@ def tokenization_key() -> bytes:
     return secret_key(KEY_ENV, KEY_FILE_ENV, DEVELOPMENT_KEY)
 
 
+# HMAC-SHA-256 (RFC 2104) is two plain SHA-256 passes over the key XOR-ed
+# with two pads: sha256(opad || sha256(ipad || message)). An engine with a
+# sha256 over bytes computes it set-based, far faster than a Python UDF per
+# value (macros/tokenize/hmac_sha256.sql); only the pads are handed to the
+# engine, as session variables bound as parameters, so the key appears in no
+# SQL text, compiled file or log.
+_BLOCK = 64
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """(inner pad, outer pad) of `key`, as RFC 2104 defines them."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+# The name the tokenization key's pads are bound under (macros/tokenize/).
+TOKEN_PADS = "c360_token"
+
+
+def hmac_sha256_sql(pads: str, message_sql: str) -> str:
+    """SQL for the HMAC-SHA-256 (lowercase hex) of a text expression, under the
+    key whose pads `bind_hmac_pads` bound as `<pads>_ipad` / `<pads>_opad`.
+    The dbt macro hmac_sha256 (macros/tokenize/) is the same expression."""
+    return (
+        f"sha256(getvariable('{pads}_opad') || "
+        f"unhex(sha256(getvariable('{pads}_ipad') || encode({message_sql}))))"
+    )
+
+
 def token(pii_type: str, value: str | None, key: bytes | None = None) -> str | None:
     """The token of a normalized value, or None for None."""
     if value is None:

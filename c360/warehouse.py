@@ -46,6 +46,16 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(target))
 
 
+def bind_hmac_pads(con: duckdb.DuckDBPyConnection, pads: str, key: bytes) -> None:
+    """Bind a key's HMAC pads to this connection's session variables
+    `<pads>_ipad` / `<pads>_opad`, as parameters: SQL computes HMACs with
+    tokenization.hmac_sha256_sql and never holds the key in its text."""
+    from c360.tokenization import hmac_pads
+
+    for suffix, pad in zip(("ipad", "opad"), hmac_pads(key), strict=True):
+        con.execute(f"set variable {pads}_{suffix} = ?", [pad])
+
+
 @dataclass(frozen=True)
 class LandingPartition:
     table: str
