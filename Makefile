@@ -42,13 +42,26 @@ lint: $(STAMP)
 
 BENCH_CUSTOMERS ?= 1000000
 BENCH_DAYS ?= 1
-# The pipeline over day 0 and the change days: BENCH_PIPELINE_CUSTOMERS=0 skips it.
+# The pipeline over day 0 and the change days, then the plain Splink baseline
+# over day 0, for each N of a space-separated list ("100000 1000000");
+# BENCH_PIPELINE_CUSTOMERS=0 skips it. Then docs/benchmarks.md's pipeline
+# section and docs/benchmarks_stages.png are regenerated from bench_out/results.jsonl.
 BENCH_PIPELINE_CUSTOMERS ?= 100000
 BENCH_PIPELINE_DAYS ?= 2
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+# matplotlib (the chart) only for the benchmark: demo and test do without it.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m c360.bench --customers $(BENCH_CUSTOMERS) --days $(BENCH_DAYS)
-	test "$(BENCH_PIPELINE_CUSTOMERS)" = 0 || $(BIN)/python -m c360.bench --pipeline \
-		--customers $(BENCH_PIPELINE_CUSTOMERS) --days $(BENCH_PIPELINE_DAYS) --out bench_out/pipeline
+	for n in $(BENCH_PIPELINE_CUSTOMERS); do \
+		test "$$n" = 0 || $(BIN)/python -m c360.bench --pipeline \
+			--customers $$n --days $(BENCH_PIPELINE_DAYS) --out bench_out/pipeline || exit 1; \
+	done
+	$(BIN)/python -m c360.bench_report
 
 clean:
 	rm -rf data target logs bench_out .pytest_cache

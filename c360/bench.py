@@ -1,5 +1,5 @@
 """`make bench`: time and peak memory of the generator and of the daily
-pipeline at scale.
+pipeline at scale, and of a plain Splink baseline over the pipeline's day 0.
 
 The generator runs as a child process (exactly `c360 generate`); its peak
 memory is the largest sum of resident memory over it and its workers,
@@ -58,6 +58,19 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB RAM, {system}"
 
 
+def versions() -> dict[str, str]:
+    """The versions a figure depends on, recorded with it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for package in ("duckdb", "dbt-core", "dbt-duckdb", "splink"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "absent"
+    return out
+
+
 def bench_generate(customers: int, days: int, out: Path, workers: int) -> dict:
     if out.exists():
         shutil.rmtree(out)
@@ -101,23 +114,35 @@ def bench_generate(customers: int, days: int, out: Path, workers: int) -> dict:
     }
 
 
-def bench_pipeline(landing: Path, warehouse: Path) -> list[dict]:
+def bench_pipeline(
+    landing: Path,
+    warehouse: Path,
+    *,
+    customers: int | None = None,
+    run_id: str | None = None,
+) -> list[dict]:
     """`c360 run` over every landing date, one day at a time: per day, the wall
     time of each stage, what changed, what was scored, and the process's peak
-    memory so far (dbt, DuckDB and Splink all run in it)."""
+    memory so far (dbt, DuckDB and Splink all run in it). `day_index` 0 is the
+    first landing date (the full extract), and rows of one run share `run_id`."""
     import resource
 
     from c360 import pipeline
 
     if warehouse.exists():
         warehouse.unlink()
+    run_id = run_id or _run_id()
     result = pipeline.run(landing, warehouse, quiet=True)
     rows = []
-    for day in result.days:
+    for index, day in enumerate(result.days):
         m = day.metrics
         rows.append(
             {
                 "benchmark": "pipeline_day",
+                "run_id": run_id,
+                "date": dt.date.today().isoformat(),
+                "customers": customers,
+                "day_index": index,
                 "run_date": day.run_date.isoformat(),
                 "seconds": day.seconds,
                 "records_live": m.get("records_live"),
@@ -139,9 +164,97 @@ def bench_pipeline(landing: Path, warehouse: Path) -> list[dict]:
                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2
                 ),
                 "machine": machine(),
+                "versions": versions(),
             }
         )
     return rows
+
+
+def _run_id() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
+
+
+def snapshot_day0(landing: Path, target: Path) -> Path:
+    """A copy of the identity tables' first partitions, the records the
+    pipeline's day 0 sees: the pipeline's privacy purge rewrites landing
+    files on the change days, and the baseline runs after them."""
+    from c360.bench_baseline import first_partition
+    from c360.contract import IDENTITY_TABLES
+
+    if target.exists():
+        shutil.rmtree(target)
+    for table in IDENTITY_TABLES:
+        partition = first_partition(landing, table.name)
+        if partition is not None:
+            shutil.copytree(partition, target / table.name / partition.name)
+    return target
+
+
+def bench_baseline(
+    landing: Path,
+    work_dir: Path,
+    truth: Path | None = None,
+    *,
+    customers: int | None = None,
+    run_id: str | None = None,
+    day0: dict | None = None,
+) -> dict:
+    """The plain Splink baseline (c360/bench_baseline.py) over the first
+    partition of `landing`; with the pipeline's day-0 row, the ratio of the
+    two wall times."""
+    from c360.bench_baseline import run_baseline
+
+    result = run_baseline(landing, work_dir, truth)
+    row = {
+        "benchmark": "baseline",
+        "run_id": run_id or _run_id(),
+        "date": dt.date.today().isoformat(),
+        "customers": customers,
+        **{k: v for k, v in result.items() if k != "benchmark"},
+        "machine": machine(),
+        "versions": versions(),
+    }
+    if day0 is not None:
+        day0_seconds = round(sum(day0["seconds"].values()), 1)
+        row["pipeline_day0_seconds"] = day0_seconds
+        row["day0_to_baseline"] = (
+            round(day0_seconds / result["seconds"]["total"], 2)
+            if result["seconds"]["total"]
+            else None
+        )
+    return row
+
+
+def _generated_customers(out: Path) -> int | None:
+    try:
+        return json.loads((out / "truth" / "generator.json").read_text())["config"]["customers"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _append(results: Path, row: dict) -> None:
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with results.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def _print_baseline(row: dict) -> None:
+    s = row["seconds"]
+    line = (
+        f"baseline (plain Splink {row['tool'].split()[-1]}): {s['total']} s "
+        f"(load {s['load']}, train {s['train']}, predict {s['predict']}, "
+        f"cluster {s['cluster']}) over {row['records']:,} records, "
+        f"{row['pairs']:,} pairs >= {row['threshold']}"
+    )
+    if "accuracy" in row:
+        a = row["accuracy"]
+        line += f"; pairwise P {a['precision']:.4f} R {a['recall']:.4f}"
+    print(line)
+    if "pipeline_day0_seconds" in row:
+        print(
+            f"pipeline day 0: {row['pipeline_day0_seconds']} s; baseline: {s['total']} s; "
+            f"day 0 / baseline = {row['day0_to_baseline']}"
+        )
 
 
 def bench_privacy(warehouse: Path, erasures: int = 20) -> dict:
@@ -201,28 +314,68 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="bench_out/generate")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--pipeline",
         action="store_true",
-        help="also run the daily pipeline over the generated days (per-day stage times)",
+        help="also run the daily pipeline over the generated days (per-day stage times), "
+        "then the plain Splink baseline over day 0",
+    )
+    mode.add_argument(
+        "--baseline-only",
+        action="store_true",
+        help="only the plain Splink baseline over day 0 (of --from, else of a generated landing)",
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        help="with --baseline-only: an existing `c360 generate` output (DIR/landing, "
+        "DIR/truth) instead of generating one; it is left as it is",
     )
     args = parser.parse_args(argv)
-    result = bench_generate(args.customers, args.days, Path(args.out), args.workers)
-    print(json.dumps(result, indent=2))
+    if args.source and not args.baseline_only:
+        parser.error("--from goes with --baseline-only")
     results = Path("bench_out/results.jsonl")
-    results.parent.mkdir(parents=True, exist_ok=True)
-    with results.open("a") as fh:
-        fh.write(json.dumps(result) + "\n")
+    run_id = _run_id()
+    out = Path(args.out)
+    if args.baseline_only and args.source:
+        row = bench_baseline(
+            args.source / "landing",
+            out.parent / "baseline",
+            args.source / "truth",
+            customers=_generated_customers(args.source),
+            run_id=run_id,
+        )
+        print(json.dumps(row))
+        _append(results, row)
+        _print_baseline(row)
+        return 0
+    result = bench_generate(args.customers, args.days, out, args.workers)
+    print(json.dumps(result, indent=2))
+    _append(results, result)
     print(
         f"\n| generate | {result['customers']:,} | {result['days']} | {result['seconds']} s "
         f"| {result['peak_rss_gib']} GiB | {result['landing_rows']:,} | {result['machine']} |"
     )
+    if args.baseline_only:
+        row = bench_baseline(
+            out / "landing",
+            out.parent / "baseline",
+            out / "truth",
+            customers=args.customers,
+            run_id=run_id,
+        )
+        print(json.dumps(row))
+        _append(results, row)
+        _print_baseline(row)
     if args.pipeline:
-        warehouse = Path(args.out).parent / "pipeline.duckdb"
-        for day in bench_pipeline(Path(args.out) / "landing", warehouse):
+        warehouse = out.parent / "pipeline.duckdb"
+        day0_landing = snapshot_day0(out / "landing", out.parent / "baseline_landing")
+        days = bench_pipeline(out / "landing", warehouse, customers=args.customers, run_id=run_id)
+        for day in days:
             print(json.dumps(day))
-            with results.open("a") as fh:
-                fh.write(json.dumps(day) + "\n")
+            _append(results, day)
             stages = ", ".join(f"{k} {v}" for k, v in day["seconds"].items())
             print(
                 f"| {day['run_date']} | {sum(day['seconds'].values()):.0f} s ({stages}) "
@@ -230,10 +383,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {day['records_rescored']:,} | {day['comparisons_scored']:,} "
                 f"| {day['ids_minted_merged_split']} | {day['peak_rss_gib']} GiB |"
             )
+        # Day 0 and the baseline in one process run, over the same records.
+        row = bench_baseline(
+            day0_landing,
+            out.parent / "baseline",
+            out / "truth",
+            customers=args.customers,
+            run_id=run_id,
+            day0=days[0] if days else None,
+        )
+        print(json.dumps(row))
+        _append(results, row)
+        _print_baseline(row)
+        if not args.keep:
+            shutil.rmtree(day0_landing, ignore_errors=True)
         erased = bench_privacy(warehouse)
         print(json.dumps(erased))
-        with results.open("a") as fh:
-            fh.write(json.dumps(erased) + "\n")
+        _append(results, erased)
         if not args.keep:
             warehouse.unlink(missing_ok=True)
     if not args.keep:

@@ -35,7 +35,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = pipeline.run(args.landing, args.warehouse)
+    result = pipeline.run(args.landing, args.warehouse, full_refresh=args.full_refresh)
     print(pipeline.format_run(result))
     return 0
 
@@ -228,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--warehouse",
         default=None,
         help="DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)",
+    )
+    r.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every derived table from raw and re-score every record (each pending "
+        "date, else the last finished one): slow, and equal to the incremental result",
     )
     r.set_defaults(func=_run)
 

@@ -34,9 +34,14 @@ DBT_PHASES: dict[str, dict[str, str | None]] = {
 DAILY_BUILD = ["build", "--exclude-resource-type", "unit_test"]
 
 
-def dbt_phase_args(phase: str) -> list[str]:
+# A full refresh rebuilds every incremental model from raw (state models,
+# which hold history rather than derive it, keep `full_refresh: false`).
+FULL_REFRESH = ["--full-refresh"]
+
+
+def dbt_phase_args(phase: str, *, full_refresh: bool = False) -> list[str]:
     selection = DBT_PHASES[phase]
-    args = list(DAILY_BUILD)
+    args = list(DAILY_BUILD) + (FULL_REFRESH if full_refresh else [])
     if selection["select"]:
         args += ["--select", *selection["select"].split()]
     if selection["exclude"]:
@@ -162,8 +167,12 @@ def build_phase(
     *,
     run_date: dt.date | None = None,
     quiet: bool = False,
+    full_refresh: bool = False,
 ) -> None:
-    run_dbt([*dbt_phase_args(phase), *_dbt_flags(run_date, quiet)], warehouse=warehouse_file)
+    run_dbt(
+        [*dbt_phase_args(phase, full_refresh=full_refresh), *_dbt_flags(run_date, quiet)],
+        warehouse=warehouse_file,
+    )
 
 
 def build_before_scoring(
@@ -171,9 +180,12 @@ def build_before_scoring(
     *,
     run_date: dt.date | None = None,
     quiet: bool = False,
+    full_refresh: bool = False,
 ) -> None:
     """dbt build of everything the scoring step does not feed (staging .. identity records)."""
-    build_phase("before_scoring", warehouse_file, run_date=run_date, quiet=quiet)
+    build_phase(
+        "before_scoring", warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
+    )
 
 
 def build_after_scoring(
@@ -238,13 +250,14 @@ def run_day(
     warehouse_file: str | os.PathLike | None = None,
     *,
     quiet: bool = False,
+    full_refresh: bool = False,
 ) -> DayResult:
     """One run date: load its partitions, build, act on privacy requests, score,
     cluster, assign ids, publish, purge."""
     clock = time.perf_counter()
     loaded = load(landing, warehouse_file, through=run_date)
     seconds = {"load": round(time.perf_counter() - clock, 1)}
-    day = build_day(run_date, warehouse_file, quiet=quiet)
+    day = build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh)
     day.loaded = loaded
     day.seconds = seconds | day.seconds
     return day
@@ -255,9 +268,12 @@ def build_day(
     warehouse_file: str | os.PathLike | None = None,
     *,
     quiet: bool = False,
+    full_refresh: bool = False,
 ) -> DayResult:
     """Everything of a run date after loading: its dbt phases around the privacy
-    intake and the scoring, then the purge of what the day erased."""
+    intake and the scoring, then the purge of what the day erased. With
+    `full_refresh`, every derived table is rebuilt from raw and every record
+    re-scored: the slow path whose result the incremental one must equal."""
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -267,15 +283,19 @@ def build_day(
         seconds[stage] = round(now - clock, 1)
         clock = now
 
-    build_before_scoring(warehouse_file, run_date=run_date, quiet=quiet)
+    build_before_scoring(warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh)
     lap("build_before")
     intake = privacy.intake(run_date, warehouse_file)
     lap("privacy")
-    trained, scoring = score(warehouse_file, run_date=run_date)
+    trained, scoring = score(warehouse_file, run_date=run_date, full=full_refresh)
     lap("score")
-    build_phase("after_scoring", warehouse_file, run_date=run_date, quiet=quiet)
+    build_phase(
+        "after_scoring", warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
+    )
     lap("build_after")
-    build_phase("publish", warehouse_file, run_date=run_date, quiet=quiet)
+    build_phase(
+        "publish", warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
+    )
     lap("publish")
     purged = privacy.finish(warehouse_file)
     metrics = finish_day(run_date, warehouse_file)
@@ -292,16 +312,22 @@ def last_run_date(warehouse_file: str | os.PathLike | None = None) -> dt.date | 
         con.close()
 
 
-def rebuild(warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False) -> DayResult:
+def rebuild(
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    quiet: bool = False,
+    full_refresh: bool = False,
+) -> DayResult:
     """Run the last finished run date again without loading anything: what an
-    ad hoc privacy request or a key rotation needs to take effect at once.
-    Like every rerun of a date, it gives that date's result for what the
-    warehouse now holds."""
+    ad hoc privacy request or a key rotation needs to take effect at once, and,
+    with `full_refresh`, the check that the incremental tables equal a rebuild
+    from raw. Like every rerun of a date, it gives that date's result for what
+    the warehouse now holds."""
     run_date = last_run_date(warehouse_file)
     if run_date is None:
         raise RuntimeError("the warehouse has no finished run date to rebuild; run `c360 run`")
     load_seeds(warehouse_file, quiet=quiet)
-    return build_day(run_date, warehouse_file, quiet=quiet)
+    return build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh)
 
 
 def finish_day(run_date: dt.date, warehouse_file: str | os.PathLike | None = None) -> dict:
@@ -343,17 +369,21 @@ def run(
     warehouse_file: str | os.PathLike | None = None,
     *,
     quiet: bool = False,
+    full_refresh: bool = False,
 ) -> RunResult:
     """Process every landing date not processed yet, one run date at a time, oldest
-    first; with nothing new, do nothing."""
+    first; with nothing new, do nothing. With `full_refresh`, each date is built
+    from raw whole, and with nothing new the last finished date is rebuilt so."""
     path = warehouse.warehouse_path(warehouse_file)
     dates = pending_run_dates(landing, path)
     result = RunResult(str(path))
-    if dates:
+    if dates or full_refresh:
         load_seeds(path, quiet=quiet)
     for run_date in dates:
-        day = run_day(landing, run_date, path, quiet=quiet)
+        day = run_day(landing, run_date, path, quiet=quiet, full_refresh=full_refresh)
         result.days.append(day)
+    if full_refresh and not dates and last_run_date(path) is not None:
+        result.days.append(rebuild(path, quiet=quiet, full_refresh=True))
     result.staged_rows = staged_row_counts(path)
     return result
 

@@ -67,6 +67,15 @@ STAGING_VIEWS = {
     "crm_contacts": "stg_crm__contacts",
     "enrichment_profiles": "stg_enrichment__profiles",
 }
+# Staging is incremental (a table per landing table, merged from new raw rows):
+# the intake purges it like raw. Privacy requests stage as a view over raw.
+STAGING_TABLES = {
+    **STAGING_VIEWS,
+    "ecommerce_orders": "stg_ecommerce__orders",
+    "mobile_app_events": "stg_mobile_app__events",
+    "pos_transactions": "stg_pos__transactions",
+    "crm_tickets": "stg_crm__tickets",
+}
 ACTIVITY_FACTS = {
     "orders": "fct_orders",
     "app_events": "fct_app_events",
@@ -779,6 +788,10 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
     for name in TABLES:
         for statement in _purge_statements(f"{raw}.{name}", name):
             con.execute(statement)
+    for name, model in STAGING_TABLES.items():
+        if _exists(con, "staging", model):
+            for statement in _purge_statements(f"staging.{model}", name):
+                con.execute(statement)
     result.activity_rows_unlinked = sum(unlinked_by_table.values())
     for name, reason, rows in con.execute(
         "select source_table, reason, count(*) from _suppressed_records group by 1, 2"

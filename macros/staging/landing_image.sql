@@ -22,3 +22,48 @@
     _loaded_at,
     _source_file
 {%- endmacro %}
+
+{#
+    Staging is incremental: a build reads only the raw rows loaded since the
+    newest load it has already staged, and merges their latest image per key
+    into the table (unique_key in each model). A full refresh
+    (`c360 run --full-refresh`, `dbt build --full-refresh`) stages all of raw.
+#}
+{% macro landing_rows_since_last_build() -%}
+    {%- if is_incremental() %}
+    where _loaded_at > (
+        select coalesce(max(_loaded_at), {{ safe_cast("'1900-01-01'", dbt.type_timestamp()) }})
+        from {{ this }}
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    A partition delivered late (an older `_dt` loaded after a newer one) must
+    not overwrite the newer image already staged: the new row wins only if it
+    ranks above the staged one by landing_recency_rank's order (a later load
+    wins a tie, and every new row is a later load).
+#}
+{% macro and_newer_than_staged(key) -%}
+    {%- if is_incremental() %}
+    and not exists (
+        select 1
+        from {{ this }} as staged
+        where
+            staged.{{ key }} = ranked.{{ key }}
+            and (
+                staged._dt > ranked._dt
+                or (
+                    staged._dt = ranked._dt
+                    and staged._extracted_at
+                    > {{ safe_cast('ranked._extracted_at', dbt.type_timestamp()) }}
+                )
+                or (
+                    staged._dt = ranked._dt
+                    and staged._extracted_at is not null
+                    and {{ safe_cast('ranked._extracted_at', dbt.type_timestamp()) }} is null
+                )
+            )
+    )
+    {%- endif -%}
+{%- endmacro %}

@@ -9,6 +9,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='event_id',
+        full_refresh=false,
         on_schema_change='fail',
         pre_hook="{{ reopen_state_at_run_date('run_date') }}",
     )

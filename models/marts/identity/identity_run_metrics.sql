@@ -7,6 +7,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='run_date',
+        full_refresh=false,
         on_schema_change='fail',
     )
 }}

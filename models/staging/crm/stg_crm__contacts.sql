@@ -1,11 +1,14 @@
 -- Latest image of each crm_contacts record, contract columns typed.
 -- Raw PII columns as the source holds them, plus their normalized forms
 -- (macros/normalize): the comparable values matching and tokenization use.
+{{ config(unique_key='contact_id') }}
+
 with
 
 source as (
 
     select * from {{ source('crm', 'crm_contacts') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -33,6 +36,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('contact_id') }}
 
 )
 

@@ -1,10 +1,13 @@
 -- Latest image of each crm_tickets record, contract columns typed.
 -- No PII normalization here yet: values are as the source holds them.
+{{ config(unique_key='ticket_id') }}
+
 with
 
 source as (
 
     select * from {{ source('crm', 'crm_tickets') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -31,6 +34,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('ticket_id') }}
 
 )
 

@@ -1,10 +1,13 @@
 -- Latest image of each ecommerce_orders record, contract columns typed.
 -- No PII normalization here yet: values are as the source holds them.
+{{ config(unique_key='order_id') }}
+
 with
 
 source as (
 
     select * from {{ source('ecommerce', 'ecommerce_orders') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -30,6 +33,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('order_id') }}
 
 )
 

@@ -1,11 +1,14 @@
 -- Latest image of each enrichment_profiles record, contract columns typed.
 -- Raw PII columns as the source holds them, plus their normalized forms
 -- (macros/normalize): the comparable values matching and tokenization use.
+{{ config(unique_key='provider_record_id') }}
+
 with
 
 source as (
 
     select * from {{ source('enrichment', 'enrichment_profiles') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -42,6 +45,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('provider_record_id') }}
 
 )
 

@@ -1,11 +1,14 @@
 -- Latest image of each loyalty_members record, contract columns typed.
 -- Raw PII columns as the source holds them, plus their normalized forms
 -- (macros/normalize): the comparable values matching and tokenization use.
+{{ config(unique_key='loyalty_id') }}
+
 with
 
 source as (
 
     select * from {{ source('loyalty', 'loyalty_members') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -41,6 +44,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('loyalty_id') }}
 
 )
 

@@ -1,11 +1,14 @@
 -- Latest image of each mobile_app_devices record, contract columns typed.
 -- Raw PII columns as the source holds them, plus their normalized forms
 -- (macros/normalize): the comparable values matching and tokenization use.
+{{ config(unique_key='device_id') }}
+
 with
 
 source as (
 
     select * from {{ source('mobile_app', 'mobile_app_devices') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -36,6 +39,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('device_id') }}
 
 )
 

@@ -1,10 +1,13 @@
 -- Latest image of each mobile_app_events record, contract columns typed.
 -- No PII normalization here yet: values are as the source holds them.
+{{ config(unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('mobile_app', 'mobile_app_events') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -28,6 +31,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('event_id') }}
 
 )
 

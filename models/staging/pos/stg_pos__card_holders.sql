@@ -1,11 +1,14 @@
 -- Latest image of each pos_card_holders record, contract columns typed.
 -- Raw PII columns as the source holds them, plus their normalized forms
 -- (macros/normalize): the comparable values matching and tokenization use.
+{{ config(unique_key='card_number') }}
+
 with
 
 source as (
 
     select * from {{ source('pos', 'pos_card_holders') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -33,6 +36,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('card_number') }}
 
 )
 

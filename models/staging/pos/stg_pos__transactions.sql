@@ -1,10 +1,13 @@
 -- Latest image of each pos_transactions record, contract columns typed.
 -- No PII normalization here yet: values are as the source holds them.
+{{ config(unique_key='transaction_id') }}
+
 with
 
 source as (
 
     select * from {{ source('pos', 'pos_transactions') }}
+    {{ landing_rows_since_last_build() }}
 
 ),
 
@@ -28,6 +31,7 @@ final as (
         {{ landing_metadata() }}
     from ranked
     where recency_rank = 1
+        {{ and_newer_than_staged('transaction_id') }}
 
 )
 

@@ -1,0 +1,297 @@
+"""The pipeline's figures in docs/benchmarks.md, regenerated from
+bench_out/results.jsonl by `make bench`.
+
+`python -m c360.bench_report` rewrites what lies between the markers
+`<!-- bench:pipeline:start -->` and `<!-- bench:pipeline:end -->` (the rest
+of the file is left as it is) and draws docs/benchmarks_stages.png
+(c360.bench_chart). For each number of customers it shows the latest run:
+seconds per stage of day 0 and of each change day, the change day against
+day 0, and the plain Splink baseline (c360.bench_baseline) against day 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+START = "<!-- bench:pipeline:start -->"
+END = "<!-- bench:pipeline:end -->"
+RESULTS = Path("bench_out/results.jsonl")
+DOC = Path("docs/benchmarks.md")
+CHART = Path("docs/benchmarks_stages.png")
+
+# The pipeline's stages in the order a day runs them; keys not named here
+# follow in the order they first appear.
+STAGE_ORDER = ("load", "build_before", "privacy", "score", "build_after", "publish", "purge")
+VERSION_LABELS = {
+    "python": "Python",
+    "duckdb": "DuckDB",
+    "dbt-core": "dbt-core",
+    "dbt-duckdb": "dbt-duckdb",
+    "splink": "Splink",
+}
+
+
+@dataclass
+class Run:
+    """One `python -m c360.bench --pipeline` run: its days, in order, and the
+    baseline measured with it."""
+
+    customers: int | None
+    days: list[dict] = field(default_factory=list)
+    baseline: dict | None = None
+    run_id: str | None = None
+
+    @property
+    def day0(self) -> dict:
+        return self.days[0]
+
+    @property
+    def change_days(self) -> list[dict]:
+        return self.days[1:]
+
+    @property
+    def machine(self) -> str | None:
+        return self.day0.get("machine")
+
+    @property
+    def versions(self) -> dict | None:
+        return self.day0.get("versions") or (self.baseline or {}).get("versions")
+
+
+def total(seconds: dict[str, float]) -> float:
+    return round(sum(seconds.values()), 1)
+
+
+def read_results(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by an interrupted run
+    return rows
+
+
+def runs(rows: list[dict]) -> list[Run]:
+    """The pipeline runs in the file, oldest first. Rows of one run share a
+    `run_id`; rows written before there was one are told apart by order: a
+    day that trains, or whose run date is not after the previous row's, or
+    whose number of customers differs, starts a new run. A baseline row
+    belongs to the run with its `run_id`, else to the last run before it."""
+    out: list[Run] = []
+    by_id: dict[str, Run] = {}
+    current: Run | None = None
+    for row in rows:
+        kind = row.get("benchmark")
+        if kind == "pipeline_day":
+            run_id = row.get("run_id")
+            if run_id is not None and run_id in by_id:
+                run = by_id[run_id]
+            elif (
+                run_id is None
+                and current is not None
+                and current.run_id is None
+                and not row.get("trained")
+                and row.get("day_index", 1) != 0
+                and row.get("customers") == current.customers
+                and row["run_date"] > current.days[-1]["run_date"]
+            ):
+                run = current
+            else:
+                run = Run(row.get("customers"), run_id=run_id)
+                out.append(run)
+                if run_id is not None:
+                    by_id[run_id] = run
+            run.days.append(row)
+            current = run
+        elif kind == "baseline":
+            run_id = row.get("run_id")
+            target = by_id.get(run_id) if run_id is not None else current
+            if target is not None and target.baseline is None:
+                target.baseline = row
+    for run in out:
+        run.days.sort(key=lambda d: (d.get("day_index", 0), d["run_date"]))
+    return out
+
+
+def latest_by_customers(all_runs: list[Run]) -> dict[int, Run]:
+    """The last run of each number of customers, smallest N first; runs that
+    did not record their N are left out (there is no axis to put them on)."""
+    latest: dict[int, Run] = {}
+    for run in all_runs:
+        if run.customers and run.days:
+            latest[run.customers] = run
+    return dict(sorted(latest.items()))
+
+
+def stages(all_runs: list[Run]) -> list[str]:
+    seen: list[str] = []
+    for run in all_runs:
+        for day in run.days:
+            for key in day["seconds"]:
+                if key not in seen:
+                    seen.append(key)
+    known = [s for s in STAGE_ORDER if s in seen]
+    return known + [s for s in seen if s not in STAGE_ORDER]
+
+
+def mean_seconds(days: list[dict], keys: list[str]) -> dict[str, float]:
+    return {k: sum(d["seconds"].get(k, 0.0) for d in days) / len(days) for k in keys}
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _versions_line(versions: dict | None) -> str:
+    versions = versions or {}
+    return ", ".join(
+        f"{label} {versions[key]}" for key, label in VERSION_LABELS.items() if key in versions
+    )
+
+
+def run_table(run: Run, keys: list[str]) -> list[str]:
+    """One table: a row per day, the baseline in the day-0 row."""
+    header = ["run date", "day", *keys, "total", "vs day 0", "baseline", "day 0 / baseline"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    day0_total = total(run.day0["seconds"])
+    baseline = run.baseline["seconds"]["total"] if run.baseline else None
+    for index, day in enumerate(run.days):
+        day_total = total(day["seconds"])
+        kind = "day 0" + (" (trains)" if day.get("trained") else "") if index == 0 else "change day"
+        ratio = day_total / day0_total if day0_total else None
+        cells = [
+            day["run_date"],
+            kind,
+            *(_fmt(day["seconds"].get(k)) for k in keys),
+            f"**{_fmt(day_total)}**",
+            _fmt(ratio, 2),
+            _fmt(baseline) if index == 0 else "",
+            _fmt(day0_total / baseline, 2) + "×" if index == 0 and baseline else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def baseline_line(run: Run) -> str:
+    b = run.baseline
+    if b is None:
+        return "No baseline was measured with this run."
+    s = b["seconds"]
+    line = (
+        f"Baseline: plain Splink {b.get('tool', 'splink').split()[-1]} on DuckDB "
+        "(`c360/bench_baseline.py`) over the same day-0 records "
+        f"({b['records']:,}), in the same process after the pipeline: "
+        f"load {_fmt(s.get('load'))} s, train {_fmt(s.get('train'))} s, "
+        f"predict {_fmt(s.get('predict'))} s, cluster {_fmt(s.get('cluster'))} s"
+    )
+    if b.get("comparisons") is not None:
+        line += f"; {b['comparisons']:,} comparisons"
+    line += f", {b['pairs']:,} pairs at ≥ {b.get('threshold', 0.9)}"
+    accuracy = b.get("accuracy")
+    if accuracy:
+        line += (
+            f"; pairwise precision {accuracy['precision']:.4f}, "
+            f"recall {accuracy['recall']:.4f} (clusters against the truth)"
+        )
+    return line + "."
+
+
+def section(
+    rows: list[dict], *, chart: str | None = CHART.name, today: dt.date | None = None
+) -> str:
+    """The markdown between the markers (markers included)."""
+    from c360.bench import machine, versions
+
+    all_runs = runs(rows)
+    latest = latest_by_customers(all_runs)
+    today = today or dt.date.today()
+    lines = [
+        START,
+        "<!-- Written by `make bench` (python -m c360.bench_report) from "
+        "bench_out/results.jsonl; edits between the markers are overwritten. -->",
+        "",
+        "### Measured by `make bench`",
+        "",
+        f"Regenerated {today.isoformat()} on {machine()}; {_versions_line(versions())}.",
+    ]
+    if not latest:
+        lines += ["", "No pipeline run in bench_out/results.jsonl yet.", END]
+        return "\n".join(lines)
+    lines += [
+        "Seconds per stage, wall clock, for the latest run of each number of customers. "
+        '"vs day 0" is a day\'s total over day 0\'s; "day 0 / baseline" is how many '
+        "times longer the pipeline's day 0 took than the plain Splink baseline over the "
+        "same records (the pipeline also stages, tokenizes, builds golden records, "
+        "marts and history).",
+    ]
+    if chart:
+        lines += ["", f"![Seconds per stage against customers, day 0 and change day]({chart})"]
+    keys = stages(list(latest.values()))
+    for customers, run in latest.items():
+        run_keys = [k for k in keys if any(k in d["seconds"] for d in run.days)]
+        measured = run.day0.get("date") or (run.run_id or "")[:10] or "date not recorded"
+        lines += [
+            "",
+            f"#### {customers:,} customers",
+            "",
+            f"Measured {measured} on {run.machine or 'a machine not recorded'}"
+            + (f"; {_versions_line(run.versions)}" if run.versions else "")
+            + ".",
+            "",
+            *run_table(run, run_keys),
+            "",
+            baseline_line(run),
+        ]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def replace_section(text: str, new_section: str) -> str:
+    """The document with the section between the markers replaced; without
+    markers, the section goes at the end of the document."""
+    start, end = text.find(START), text.find(END)
+    if start != -1 and end > start:
+        return text[:start] + new_section + text[end + len(END) :]
+    return text.rstrip("\n") + "\n\n" + new_section + "\n"
+
+
+def write_report(
+    results: Path = RESULTS, doc: Path = DOC, chart: Path | None = CHART
+) -> tuple[Path, Path | None]:
+    rows = read_results(results)
+    chart_file = None
+    if chart is not None:
+        from c360.bench_chart import draw
+
+        chart_file = draw(rows, chart)
+    link = os.path.relpath(chart_file, doc.parent) if chart_file else None
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    doc.write_text(replace_section(text, section(rows, chart=link)))
+    return doc, chart_file
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--doc", type=Path, default=DOC)
+    parser.add_argument("--chart", type=Path, default=CHART)
+    parser.add_argument("--no-chart", action="store_true", help="the tables only")
+    args = parser.parse_args(argv)
+    doc, chart = write_report(args.results, args.doc, None if args.no_chart else args.chart)
+    print(f"wrote {doc}" + (f" and {chart}" if chart else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
