@@ -109,6 +109,7 @@ def draw(rows: list[dict], out: Path = CHART) -> Path | None:
         f"c360 daily pipeline, seconds per stage ({first.machine or 'machine not recorded'})",
         fontsize=10,
     )
+    fig.text(0.99, 0.01, "log scales; a stage of 0 s is not drawn", ha="right", fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

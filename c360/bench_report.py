@@ -188,10 +188,11 @@ def baseline_line(run: Run) -> str:
     if b is None:
         return "No baseline was measured with this run."
     s = b["seconds"]
+    where = ", in the same process after the pipeline" if "pipeline_day0_seconds" in b else ""
     line = (
         f"Baseline: plain Splink {b.get('tool', 'splink').split()[-1]} on DuckDB "
         "(`c360/bench_baseline.py`) over the same day-0 records "
-        f"({b['records']:,}), in the same process after the pipeline: "
+        f"({b['records']:,}){where}: "
         f"load {_fmt(s.get('load'))} s, train {_fmt(s.get('train'))} s, "
         f"predict {_fmt(s.get('predict'))} s, cluster {_fmt(s.get('cluster'))} s"
     )
@@ -229,6 +230,7 @@ def section(
         lines += ["", "No pipeline run in bench_out/results.jsonl yet.", END]
         return "\n".join(lines)
     lines += [
+        "",
         "Seconds per stage, wall clock, for the latest run of each number of customers. "
         '"vs day 0" is a day\'s total over day 0\'s; "day 0 / baseline" is how many '
         "times longer the pipeline's day 0 took than the plain Splink baseline over the "
