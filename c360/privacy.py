@@ -1210,6 +1210,21 @@ def rotate_snapshot_tokens(
         con.close()
 
 
+# Incremental models that store tokens: they re-tokenize only records that
+# change, so after a rotation they are dropped and the next build (at once, or
+# the next daily run) tokenizes every record under the new key.
+INCREMENTAL_TOKEN_TABLES = [("vault", "vault_identity_pii"), ("vault", "vault_pii_tokens")]
+
+
+def _drop_incremental_token_tables(warehouse_file: str | os.PathLike | None) -> None:
+    con = warehouse.connect(warehouse_file)
+    try:
+        for schema, name in INCREMENTAL_TOKEN_TABLES:
+            con.execute(f'drop table if exists "{schema}"."{name}"')
+    finally:
+        con.close()
+
+
 def rotate_tokenization_key(
     new_key: bytes, warehouse_file: str | os.PathLike | None = None, *, rebuild: bool = True
 ) -> RotationResult:
@@ -1229,6 +1244,7 @@ def rotate_tokenization_key(
         raise ValueError("the new key is the key in use")
     old = vault_tokens(warehouse_file)
     result = rotate_snapshot_tokens(warehouse_file, old_key, new_key)
+    _drop_incremental_token_tables(warehouse_file)
     if not rebuild:
         result.old_tokens_left = None
         return result

@@ -24,21 +24,6 @@
 {%- endmacro %}
 
 {#
-    Staging is incremental: a build reads only the raw rows loaded since the
-    newest load it has already staged, and merges their latest image per key
-    into the table (unique_key in each model). A full refresh
-    (`c360 run --full-refresh`, `dbt build --full-refresh`) stages all of raw.
-#}
-{% macro landing_rows_since_last_build() -%}
-    {%- if is_incremental() %}
-    where _loaded_at > (
-        select coalesce(max(_loaded_at), {{ safe_cast("'1900-01-01'", dbt.type_timestamp()) }})
-        from {{ this }}
-    )
-    {%- endif -%}
-{%- endmacro %}
-
-{#
     A partition delivered late (an older `_dt` loaded after a newer one) must
     not overwrite the newer image already staged: the new row wins only if it
     ranks above the staged one by landing_recency_rank's order (a later load

@@ -3,47 +3,57 @@
 -- the only model after staging that holds raw direct identifiers, so it lives
 -- in the restricted vault schema; matching (int_identity_records) reads the
 -- tokens and the fuzzy features from here and never the values.
+-- Incremental: a build tokenizes only the records staged since the last one;
+-- a record its source deleted arrives as a tombstone and the post-hook
+-- removes it, so the table holds live records only.
+{{
+    config(
+        unique_key=['source_table', 'source_record_id'],
+        post_hook="delete from {{ this }} where is_deleted",
+    )
+}}
+
 with
 
 ecommerce as (
 
     select * from {{ ref('stg_ecommerce__customers') }}
-    where not is_deleted
+    {{ loaded_since_last_build(live_only_on_full_build=true) }}
 
 ),
 
 devices as (
 
     select * from {{ ref('stg_mobile_app__devices') }}
-    where not is_deleted
+    {{ loaded_since_last_build(live_only_on_full_build=true) }}
 
 ),
 
 loyalty as (
 
     select * from {{ ref('stg_loyalty__members') }}
-    where not is_deleted
+    {{ loaded_since_last_build(live_only_on_full_build=true) }}
 
 ),
 
 pos as (
 
     select * from {{ ref('stg_pos__card_holders') }}
-    where not is_deleted
+    {{ loaded_since_last_build(live_only_on_full_build=true) }}
 
 ),
 
 crm as (
 
     select * from {{ ref('stg_crm__contacts') }}
-    where not is_deleted
+    {{ loaded_since_last_build(live_only_on_full_build=true) }}
 
 ),
 
 enrichment as (
 
     select * from {{ ref('stg_enrichment__profiles') }}
-    where not is_deleted
+    {{ loaded_since_last_build(live_only_on_full_build=true) }}
 
 ),
 
@@ -62,7 +72,9 @@ unioned as (
         date_of_birth_normalized,
         cast(null as varchar) as loyalty_id,
         _dt as record_landed_on,
-        coalesce(updated_at, _extracted_at) as record_updated_at
+        coalesce(updated_at, _extracted_at) as record_updated_at,
+        is_deleted,
+        _loaded_at
     from ecommerce
     union all
     select
@@ -72,7 +84,9 @@ unioned as (
         cast(null as date) as date_of_birth_normalized,
         cast(null as varchar) as loyalty_id,
         _dt as record_landed_on,
-        coalesce(last_seen_at, _extracted_at) as record_updated_at
+        coalesce(last_seen_at, _extracted_at) as record_updated_at,
+        is_deleted,
+        _loaded_at
     from devices
     union all
     select
@@ -82,7 +96,9 @@ unioned as (
         date_of_birth_normalized,
         loyalty_id,
         _dt as record_landed_on,
-        coalesce(updated_at, _extracted_at) as record_updated_at
+        coalesce(updated_at, _extracted_at) as record_updated_at,
+        is_deleted,
+        _loaded_at
     from loyalty
     union all
     select
@@ -92,7 +108,9 @@ unioned as (
         cast(null as date) as date_of_birth_normalized,
         {{ normalize_loyalty_number('loyalty_number') }} as loyalty_id,
         _dt as record_landed_on,
-        _extracted_at as record_updated_at
+        _extracted_at as record_updated_at,
+        is_deleted,
+        _loaded_at
     from pos
     union all
     select
@@ -102,7 +120,9 @@ unioned as (
         cast(null as date) as date_of_birth_normalized,
         cast(null as varchar) as loyalty_id,
         _dt as record_landed_on,
-        coalesce(updated_at, _extracted_at) as record_updated_at
+        coalesce(updated_at, _extracted_at) as record_updated_at,
+        is_deleted,
+        _loaded_at
     from crm
     union all
     select
@@ -112,7 +132,9 @@ unioned as (
         date_of_birth_normalized,
         cast(null as varchar) as loyalty_id,
         _dt as record_landed_on,
-        coalesce(refreshed_at, _extracted_at) as record_updated_at
+        coalesce(refreshed_at, _extracted_at) as record_updated_at,
+        is_deleted,
+        _loaded_at
     from enrichment
 
 ),
@@ -153,6 +175,8 @@ final as (
         loyalty_id,
         record_landed_on,
         record_updated_at,
+        is_deleted,
+        _loaded_at,
         {{ pii_token('email', 'email_normalized') }} as email_token,
         {{ pii_token('phone', 'phone_e164') }} as phone_token,
         {{ pii_token(

@@ -8,7 +8,7 @@ with
 source as (
 
     select * from {{ source('crm', 'crm_contacts') }}
-    {{ landing_rows_since_last_build() }}
+    {{ loaded_since_last_build() }}
 
 ),
 

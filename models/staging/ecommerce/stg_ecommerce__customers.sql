@@ -8,7 +8,7 @@ with
 source as (
 
     select * from {{ source('ecommerce', 'ecommerce_customers') }}
-    {{ landing_rows_since_last_build() }}
+    {{ loaded_since_last_build() }}
 
 ),
 

@@ -7,7 +7,7 @@ with
 source as (
 
     select * from {{ source('ecommerce', 'ecommerce_orders') }}
-    {{ landing_rows_since_last_build() }}
+    {{ loaded_since_last_build() }}
 
 ),
 

@@ -8,7 +8,7 @@ with
 source as (
 
     select * from {{ source('enrichment', 'enrichment_profiles') }}
-    {{ landing_rows_since_last_build() }}
+    {{ loaded_since_last_build() }}
 
 ),
 

@@ -8,7 +8,7 @@ with
 source as (
 
     select * from {{ source('mobile_app', 'mobile_app_devices') }}
-    {{ landing_rows_since_last_build() }}
+    {{ loaded_since_last_build() }}
 
 ),
 

@@ -7,7 +7,7 @@ with
 source as (
 
     select * from {{ source('mobile_app', 'mobile_app_events') }}
-    {{ landing_rows_since_last_build() }}
+    {{ loaded_since_last_build() }}
 
 ),
 

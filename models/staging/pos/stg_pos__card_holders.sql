@@ -8,7 +8,7 @@ with
 source as (
 
     select * from {{ source('pos', 'pos_card_holders') }}
-    {{ landing_rows_since_last_build() }}
+    {{ loaded_since_last_build() }}
 
 ),
 
