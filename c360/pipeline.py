@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from c360 import privacy, warehouse
 from c360.dbt import run_dbt
+from c360.progress import Log, Progress
 from splink_models import runtime
 
 # The day's dbt work, in three phases around the Splink scoring step; each
@@ -87,10 +88,19 @@ def load(
     warehouse_file: str | os.PathLike | None = None,
     *,
     through: dt.date | None = None,
+    log: Log | None = None,
 ):
+    """Load the landing partitions not loaded yet (through a date), reporting
+    rows and rows per second as it goes (c360/progress.py)."""
     con = warehouse.connect(warehouse_file)
     try:
-        return warehouse.load_landing(con, landing, through=through)
+        with Progress("load", unit="rows", log=log) as progress:
+            return warehouse.load_landing(
+                con,
+                landing,
+                through=through,
+                progress=lambda part: progress.update(part.rows, f"{part.table} dt={part.dt}"),
+            )
     finally:
         # dbt opens the file itself; DuckDB allows one writer configuration per process.
         con.close()
@@ -251,13 +261,14 @@ def run_day(
     *,
     quiet: bool = False,
     full_refresh: bool = False,
+    log: Log | None = None,
 ) -> DayResult:
     """One run date: load its partitions, build, act on privacy requests, score,
     cluster, assign ids, publish, purge."""
     clock = time.perf_counter()
-    loaded = load(landing, warehouse_file, through=run_date)
+    loaded = load(landing, warehouse_file, through=run_date, log=log)
     seconds = {"load": round(time.perf_counter() - clock, 1)}
-    day = build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh)
+    day = build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
     day.loaded = loaded
     day.seconds = seconds | day.seconds
     return day
@@ -269,6 +280,7 @@ def build_day(
     *,
     quiet: bool = False,
     full_refresh: bool = False,
+    log: Log | None = None,
 ) -> DayResult:
     """Everything of a run date after loading: its dbt phases around the privacy
     intake and the scoring, then the purge of what the day erased. With
@@ -277,11 +289,14 @@ def build_day(
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
+    report = log or _stderr
+
     def lap(stage: str) -> None:
         nonlocal clock
         now = time.perf_counter()
         seconds[stage] = round(now - clock, 1)
         clock = now
+        report(f"{run_date} {stage}: {seconds[stage]:.1f} s")
 
     build_before_scoring(warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh)
     lap("build_before")
@@ -303,6 +318,10 @@ def build_day(
     return DayResult(run_date, [], trained, scoring, intake, purged, metrics, seconds)
 
 
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def last_run_date(warehouse_file: str | os.PathLike | None = None) -> dt.date | None:
     con = warehouse.connect(warehouse_file)
     try:
@@ -317,6 +336,7 @@ def rebuild(
     *,
     quiet: bool = False,
     full_refresh: bool = False,
+    log: Log | None = None,
 ) -> DayResult:
     """Run the last finished run date again without loading anything: what an
     ad hoc privacy request or a key rotation needs to take effect at once, and,
@@ -327,7 +347,7 @@ def rebuild(
     if run_date is None:
         raise RuntimeError("the warehouse has no finished run date to rebuild; run `c360 run`")
     load_seeds(warehouse_file, quiet=quiet)
-    return build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh)
+    return build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
 
 
 def finish_day(run_date: dt.date, warehouse_file: str | os.PathLike | None = None) -> dict:
@@ -370,6 +390,7 @@ def run(
     *,
     quiet: bool = False,
     full_refresh: bool = False,
+    log: Log | None = None,
 ) -> RunResult:
     """Process every landing date not processed yet, one run date at a time, oldest
     first; with nothing new, do nothing. With `full_refresh`, each date is built
@@ -380,10 +401,10 @@ def run(
     if dates or full_refresh:
         load_seeds(path, quiet=quiet)
     for run_date in dates:
-        day = run_day(landing, run_date, path, quiet=quiet, full_refresh=full_refresh)
+        day = run_day(landing, run_date, path, quiet=quiet, full_refresh=full_refresh, log=log)
         result.days.append(day)
     if full_refresh and not dates and last_run_date(path) is not None:
-        result.days.append(rebuild(path, quiet=quiet, full_refresh=True))
+        result.days.append(rebuild(path, quiet=quiet, full_refresh=True, log=log))
     result.staged_rows = staged_row_counts(path)
     return result
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,13 +221,15 @@ def load_landing(
     loaded_at: dt.datetime | None = None,
     *,
     through: dt.date | None = None,
+    progress: Callable[[LoadedPartition], None] | None = None,
 ) -> list[LoadedPartition]:
     """Load every landing partition not loaded before, oldest date first.
 
     Each partition loads in its own transaction and is recorded in the load
     log, so a crash midway leaves whole partitions only and a rerun continues
     where it stopped; a rerun with nothing new loads nothing. `through`: only
-    partitions dated on or before it (one run date at a time).
+    partitions dated on or before it (one run date at a time). `progress` is
+    told of each partition as it is loaded.
     """
     ensure_raw_tables(con)
     done = loaded_partitions(con)
@@ -238,4 +241,6 @@ def load_landing(
         if through is not None and partition.dt > through:
             continue
         results.append(load_partition(con, partition, loaded_at))
+        if progress is not None:
+            progress(results[-1])
     return results

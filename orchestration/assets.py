@@ -83,7 +83,9 @@ def _run_date(context: AssetExecutionContext) -> dt.date:
 )
 def landing(context: AssetExecutionContext, c360: C360Settings):
     """The day's landing partitions (and any older one not loaded yet) into raw."""
-    loaded = pipeline.load(c360.landing, c360.warehouse, through=_run_date(context))
+    loaded = pipeline.load(
+        c360.landing, c360.warehouse, through=_run_date(context), log=context.log.info
+    )
     rows, files = defaultdict(int), defaultdict(int)
     for partition in loaded:
         rows[partition.table] += partition.rows

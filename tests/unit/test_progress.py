@@ -1,0 +1,40 @@
+"""Long work reports counts and rates: log lines off a terminal, a final line always."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from c360 import pipeline
+from c360.progress import Progress, rate_line
+
+LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
+
+
+def test_rate_line_shows_counts_share_and_rate() -> None:
+    line = rate_line("load", 3_000_000, 12_000_000, "rows", 10.0)
+    assert line == "load: 3,000,000 of 12,000,000 (25%) rows, 300,000 rows/s, 10.0 s"
+    assert rate_line("load", 0, None, "rows", 0.0) == "load: 0 rows, 0.0 s"
+
+
+def test_progress_logs_lines_off_a_terminal_and_a_last_one_on_close() -> None:
+    lines: list[str] = []
+    with Progress("score", unit="pairs", log=lines.append, every=0.0) as progress:
+        progress.update(500, "block 1")
+        progress.update(1500)
+    assert len(lines) == 3
+    assert lines[0].startswith("score: 500 pairs") and lines[0].endswith("(block 1)")
+    assert lines[-1].startswith("score: 2,000 pairs")
+    quiet = io.StringIO()  # not a terminal: plain lines, no bar
+    with Progress("load", stream=quiet, every=3600) as progress:
+        progress.update(7)
+    assert quiet.getvalue().startswith("load: 7 rows")
+
+
+def test_loading_reports_each_partition_with_rows(tmp_path: Path) -> None:
+    lines: list[str] = []
+    loaded = pipeline.load(LANDING, tmp_path / "w.duckdb", log=lines.append)
+    rows = sum(p.rows for p in loaded)
+    assert rows > 0
+    assert lines[-1].startswith(f"load: {rows:,} rows")
+    assert "rows/s" in lines[-1]
