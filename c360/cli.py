@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from c360 import pipeline
+from c360.privacy import BYTE_PURGE_WITHIN_DAYS
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -203,6 +204,20 @@ def _rotate_key(args: argparse.Namespace) -> int:
     return 0 if result.old_tokens_left == 0 else 1
 
 
+def _purge_bytes(args: argparse.Namespace) -> int:
+    from c360 import privacy, warehouse
+
+    path = warehouse.warehouse_path(args.warehouse)
+    due = privacy.bytes_purge_due_on(path)
+    before = path.stat().st_size
+    privacy.purge_bytes(path)
+    print(
+        f"rewrote {path} ({before / 2**20:,.1f} -> {path.stat().st_size / 2**20:,.1f} MiB): "
+        "no erased value is left in its bytes" + (f" (the rewrite was due by {due})" if due else "")
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="c360", description="Customer 360 identity resolution")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -316,6 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rk.add_argument("--warehouse", default=None)
     rk.set_defaults(func=_rotate_key)
+    pb = actions.add_parser(
+        "purge-bytes",
+        help="rewrite the warehouse file now, so erased values leave its bytes (the daily run "
+        f"does it at the latest {BYTE_PURGE_WITHIN_DAYS} days after an erasure)",
+    )
+    pb.add_argument("--warehouse", default=None)
+    pb.set_defaults(func=_purge_bytes)
     return parser
 
 

@@ -440,10 +440,12 @@ def format_day(day: DayResult) -> str:
         )
         if intake.deferred:
             line += f"; {intake.deferred} waiting for the first customers"
-    if day.purged and day.purged.compacted:
-        line += (
-            f"\n  purged {day.purged.rows_deleted:,} rows of state and history; "
+    if day.purged and (day.purged.compacted or day.purged.rows_deleted):
+        line += f"\n  purged {day.purged.rows_deleted:,} rows of state and history; " + (
             "warehouse file rewritten"
+            if day.purged.compacted
+            else f"file rewrite (erased values out of its bytes) due by "
+            f"{day.purged.bytes_purge_due_on}"
         )
     if day.seconds:
         stages = ", ".join(f"{stage} {s:.1f}" for stage, s in day.seconds.items())

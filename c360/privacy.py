@@ -140,9 +140,20 @@ def suppression_hash(kind: str, value: str | None, key: bytes | None = None) -> 
     return hmac.new(key or suppression_key(), message, hashlib.sha256).hexdigest()
 
 
+# Deleted rows stay in the warehouse file's freed blocks until the file is
+# rewritten (compact), and a rewrite costs a copy of the whole file. Erasures
+# therefore share one rewrite, due this many days after the first of them:
+# well within the 30 days of GDPR and the 45 of CCPA. Until then the values
+# are beyond every query, in no table, landing file or export.
+BYTE_PURGE_WITHIN_DAYS = 7
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
         con.execute(statement)
+    con.execute(
+        f"alter table {SCHEMA}.sweep_state add column if not exists bytes_purge_due_on date"
+    )
     if not con.execute(f"select count(*) from {SCHEMA}.sweep_state").fetchall()[0][0]:
         con.execute(f"insert into {SCHEMA}.sweep_state values (null, false)")
 
@@ -812,7 +823,12 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
     )
     _delete_records(con, [(s, t) for s, t in INTAKE_PURGED_TABLES if _exists(con, s, t)])
     _delete_orphan_vault_tokens(con)
-    con.execute(f"update {SCHEMA}.sweep_state set is_compaction_due = true")
+    due = dt.date.today() + dt.timedelta(days=BYTE_PURGE_WITHIN_DAYS)
+    con.execute(
+        f"update {SCHEMA}.sweep_state set bytes_purge_due_on = "
+        "least(coalesce(bytes_purge_due_on, ?::date), ?::date)",
+        [due, due],
+    )
 
 
 def _rewrite_landing_file(con, path: Path, table_name: str) -> bool:
@@ -899,12 +915,19 @@ def _delete_orphan_vault_tokens(con) -> None:
 class FinishResult:
     rows_deleted: int = 0
     compacted: bool = False
+    # When erased values must leave the file's bytes (None: nothing waits).
+    bytes_purge_due_on: dt.date | None = None
 
 
-def finish(warehouse_file: str | os.PathLike | None = None) -> FinishResult:
+def finish(
+    warehouse_file: str | os.PathLike | None = None, *, today: dt.date | None = None
+) -> FinishResult:
     """After the day is published: delete what state and history still hold of
-    the records purged at intake, then rewrite the file if anything was deleted."""
+    the records purged at intake; then, if the byte purge of erased values is
+    due (BYTE_PURGE_WITHIN_DAYS after the first erasure not yet purged from
+    the file's bytes), rewrite the file."""
     path = warehouse.warehouse_path(warehouse_file)
+    today = today or dt.date.today()
     con = warehouse.connect(path)
     try:
         ensure_tables(con)
@@ -914,18 +937,43 @@ def finish(warehouse_file: str | os.PathLike | None = None) -> FinishResult:
             result.rows_deleted = _delete_records(con)
             con.execute(f"delete from {SCHEMA}.pending_purge")
             con.execute("commit")
-        due = _scalar(con, f"select is_compaction_due from {SCHEMA}.sweep_state")
+        due_on, was_due = con.execute(
+            f"select bytes_purge_due_on, is_compaction_due from {SCHEMA}.sweep_state"
+        ).fetchall()[0]
     finally:
         con.close()
-    if due:
-        compact(path)
-        con = warehouse.connect(path)
-        try:
-            con.execute(f"update {SCHEMA}.sweep_state set is_compaction_due = false")
-        finally:
-            con.close()
+    # is_compaction_due: a warehouse from before the rewrite was batched.
+    if was_due or (due_on is not None and due_on <= today):
+        purge_bytes(path)
         result.compacted = True
+    else:
+        result.bytes_purge_due_on = due_on
     return result
+
+
+def bytes_purge_due_on(warehouse_file: str | os.PathLike | None = None) -> dt.date | None:
+    """When the file must next be rewritten to purge erased values from its
+    bytes; None when nothing erased awaits it."""
+    con = warehouse.connect(warehouse_file)
+    try:
+        ensure_tables(con)
+        return _scalar(con, f"select bytes_purge_due_on from {SCHEMA}.sweep_state")
+    finally:
+        con.close()
+
+
+def purge_bytes(warehouse_file: str | os.PathLike | None = None) -> None:
+    """Rewrite the file now (`c360 privacy purge-bytes`, or when due), so that no
+    deleted value is left in its freed blocks."""
+    path = warehouse.warehouse_path(warehouse_file)
+    compact(path)
+    con = warehouse.connect(path)
+    try:
+        con.execute(
+            f"update {SCHEMA}.sweep_state set is_compaction_due = false, bytes_purge_due_on = null"
+        )
+    finally:
+        con.close()
 
 
 def compact(warehouse_file: str | os.PathLike | None = None) -> None:
