@@ -155,7 +155,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         f"alter table {SCHEMA}.sweep_state add column if not exists bytes_purge_due_on date"
     )
     if not con.execute(f"select count(*) from {SCHEMA}.sweep_state").fetchall()[0][0]:
-        con.execute(f"insert into {SCHEMA}.sweep_state values (null, false)")
+        con.execute(
+            f"insert into {SCHEMA}.sweep_state (swept_through, is_compaction_due) "
+            "values (null, false)"
+        )
 
 
 # The suppression hash computed in the engine, like tokens (c360/tokenization.py):

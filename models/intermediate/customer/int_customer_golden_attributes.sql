@@ -6,6 +6,7 @@ with
 candidates as (
 
     select * from {{ ref('int_customer_attribute_candidates') }}
+    {{ touched_customers_only('customer_id') }}
 
 ),
 

@@ -1,10 +1,18 @@
 -- Mobile app events, each with the customer who owns the device today.
+{{
+    config(
+        unique_key='event_id',
+        pre_hook="{{ delete_activity_deleted_this_run('stg_mobile_app__events', 'event_id') }}",
+    )
+}}
 with
 
 app_events as (
 
     select * from {{ ref('stg_mobile_app__events') }}
-    where not is_deleted
+    where
+        not is_deleted
+        {{ activity_to_rebuild('event_id', 'device_id', 'mobile_app_devices') }}
 
 ),
 

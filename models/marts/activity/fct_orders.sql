@@ -1,10 +1,18 @@
 -- E-commerce orders, each with the customer whose account placed it today.
+{{
+    config(
+        unique_key='order_id',
+        pre_hook="{{ delete_activity_deleted_this_run('stg_ecommerce__orders', 'order_id') }}",
+    )
+}}
 with
 
 orders as (
 
     select * from {{ ref('stg_ecommerce__orders') }}
-    where not is_deleted
+    where
+        not is_deleted
+        {{ activity_to_rebuild('order_id', 'customer_account_id', 'ecommerce_customers') }}
 
 ),
 

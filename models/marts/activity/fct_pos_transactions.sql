@@ -1,11 +1,19 @@
 -- Store sales, each with the customer holding the card today; sales paid
 -- without a card have no customer.
+{{
+    config(
+        unique_key='transaction_id',
+        pre_hook="{{ delete_activity_deleted_this_run('stg_pos__transactions', 'transaction_id') }}",
+    )
+}}
 with
 
 pos_transactions as (
 
     select * from {{ ref('stg_pos__transactions') }}
-    where not is_deleted
+    where
+        not is_deleted
+        {{ activity_to_rebuild('transaction_id', 'card_number', 'pos_card_holders') }}
 
 ),
 

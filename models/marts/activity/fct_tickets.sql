@@ -1,10 +1,18 @@
 -- Service tickets, each with the customer behind the CRM contact today.
+{{
+    config(
+        unique_key='ticket_id',
+        pre_hook="{{ delete_activity_deleted_this_run('stg_crm__tickets', 'ticket_id') }}",
+    )
+}}
 with
 
 tickets as (
 
     select * from {{ ref('stg_crm__tickets') }}
-    where not is_deleted
+    where
+        not is_deleted
+        {{ activity_to_rebuild('ticket_id', 'contact_id', 'crm_contacts') }}
 
 ),
 

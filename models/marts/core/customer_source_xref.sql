@@ -6,6 +6,7 @@ with
 memberships as (
 
     select * from {{ ref('int_customer_memberships') }}
+    {{ touched_customers_only('customer_id') }}
 
 ),
 

@@ -8,24 +8,28 @@ with
 memberships as (
 
     select * from {{ ref('int_customer_memberships') }}
+    {{ touched_customers_only('customer_id') }}
 
 ),
 
 golden_attributes as (
 
     select * from {{ ref('int_customer_golden_attributes') }}
+    {{ touched_customers_only('customer_id') }}
 
 ),
 
 activity as (
 
     select * from {{ ref('int_customer_activity') }}
+    {{ touched_customers_only('customer_id') }}
 
 ),
 
 sale_preferences as (
 
     select * from {{ ref('int_customer_sale_preferences') }}
+    {{ touched_customers_only('customer_id') }}
 
 ),
 

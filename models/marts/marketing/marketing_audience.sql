@@ -7,6 +7,7 @@ with
 customers as (
 
     select * from {{ ref('dim_customer') }}
+    {{ touched_customers_only('customer_id') }}
 
 ),
 
