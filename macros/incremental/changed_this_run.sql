@@ -83,3 +83,37 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    The identity records (source_table, source_record_id) whose staged image
+    a load of this run date delivered, deleted ones included.
+#}
+{% macro identity_records_loaded_this_run() -%}
+    {%- set staged = [
+        ('ecommerce_customers', 'stg_ecommerce__customers', 'customer_account_id'),
+        ('mobile_app_devices', 'stg_mobile_app__devices', 'device_id'),
+        ('loyalty_members', 'stg_loyalty__members', 'loyalty_id'),
+        ('pos_card_holders', 'stg_pos__card_holders', 'card_number'),
+        ('crm_contacts', 'stg_crm__contacts', 'contact_id'),
+        ('enrichment_profiles', 'stg_enrichment__profiles', 'provider_record_id'),
+    ] -%}
+    {%- for source_table, model, key in staged %}
+    select '{{ source_table }}' as source_table, {{ key }} as source_record_id
+    from {{ ref(model) }}
+    where {{ loaded_this_run() }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{# Pre-hook of a model keyed by identity record: forget the records this run delivered again. #}
+{% macro delete_identity_records_loaded_this_run() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where source_table || ':' || source_record_id in (
+            select changed.source_table || ':' || changed.source_record_id
+            from ({{ identity_records_loaded_this_run() }}) as changed
+        )
+    {%- endif -%}
+{%- endmacro %}

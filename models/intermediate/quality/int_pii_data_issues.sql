@@ -31,7 +31,11 @@ with
 {{ source_table }} as (
 
     select * from {{ ref(model) }}
-    where not is_deleted
+    where
+        not is_deleted
+        {%- if is_incremental() %}
+        and {{ loaded_this_run() }}
+        {%- endif %}
 
 ),
 
