@@ -285,7 +285,9 @@ def build_day(
     """Everything of a run date after loading: its dbt phases around the privacy
     intake and the scoring, then the purge of what the day erased. With
     `full_refresh`, every derived table is rebuilt from raw and every record
-    re-scored: the slow path whose result the incremental one must equal."""
+    re-scored: the slow path whose result the incremental one must equal. A
+    full refresh requested in the warehouse (by a key rotation) is done too."""
+    full_refresh = full_refresh or full_refresh_requested(warehouse_file)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -313,7 +315,7 @@ def build_day(
     )
     lap("publish")
     purged = privacy.finish(warehouse_file)
-    metrics = finish_day(run_date, warehouse_file)
+    metrics = finish_day(run_date, warehouse_file, full_refresh=full_refresh)
     lap("purge")
     return DayResult(run_date, [], trained, scoring, intake, purged, metrics, seconds)
 
@@ -350,11 +352,25 @@ def rebuild(
     return build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
 
 
-def finish_day(run_date: dt.date, warehouse_file: str | os.PathLike | None = None) -> dict:
+def full_refresh_requested(warehouse_file: str | os.PathLike | None = None) -> bool:
+    """Whether the next run date must rebuild from raw (a key rotation asked for it)."""
+    con = warehouse.connect(warehouse_file)
+    try:
+        return warehouse.full_refresh_requested(con)
+    finally:
+        con.close()
+
+
+def finish_day(
+    run_date: dt.date,
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    full_refresh: bool = False,
+) -> dict:
     """Record the run date as finished; return its row of identity_run_metrics."""
     con = warehouse.connect(warehouse_file)
     try:
-        warehouse.record_run(con, run_date)
+        warehouse.record_run(con, run_date, full_refresh=full_refresh)
         return run_metrics(con, run_date)
     finally:
         con.close()

@@ -1261,21 +1261,6 @@ def rotate_snapshot_tokens(
         con.close()
 
 
-# Incremental models that store tokens: they re-tokenize only records that
-# change, so after a rotation they are dropped and the next build (at once, or
-# the next daily run) tokenizes every record under the new key.
-INCREMENTAL_TOKEN_TABLES = [("vault", "vault_identity_pii"), ("vault", "vault_pii_tokens")]
-
-
-def _drop_incremental_token_tables(warehouse_file: str | os.PathLike | None) -> None:
-    con = warehouse.connect(warehouse_file)
-    try:
-        for schema, name in INCREMENTAL_TOKEN_TABLES:
-            con.execute(f'drop table if exists "{schema}"."{name}"')
-    finally:
-        con.close()
-
-
 def rotate_tokenization_key(
     new_key: bytes, warehouse_file: str | os.PathLike | None = None, *, rebuild: bool = True
 ) -> RotationResult:
@@ -1295,7 +1280,13 @@ def rotate_tokenization_key(
         raise ValueError("the new key is the key in use")
     old = vault_tokens(warehouse_file)
     result = rotate_snapshot_tokens(warehouse_file, old_key, new_key)
-    _drop_incremental_token_tables(warehouse_file)
+    # Incremental models re-tokenize only the records that change: the next
+    # build (at once, or the next daily run) rebuilds every one from raw.
+    con = warehouse.connect(warehouse_file)
+    try:
+        warehouse.request_full_refresh(con, "tokenization key rotated")
+    finally:
+        con.close()
     if not rebuild:
         result.old_tokens_left = None
         return result

@@ -30,6 +30,9 @@ RAW_SCHEMA = "raw"
 LOAD_LOG = f"{RAW_SCHEMA}._landing_load_log"
 # One row per run date the whole pipeline (load, build, score, build) finished.
 RUN_LOG = f"{RAW_SCHEMA}._pipeline_run_log"
+# A full refresh the next run date must do (a key rotation re-tokenizes every
+# record; incremental models would only re-tokenize those that change).
+FULL_REFRESH_REQUESTS = f"{RAW_SCHEMA}._pipeline_full_refresh_requests"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 WAREHOUSE_ENV = "C360_WAREHOUSE"
 
@@ -123,6 +126,10 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {RUN_LOG} (run_date date primary key, "
         "completed_at timestamp not null)"
     )
+    con.execute(
+        f"create table if not exists {FULL_REFRESH_REQUESTS} "
+        "(requested_at timestamp not null, reason varchar not null)"
+    )
     # The privacy intake's state, which dbt reads as a source: it exists
     # before the first build even when no request ever came.
     from c360 import privacy
@@ -208,11 +215,29 @@ def pending_run_dates(con: duckdb.DuckDBPyConnection, landing: str | os.PathLike
     return sorted({max(d, last) if last else d for d in dates})
 
 
-def record_run(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> None:
+def record_run(
+    con: duckdb.DuckDBPyConnection, run_date: dt.date, *, full_refresh: bool = False
+) -> None:
+    """The run date finished; a full refresh, if it was one, was what was asked."""
     con.execute(
         f"insert or replace into {RUN_LOG} values (?, ?)",
         [run_date, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
     )
+    if full_refresh:
+        con.execute(f"delete from {FULL_REFRESH_REQUESTS}")
+
+
+def request_full_refresh(con: duckdb.DuckDBPyConnection, reason: str) -> None:
+    ensure_raw_tables(con)
+    con.execute(
+        f"insert into {FULL_REFRESH_REQUESTS} values (?, ?)",
+        [dt.datetime.now(dt.UTC).replace(tzinfo=None), reason],
+    )
+
+
+def full_refresh_requested(con: duckdb.DuckDBPyConnection) -> bool:
+    ensure_raw_tables(con)
+    return con.execute(f"select count(*) from {FULL_REFRESH_REQUESTS}").fetchall()[0][0] > 0
 
 
 def load_landing(

@@ -135,8 +135,13 @@ def _dbt_phase(phase: str):
             # In the dbt subprocess too: an in-process dbt run would keep the
             # warehouse file open and locked against the subprocess.
             _succeeded(dbt.cli(pipeline.SEED_BUILD, target_path=DBT_TARGET, raise_on_error=False))
+        # A full refresh a key rotation asked for (c360/pipeline.py, build_day).
+        full = pipeline.FULL_REFRESH if pipeline.full_refresh_requested(target) else []
         invocation = dbt.cli(
-            pipeline.DAILY_BUILD, context=context, target_path=DBT_TARGET, raise_on_error=False
+            [*pipeline.DAILY_BUILD, *full],
+            context=context,
+            target_path=DBT_TARGET,
+            raise_on_error=False,
         )
         yield from invocation.stream()
         _succeeded(invocation)
@@ -218,7 +223,11 @@ def splink_model(context: AssetExecutionContext, c360: C360Settings) -> Material
 )
 def splink_scoring(context: AssetExecutionContext, c360: C360Settings):
     """Score the records that changed since they were last scored (`c360 score`)."""
-    trained, scoring = pipeline.score(c360.warehouse, run_date=_run_date(context))
+    trained, scoring = pipeline.score(
+        c360.warehouse,
+        run_date=_run_date(context),
+        full=pipeline.full_refresh_requested(c360.warehouse),
+    )
     metadata = {
         "model_version": scoring.model_version,
         "records": scoring.records,
@@ -242,7 +251,9 @@ def daily_run(context: AssetExecutionContext, c360: C360Settings) -> Materialize
     """The day is finished: record it, and report what it did (and how accurate the
     customers are, when a truth directory is configured)."""
     run_date = _run_date(context)
-    metrics = pipeline.finish_day(run_date, c360.warehouse)
+    metrics = pipeline.finish_day(
+        run_date, c360.warehouse, full_refresh=pipeline.full_refresh_requested(c360.warehouse)
+    )
     metadata = {name: value for name, value in metrics.items() if name != "run_date"}
     metadata.update(pipeline.match_band_counts(c360.warehouse))
     # dbt runs in a subprocess that holds the warehouse file while it streams
