@@ -13,6 +13,10 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 PROJECT_DIR_ENV = "C360_DBT_PROJECT_DIR"
 
 
+def project_dir() -> Path:
+    return Path(os.environ.get(PROJECT_DIR_ENV) or PROJECT_DIR)
+
+
 class DbtError(RuntimeError):
     pass
 
@@ -27,7 +31,7 @@ def run_dbt(args: list[str], warehouse: str | os.PathLike | None = None) -> obje
     from dbt.cli.main import dbtRunner
 
     os.environ[WAREHOUSE_ENV] = str(warehouse_path(warehouse).resolve())
-    project = os.environ.get(PROJECT_DIR_ENV) or str(PROJECT_DIR)
+    project = str(project_dir())
     full_args = [*args, "--project-dir", project, "--profiles-dir", project]
     result = dbtRunner().invoke(full_args)
     if not result.success:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from c360 import privacy, warehouse
-from c360.dbt import run_dbt
+from c360.dbt import project_dir, run_dbt
 from c360.progress import Log, Progress
 from splink_models import runtime
 
@@ -167,8 +167,59 @@ SEED_BUILD = [
 ]
 
 
+# Seeds that incremental models read: a change must reach every row, not only
+# the rows that change, so it asks for a full refresh. (Match rules and
+# steward overrides feed models rebuilt whole, or incremental clustering,
+# which compares edges.)
+SEEDS_NEEDING_FULL_REFRESH = ("survivorship_rules", "name_nicknames")
+
+
+def seed_file_digests() -> dict[str, str]:
+    """sha256 of each seed file of the dbt project (and of their YAML, which
+    holds their tests and column types), by seed name."""
+    import hashlib
+
+    seeds = project_dir() / "seeds"
+    return {
+        path.stem: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(seeds.iterdir())
+        if path.suffix in (".csv", ".yml")
+    }
+
+
+def seeds_to_reload(warehouse_file: str | os.PathLike | None = None) -> set[str]:
+    """The seeds whose files changed since the warehouse last loaded them (all of
+    them on a new warehouse)."""
+    digests = seed_file_digests()
+    con = warehouse.connect(warehouse_file)
+    try:
+        stored = warehouse.seed_digests(con)
+    finally:
+        con.close()
+    return {name for name, digest in digests.items() if stored.get(name) != digest}
+
+
+def seeds_reloaded(changed: set[str], warehouse_file: str | os.PathLike | None = None) -> None:
+    """Remember the seed files just loaded; a changed seed that incremental
+    models read makes the next build a full refresh."""
+    con = warehouse.connect(warehouse_file)
+    try:
+        had_seeds = bool(warehouse.seed_digests(con))
+        stale = sorted(changed & set(SEEDS_NEEDING_FULL_REFRESH))
+        if had_seeds and stale:
+            warehouse.request_full_refresh(con, f"seed changed: {', '.join(stale)}")
+        warehouse.record_seed_digests(con, seed_file_digests())
+    finally:
+        con.close()
+
+
 def load_seeds(warehouse_file: str | os.PathLike | None = None, *, quiet: bool = False) -> None:
+    """Reload and test the seeds, if a seed file changed since the last load."""
+    changed = seeds_to_reload(warehouse_file)
+    if not changed:
+        return
     run_dbt([*SEED_BUILD, *_dbt_flags(None, quiet)], warehouse=warehouse_file)
+    seeds_reloaded(changed, warehouse_file)
 
 
 def build_phase(

@@ -33,6 +33,8 @@ RUN_LOG = f"{RAW_SCHEMA}._pipeline_run_log"
 # A full refresh the next run date must do (a key rotation re-tokenizes every
 # record; incremental models would only re-tokenize those that change).
 FULL_REFRESH_REQUESTS = f"{RAW_SCHEMA}._pipeline_full_refresh_requests"
+# The digest of each seed file the warehouse was last loaded with.
+SEED_DIGESTS = f"{RAW_SCHEMA}._pipeline_seed_digests"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 WAREHOUSE_ENV = "C360_WAREHOUSE"
 
@@ -129,6 +131,10 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"create table if not exists {FULL_REFRESH_REQUESTS} "
         "(requested_at timestamp not null, reason varchar not null)"
+    )
+    con.execute(
+        f"create table if not exists {SEED_DIGESTS} "
+        "(seed varchar primary key, digest varchar not null)"
     )
     # The privacy intake's state, which dbt reads as a source: it exists
     # before the first build even when no request ever came.
@@ -233,6 +239,17 @@ def request_full_refresh(con: duckdb.DuckDBPyConnection, reason: str) -> None:
         f"insert into {FULL_REFRESH_REQUESTS} values (?, ?)",
         [dt.datetime.now(dt.UTC).replace(tzinfo=None), reason],
     )
+
+
+def seed_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    ensure_raw_tables(con)
+    return dict(con.execute(f"select seed, digest from {SEED_DIGESTS}").fetchall())
+
+
+def record_seed_digests(con: duckdb.DuckDBPyConnection, digests: dict[str, str]) -> None:
+    con.execute(f"delete from {SEED_DIGESTS}")
+    if digests:
+        con.executemany(f"insert into {SEED_DIGESTS} values (?, ?)", list(digests.items()))
 
 
 def full_refresh_requested(con: duckdb.DuckDBPyConnection) -> bool:

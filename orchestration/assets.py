@@ -134,7 +134,12 @@ def _dbt_phase(phase: str):
         if phase == "before_scoring":
             # In the dbt subprocess too: an in-process dbt run would keep the
             # warehouse file open and locked against the subprocess.
-            _succeeded(dbt.cli(pipeline.SEED_BUILD, target_path=DBT_TARGET, raise_on_error=False))
+            changed = pipeline.seeds_to_reload(target)
+            if changed:
+                _succeeded(
+                    dbt.cli(pipeline.SEED_BUILD, target_path=DBT_TARGET, raise_on_error=False)
+                )
+                pipeline.seeds_reloaded(changed, target)
         # A full refresh a key rotation asked for (c360/pipeline.py, build_day).
         full = pipeline.FULL_REFRESH if pipeline.full_refresh_requested(target) else []
         invocation = dbt.cli(
