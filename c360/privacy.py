@@ -121,6 +121,11 @@ DDL = [
     f"""create table if not exists {SCHEMA}.pending_purge (
         source_table varchar not null, source_record_id varchar not null,
         primary key (source_table, source_record_id))""",
+    # The email, phone and name groups that purged records left: the next
+    # build of int_identity_records recomputes their other members (block
+    # caps, inferred suffixes), as if the sources had deleted the records.
+    f"""create table if not exists {SCHEMA}.regroup_keys (
+        email_token varchar, phone_token varchar, full_name_key varchar)""",
     f"""create table if not exists {SCHEMA}.sweep_state (
         swept_through timestamp, is_compaction_due boolean not null)""",
 ]
@@ -780,6 +785,17 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
     con.execute(
         "insert into _unlink_keys select source_table, source_record_id from _purge_records"
     )
+    # Yesterday's groups were recomputed by today's build, before this intake.
+    con.execute(f"delete from {SCHEMA}.regroup_keys")
+    if _exists(con, "intermediate", "int_identity_records"):
+        con.execute(
+            f"""insert into {SCHEMA}.regroup_keys
+            select distinct email_token, phone_token,
+                first_name_canonical || ' ' || last_name_normalized
+            from intermediate.int_identity_records
+            where source_table || ':' || source_record_id in (
+                select source_table || ':' || source_record_id from _purge_records)"""
+        )
     if not _scalar(con, "select count(*) from _purge_records") and not _scalar(
         con, "select count(*) from _unlink_keys"
     ):

@@ -89,15 +89,7 @@
     a load of this run date delivered, deleted ones included.
 #}
 {% macro identity_records_loaded_this_run() -%}
-    {%- set staged = [
-        ('ecommerce_customers', 'stg_ecommerce__customers', 'customer_account_id'),
-        ('mobile_app_devices', 'stg_mobile_app__devices', 'device_id'),
-        ('loyalty_members', 'stg_loyalty__members', 'loyalty_id'),
-        ('pos_card_holders', 'stg_pos__card_holders', 'card_number'),
-        ('crm_contacts', 'stg_crm__contacts', 'contact_id'),
-        ('enrichment_profiles', 'stg_enrichment__profiles', 'provider_record_id'),
-    ] -%}
-    {%- for source_table, model, key in staged %}
+    {%- for source_table, model, key in identity_staging_models() %}
     select '{{ source_table }}' as source_table, {{ key }} as source_record_id
     from {{ ref(model) }}
     where {{ loaded_this_run() }}
@@ -105,6 +97,28 @@
     union all
     {%- endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{#
+    A model that reads identity_records_loaded_this_run() on incremental
+    builds only calls this at its top, so that dbt, which parses with
+    is_incremental() false, still records the staging models it reads.
+#}
+{% macro depends_on_identity_staging() -%}
+    {%- for source_table, model, key in identity_staging_models() -%}
+        {%- do ref(model) -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro identity_staging_models() -%}
+    {{ return([
+        ('ecommerce_customers', 'stg_ecommerce__customers', 'customer_account_id'),
+        ('mobile_app_devices', 'stg_mobile_app__devices', 'device_id'),
+        ('loyalty_members', 'stg_loyalty__members', 'loyalty_id'),
+        ('pos_card_holders', 'stg_pos__card_holders', 'card_number'),
+        ('crm_contacts', 'stg_crm__contacts', 'contact_id'),
+        ('enrichment_profiles', 'stg_enrichment__profiles', 'provider_record_id'),
+    ]) }}
 {%- endmacro %}
 
 {# Pre-hook of a model keyed by identity record: forget the records this run delivered again. #}

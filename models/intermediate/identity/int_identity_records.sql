@@ -3,19 +3,36 @@
 -- quasi-identifiers fuzzy comparison needs as text (names, birth date, street
 -- name without its number, city, state, postal code). Restricted like
 -- staging: marts carry none of these columns but the tokens.
+-- Incremental: a record's features depend on the records sharing its email,
+-- phone or full name (block caps, inferred suffixes), so a build recomputes
+-- the records delivered this run and every record of a group one of them
+-- joins or leaves; a record no longer live arrives as a tombstone that the
+-- post-hook removes. A nickname seed change asks for a full refresh
+-- (c360/pipeline.py).
+{{
+    config(
+        unique_key='record_key',
+        post_hook="delete from {{ this }} where is_deleted",
+    )
+}}
+{{- depends_on_identity_staging() }}
+{#- Not a source(): the privacy intake runs after this model (its source's
+    dependents build after scoring); the loader creates the table. -#}
+{%- set regroup_keys = api.Relation.create(
+    database=target.database, schema='privacy', identifier='regroup_keys'
+) %}
+
 with
 
-identity_pii as (
+vault as (
 
     select * from {{ ref('vault_identity_pii') }}
 
 ),
 
-signed_in_devices as (
+events as (
 
-    select distinct device_id
-    from {{ ref('stg_mobile_app__events') }}
-    where customer_account_id is not null
+    select * from {{ ref('stg_mobile_app__events') }}
 
 ),
 
@@ -38,21 +55,119 @@ unambiguous_nicknames as (
 
 ),
 
-with_canonical_names as (
+signed_in_devices as (
+
+    select distinct device_id
+    from events
+    where customer_account_id is not null
+
+),
+
+live_records as (
 
     select
-        identity_pii.*,
+        vault.*,
+        vault.source_table || ':' || vault.source_record_id as record_key,
         coalesce(
-            unambiguous_nicknames.canonical_name, identity_pii.first_name_normalized
+            unambiguous_nicknames.canonical_name, vault.first_name_normalized
         ) as first_name_canonical,
-        signed_in_devices.device_id is not null as is_signed_in_device
-    from identity_pii
+        -- The full name a name block groups by (null when a part is missing).
+        coalesce(unambiguous_nicknames.canonical_name, vault.first_name_normalized)
+        || ' ' || vault.last_name_normalized as full_name_key
+    from vault
     left join unambiguous_nicknames
-        on identity_pii.first_name_normalized = unambiguous_nicknames.nickname
-    left join signed_in_devices
-        on
-            identity_pii.source_table = 'mobile_app_devices'
-            and identity_pii.source_record_id = signed_in_devices.device_id
+        on vault.first_name_normalized = unambiguous_nicknames.nickname
+
+),
+
+{% if is_incremental() -%}
+changed_keys as (
+
+    select changed.source_table || ':' || changed.source_record_id as record_key
+    from ({{ identity_records_loaded_this_run() }}) as changed
+    union all
+    -- A device signing in stops being anonymous.
+    select 'mobile_app_devices:' || device_id as record_key
+    from events
+    where customer_account_id is not null and {{ loaded_this_run() }}
+
+),
+
+-- The groups a changed record belongs to now (live) or belonged to (this).
+changed_groups as (
+
+    select
+        email_token,
+        phone_token,
+        full_name_key
+    from live_records
+    where record_key in (select changed_keys.record_key from changed_keys)
+    union all
+    select
+        email_token,
+        phone_token,
+        first_name_canonical || ' ' || last_name_normalized as full_name_key
+    from {{ this }}
+    where record_key in (select changed_keys.record_key from changed_keys)
+    union all
+    -- Groups that records erased or suppressed at the last intake left.
+    select
+        email_token,
+        phone_token,
+        full_name_key
+    from {{ regroup_keys }}
+
+),
+
+recomputed as (
+
+    select * from live_records
+    where
+        record_key in (select changed_keys.record_key from changed_keys)
+        or email_token in (select changed_groups.email_token from changed_groups)
+        or phone_token in (select changed_groups.phone_token from changed_groups)
+        or full_name_key in (select changed_groups.full_name_key from changed_groups)
+
+),
+{%- else -%}
+recomputed as (
+
+    select * from live_records
+
+),
+{%- endif %}
+
+-- Group sizes count every live record, not only those recomputed.
+email_groups as (
+
+    select
+        email_token,
+        count(*) as group_size
+    from live_records
+    where email_token in (select recomputed.email_token from recomputed)
+    group by email_token
+
+),
+
+phone_groups as (
+
+    select
+        phone_token,
+        count(*) as group_size
+    from live_records
+    where phone_token in (select recomputed.phone_token from recomputed)
+    group by phone_token
+
+),
+
+name_groups as (
+
+    select
+        full_name_key,
+        count(*) as group_size
+    from live_records
+    where full_name_key in (select recomputed.full_name_key from recomputed)
+    group by full_name_key
 
 ),
 
@@ -62,19 +177,22 @@ with_canonical_names as (
 capped_keys as (
 
     select
-        *,
-        source_table || ':' || source_record_id as record_key,
+        live_records.record_key,
+        live_records.name_suffix,
         case
-            when count(*) over (partition by email_token)
-                <= {{ var('deterministic_max_group_size', 8) }}
-                then email_token
+            when email_groups.group_size <= {{ var('deterministic_max_group_size', 8) }}
+                then live_records.email_token
         end as email_block_key,
         case
-            when count(*) over (partition by phone_token)
-                <= {{ var('deterministic_max_group_size', 8) }}
-                then phone_token
+            when phone_groups.group_size <= {{ var('deterministic_max_group_size', 8) }}
+                then live_records.phone_token
         end as phone_block_key
-    from with_canonical_names
+    from live_records
+    left join email_groups on live_records.email_token = email_groups.email_token
+    left join phone_groups on live_records.phone_token = phone_groups.phone_token
+    where
+        live_records.email_token in (select recomputed.email_token from recomputed)
+        or live_records.phone_token in (select recomputed.phone_token from recomputed)
 
 ),
 
@@ -116,57 +234,84 @@ inferred_suffixes as (
 final as (
 
     select
-        identity_pii.source_table,
-        identity_pii.source_record_id,
-        identity_pii.first_name_normalized,
-        identity_pii.last_name_normalized,
-        identity_pii.name_suffix,
-        identity_pii.date_of_birth_normalized,
-        identity_pii.street_name_normalized,
-        identity_pii.city_normalized,
-        identity_pii.state_normalized,
-        identity_pii.postal_code_normalized,
-        identity_pii.loyalty_id,
-        identity_pii.email_token,
-        identity_pii.phone_token,
-        identity_pii.address_token,
-        identity_pii.house_number_token,
-        identity_pii.name_token,
-        identity_pii.record_landed_on,
-        identity_pii.record_updated_at,
-        identity_pii.first_name_canonical,
-        identity_pii.record_key,
-        identity_pii.email_block_key,
-        identity_pii.phone_block_key,
-        coalesce(identity_pii.name_suffix, inferred_suffixes.name_suffix) as name_suffix_inferred,
+        recomputed.source_table,
+        recomputed.source_record_id,
+        recomputed.first_name_normalized,
+        recomputed.last_name_normalized,
+        recomputed.name_suffix,
+        recomputed.date_of_birth_normalized,
+        recomputed.street_name_normalized,
+        recomputed.city_normalized,
+        recomputed.state_normalized,
+        recomputed.postal_code_normalized,
+        recomputed.loyalty_id,
+        recomputed.email_token,
+        recomputed.phone_token,
+        recomputed.address_token,
+        recomputed.house_number_token,
+        recomputed.name_token,
+        recomputed.record_landed_on,
+        recomputed.record_updated_at,
+        recomputed.first_name_canonical,
+        recomputed.record_key,
+        capped_keys.email_block_key,
+        capped_keys.phone_block_key,
+        coalesce(recomputed.name_suffix, inferred_suffixes.name_suffix) as name_suffix_inferred,
         -- A full name is a bounded block only when few records share it.
         case
-            when
-                count(*) over (
-                    partition by
-                        identity_pii.first_name_canonical, identity_pii.last_name_normalized
-                ) <= {{ var('name_block_max_records', 30) }}
-                then identity_pii.first_name_canonical || ' ' || identity_pii.last_name_normalized
+            when name_groups.group_size <= {{ var('name_block_max_records', 30) }}
+                then recomputed.full_name_key
         end as name_block_key,
         -- The two name parts in a fixed order, so a record with first and
         -- last name swapped shares the key.
         case
-            when identity_pii.first_name_normalized < identity_pii.last_name_normalized
-                then identity_pii.first_name_normalized || ' ' || identity_pii.last_name_normalized
-            else identity_pii.last_name_normalized || ' ' || identity_pii.first_name_normalized
+            when recomputed.first_name_normalized < recomputed.last_name_normalized
+                then recomputed.first_name_normalized || ' ' || recomputed.last_name_normalized
+            else recomputed.last_name_normalized || ' ' || recomputed.first_name_normalized
         end as unordered_name_key,
         -- Nothing in the record can tie it to anyone (an app install never
         -- signed in, with neither email nor name): it stays a customer of
         -- its own, and accuracy is reported with and without such records.
-        identity_pii.email_token is null
-        and identity_pii.phone_token is null
-        and identity_pii.loyalty_id is null
-        and identity_pii.last_name_normalized is null
-        and identity_pii.date_of_birth_normalized is null
-        and identity_pii.postal_code_normalized is null
-        and not identity_pii.is_signed_in_device as is_anonymous
-    from capped_keys as identity_pii
-    left join inferred_suffixes on identity_pii.record_key = inferred_suffixes.record_key
+        recomputed.email_token is null
+        and recomputed.phone_token is null
+        and recomputed.loyalty_id is null
+        and recomputed.last_name_normalized is null
+        and recomputed.date_of_birth_normalized is null
+        and recomputed.postal_code_normalized is null
+        and signed_in_devices.device_id is null as is_anonymous,
+        false as is_deleted
+    from recomputed
+    left join capped_keys on recomputed.record_key = capped_keys.record_key
+    left join inferred_suffixes on recomputed.record_key = inferred_suffixes.record_key
+    left join name_groups on recomputed.full_name_key = name_groups.full_name_key
+    left join signed_in_devices
+        on
+            recomputed.source_table = 'mobile_app_devices'
+            and recomputed.source_record_id = signed_in_devices.device_id
+    {%- if is_incremental() %}
+    union all
+    -- Records delivered this run that are no longer live.
+    select
+        {%- for column in ['source_table', 'source_record_id', 'first_name_normalized',
+            'last_name_normalized', 'name_suffix', 'date_of_birth_normalized',
+            'street_name_normalized', 'city_normalized', 'state_normalized',
+            'postal_code_normalized', 'loyalty_id', 'email_token', 'phone_token',
+            'address_token', 'house_number_token', 'name_token', 'record_landed_on',
+            'record_updated_at', 'first_name_canonical'] %}
+        built.{{ column }},
+        {%- endfor %}
+        changed_keys.record_key,
+        null as email_block_key,
+        null as phone_block_key,
+        null as name_suffix_inferred,
+        null as name_block_key,
+        null as unordered_name_key,
+        null as is_anonymous,
+        true as is_deleted
+    from changed_keys
+    inner join {{ this }} as built on changed_keys.record_key = built.record_key
+    where changed_keys.record_key not in (select live_records.record_key from live_records)
+    {%- endif %}
 
 )
 
