@@ -121,11 +121,11 @@ DDL = [
     f"""create table if not exists {SCHEMA}.pending_purge (
         source_table varchar not null, source_record_id varchar not null,
         primary key (source_table, source_record_id))""",
-    # The email, phone and name groups that purged records left: the next
-    # build of int_identity_records recomputes their other members (block
-    # caps, inferred suffixes), as if the sources had deleted the records.
-    f"""create table if not exists {SCHEMA}.regroup_keys (
-        email_token varchar, phone_token varchar, full_name_key varchar)""",
+    # The other records of the email, phone and name groups that purged
+    # records left (record keys, none of the purged person's values): the
+    # next build of int_identity_records recomputes them (block caps,
+    # inferred suffixes), as if the sources had deleted the purged records.
+    f"""create table if not exists {SCHEMA}.regroup_records (record_key varchar not null)""",
     f"""create table if not exists {SCHEMA}.sweep_state (
         swept_through timestamp, is_compaction_due boolean not null)""",
 ]
@@ -785,16 +785,24 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
     con.execute(
         "insert into _unlink_keys select source_table, source_record_id from _purge_records"
     )
-    # Yesterday's groups were recomputed by today's build, before this intake.
-    con.execute(f"delete from {SCHEMA}.regroup_keys")
+    # Yesterday's were recomputed by today's build, before this intake.
+    con.execute(f"delete from {SCHEMA}.regroup_records")
     if _exists(con, "intermediate", "int_identity_records"):
         con.execute(
-            f"""insert into {SCHEMA}.regroup_keys
-            select distinct email_token, phone_token,
-                first_name_canonical || ' ' || last_name_normalized
-            from intermediate.int_identity_records
-            where source_table || ':' || source_record_id in (
-                select source_table || ':' || source_record_id from _purge_records)"""
+            f"""insert into {SCHEMA}.regroup_records
+            with purged as (
+                select * from intermediate.int_identity_records
+                where source_table || ':' || source_record_id in (
+                    select source_table || ':' || source_record_id from _purge_records)
+            )
+            select distinct mates.record_key
+            from intermediate.int_identity_records as mates
+            inner join purged
+                on mates.email_token = purged.email_token
+                or mates.phone_token = purged.phone_token
+                or (mates.first_name_canonical = purged.first_name_canonical
+                    and mates.last_name_normalized = purged.last_name_normalized)
+            where mates.record_key not in (select record_key from purged)"""
         )
     if not _scalar(con, "select count(*) from _purge_records") and not _scalar(
         con, "select count(*) from _unlink_keys"

@@ -18,8 +18,8 @@
 {{- depends_on_identity_staging() }}
 {#- Not a source(): the privacy intake runs after this model (its source's
     dependents build after scoring); the loader creates the table. -#}
-{%- set regroup_keys = api.Relation.create(
-    database=target.database, schema='privacy', identifier='regroup_keys'
+{%- set regroup_records = api.Relation.create(
+    database=target.database, schema='privacy', identifier='regroup_records'
 ) %}
 
 with
@@ -90,6 +90,9 @@ changed_keys as (
     select 'mobile_app_devices:' || device_id as record_key
     from events
     where customer_account_id is not null and {{ loaded_this_run() }}
+    union all
+    -- Records whose groups lost a record the last privacy intake purged.
+    select record_key from {{ regroup_records }}
 
 ),
 
@@ -109,33 +112,23 @@ changed_groups as (
         first_name_canonical || ' ' || last_name_normalized as full_name_key
     from {{ this }}
     where record_key in (select changed_keys.record_key from changed_keys)
-    union all
-    -- Groups that records erased or suppressed at the last intake left.
-    select
-        email_token,
-        phone_token,
-        full_name_key
-    from {{ regroup_keys }}
 
 ),
+
+{%- endif %}
 
 recomputed as (
 
     select * from live_records
+    {%- if is_incremental() %}
     where
         record_key in (select changed_keys.record_key from changed_keys)
         or email_token in (select changed_groups.email_token from changed_groups)
         or phone_token in (select changed_groups.phone_token from changed_groups)
         or full_name_key in (select changed_groups.full_name_key from changed_groups)
+    {%- endif %}
 
 ),
-{%- else -%}
-recomputed as (
-
-    select * from live_records
-
-),
-{%- endif %}
 
 -- Group sizes count every live record, not only those recomputed.
 email_groups as (

@@ -10,9 +10,9 @@ with
 app_events as (
 
     select * from {{ ref('stg_mobile_app__events') }}
-    where
-        not is_deleted
-        {{ activity_to_rebuild('event_id', 'device_id', 'mobile_app_devices') }}
+    where not is_deleted{{ activity_to_rebuild(
+        'event_id', 'device_id', 'mobile_app_devices'
+    ) }}
 
 ),
 

@@ -10,9 +10,9 @@ with
 orders as (
 
     select * from {{ ref('stg_ecommerce__orders') }}
-    where
-        not is_deleted
-        {{ activity_to_rebuild('order_id', 'customer_account_id', 'ecommerce_customers') }}
+    where not is_deleted{{ activity_to_rebuild(
+        'order_id', 'customer_account_id', 'ecommerce_customers'
+    ) }}
 
 ),
 

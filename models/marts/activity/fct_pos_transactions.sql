@@ -11,9 +11,9 @@ with
 pos_transactions as (
 
     select * from {{ ref('stg_pos__transactions') }}
-    where
-        not is_deleted
-        {{ activity_to_rebuild('transaction_id', 'card_number', 'pos_card_holders') }}
+    where not is_deleted{{ activity_to_rebuild(
+        'transaction_id', 'card_number', 'pos_card_holders'
+    ) }}
 
 ),
 

@@ -10,9 +10,9 @@ with
 tickets as (
 
     select * from {{ ref('stg_crm__tickets') }}
-    where
-        not is_deleted
-        {{ activity_to_rebuild('ticket_id', 'contact_id', 'crm_contacts') }}
+    where not is_deleted{{ activity_to_rebuild(
+        'ticket_id', 'contact_id', 'crm_contacts'
+    ) }}
 
 ),
 

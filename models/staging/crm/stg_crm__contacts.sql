@@ -35,8 +35,7 @@ final as (
         {{ normalized_pii(street_address=none, city=none, state=none) }},
         {{ landing_metadata() }}
     from ranked
-    where recency_rank = 1
-        {{ and_newer_than_staged('contact_id') }}
+    where recency_rank = 1{{ and_newer_than_staged('contact_id') }}
 
 )
 

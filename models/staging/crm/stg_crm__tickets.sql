@@ -33,8 +33,7 @@ final as (
         {{ safe_cast('csat_score', dbt.type_bigint()) }} as csat_score,
         {{ landing_metadata() }}
     from ranked
-    where recency_rank = 1
-        {{ and_newer_than_staged('ticket_id') }}
+    where recency_rank = 1{{ and_newer_than_staged('ticket_id') }}
 
 )
 

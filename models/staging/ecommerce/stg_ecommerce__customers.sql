@@ -43,8 +43,7 @@ final as (
             as date_of_birth_normalized,
         {{ landing_metadata() }}
     from ranked
-    where recency_rank = 1
-        {{ and_newer_than_staged('customer_account_id') }}
+    where recency_rank = 1{{ and_newer_than_staged('customer_account_id') }}
 
 )
 

@@ -32,8 +32,7 @@ final as (
         ship_postal_code,
         {{ landing_metadata() }}
     from ranked
-    where recency_rank = 1
-        {{ and_newer_than_staged('order_id') }}
+    where recency_rank = 1{{ and_newer_than_staged('order_id') }}
 
 )
 

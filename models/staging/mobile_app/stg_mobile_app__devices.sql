@@ -38,8 +38,7 @@ final as (
         ) }},
         {{ landing_metadata() }}
     from ranked
-    where recency_rank = 1
-        {{ and_newer_than_staged('device_id') }}
+    where recency_rank = 1{{ and_newer_than_staged('device_id') }}
 
 )
 

@@ -30,8 +30,7 @@ final as (
         {{ safe_cast('event_ts', dbt.type_timestamp()) }} as event_ts,
         {{ landing_metadata() }}
     from ranked
-    where recency_rank = 1
-        {{ and_newer_than_staged('event_id') }}
+    where recency_rank = 1{{ and_newer_than_staged('event_id') }}
 
 )
 

@@ -35,8 +35,7 @@ final as (
         {{ normalized_pii(email=none, street_address=none, city=none, state=none) }},
         {{ landing_metadata() }}
     from ranked
-    where recency_rank = 1
-        {{ and_newer_than_staged('card_number') }}
+    where recency_rank = 1{{ and_newer_than_staged('card_number') }}
 
 )
 

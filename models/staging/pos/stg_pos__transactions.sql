@@ -30,8 +30,7 @@ final as (
         {{ safe_cast('amount', 'decimal(18, 2)') }} as amount,
         {{ landing_metadata() }}
     from ranked
-    where recency_rank = 1
-        {{ and_newer_than_staged('transaction_id') }}
+    where recency_rank = 1{{ and_newer_than_staged('transaction_id') }}
 
 )
 
