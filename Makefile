@@ -46,8 +46,8 @@ BENCH_DAYS ?= 1
 # over day 0, for each N of a space-separated list ("100000 1000000");
 # BENCH_PIPELINE_CUSTOMERS=0 skips it. Then docs/benchmarks.md's pipeline
 # section and docs/benchmarks_stages.png are regenerated from bench_out/results.jsonl.
-BENCH_PIPELINE_CUSTOMERS ?= 100000
-BENCH_PIPELINE_DAYS ?= 2
+BENCH_PIPELINE_CUSTOMERS ?= 100000 200000 1000000
+BENCH_PIPELINE_DAYS ?= 1
 BENCH_STAMP := $(VENV)/.installed-bench
 
 # matplotlib (the chart) only for the benchmark: demo and test do without it.

@@ -46,10 +46,26 @@ def warehouse_path(path: str | os.PathLike | None = None) -> Path:
     return Path(path or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
 
 
+# DuckDB takes 80% of RAM by default and fails when a join outgrows it: a
+# limit and a spill directory let day 0 of millions of records spill instead.
+# dbt's connections read the same variables (profiles.yml).
+MEMORY_LIMIT_ENV = "C360_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "12GB"
+TEMP_DIRECTORY_ENV = "C360_DUCKDB_TEMP_DIRECTORY"
+
+
 def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     target = warehouse_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(target))
+    con = duckdb.connect(str(target))
+    con.execute(
+        "set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT]
+    )
+    con.execute(
+        "set temp_directory = ?",
+        [os.environ.get(TEMP_DIRECTORY_ENV) or f"{target}.tmp"],
+    )
+    return con
 
 
 def bind_hmac_pads(con: duckdb.DuckDBPyConnection, pads: str, key: bytes) -> None:
