@@ -23,8 +23,10 @@ class DbtError(RuntimeError):
 
 # Parsing the project (or reading back its partial parse) costs a second or
 # two, and a day invokes dbt three or four times: one parse serves every
-# invocation of a process until a file of the project changes. Arguments
-# that change what parsing renders (--vars) parse afresh.
+# invocation of a process on the same warehouse until a file of the project
+# changes. The warehouse is part of what is parsed (DuckDB's catalog is named
+# after the file), and arguments that change what parsing renders (--vars)
+# parse afresh.
 _PARSED: dict[tuple, object] = {}
 _PARSED_FOLDERS = ("models", "macros", "snapshots", "seeds", "data_tests")
 
@@ -37,7 +39,7 @@ def _fingerprint(project: Path) -> tuple:
 
 
 def _parsed_manifest(project: str, runner_class) -> object | None:
-    key = (project, _fingerprint(Path(project)))
+    key = (project, os.environ.get(WAREHOUSE_ENV), _fingerprint(Path(project)))
     if key not in _PARSED:
         result = runner_class().invoke(
             ["parse", "--quiet", "--project-dir", project, "--profiles-dir", project]
