@@ -58,9 +58,7 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     target = warehouse_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(target))
-    con.execute(
-        "set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT]
-    )
+    con.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT])
     con.execute(
         "set temp_directory = ?",
         [os.environ.get(TEMP_DIRECTORY_ENV) or f"{target}.tmp"],
