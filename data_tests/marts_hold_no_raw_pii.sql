@@ -1,27 +1,38 @@
 -- Fails on any text value in any mart that looks like an email address or a
 -- phone number (10 to 15 digits, the E.164 range, with the usual separators):
 -- marts carry tokens, never the values. Every mart is scanned, including ones
--- added later, because the list comes from the project graph.
+-- added later, because the list comes from the project graph. A mart keyed by
+-- customer is scanned for the rows this run wrote: those of the customers it
+-- touched (int_touched_customers; on day 0, all) and rows of no customer; a
+-- rerun with --full-refresh scans every row.
 -- depends_on: {{ ref('dim_customer') }}
 -- depends_on: {{ ref('customer_source_xref') }}
 -- depends_on: {{ ref('fct_orders') }}
 -- depends_on: {{ ref('fct_app_events') }}
 -- depends_on: {{ ref('fct_pos_transactions') }}
 -- depends_on: {{ ref('fct_tickets') }}
+-- depends_on: {{ ref('int_touched_customers') }}
 {%- set scans = [] %}
+{%- set touched = ref('int_touched_customers') %}
 {%- if execute %}
     {%- for node in graph.nodes.values()
         if node.resource_type == 'model' and node.config.schema == 'marts' %}
         {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) %}
         {%- if relation is not none %}
-            {%- for column in adapter.get_columns_in_relation(relation) if column.is_string() %}
+            {%- set columns = adapter.get_columns_in_relation(relation) %}
+            {%- set written_today = (
+                " and (customer_id is null or customer_id in (select customer_id from "
+                ~ touched ~ "))"
+            ) if 'customer_id' in columns | map(attribute='name') and not flags.FULL_REFRESH else '' %}
+            {%- for column in columns if column.is_string() %}
                 {%- set value = adapter.quote(column.name) %}
                 {%- do scans.append(
                     "select '" ~ node.name ~ "' as model_name, '" ~ column.name ~ "' as column_name, "
                     ~ value ~ " as offending_value from " ~ relation
-                    ~ " where regexp_matches(" ~ value ~ ", '[^@\\s]+@[^@\\s]+\\.[a-z]{2,}', 'i')"
+                    ~ " where (regexp_matches(" ~ value ~ ", '[^@\\s]+@[^@\\s]+\\.[a-z]{2,}', 'i')"
                     ~ " or (regexp_matches(" ~ value ~ ", '^\\+?[0-9 ().-]+$')"
-                    ~ " and length(regexp_replace(" ~ value ~ ", '[^0-9]', '', 'g')) between 10 and 15)"
+                    ~ " and length(regexp_replace(" ~ value ~ ", '[^0-9]', '', 'g')) between 10 and 15))"
+                    ~ written_today
                 ) %}
             {%- endfor %}
         {%- endif %}
