@@ -1,10 +1,11 @@
 -- Fails on any text value in any mart that looks like an email address or a
 -- phone number (10 to 15 digits, the E.164 range, with the usual separators):
 -- marts carry tokens, never the values. Every mart is scanned, including ones
--- added later, because the list comes from the project graph. A mart keyed by
--- customer is scanned for the rows this run wrote: those of the customers it
--- touched (int_touched_customers; on day 0, all) and rows of no customer; a
--- rerun with --full-refresh scans every row.
+-- added later, because the list comes from the project graph. Within a daily
+-- `dbt build`, a mart keyed by customer is scanned for the rows the build
+-- wrote: those of the customers it touched (int_touched_customers; on day 0,
+-- all) and rows of no customer. `dbt test`, and a build with --full-refresh,
+-- scan every row: the audit of what earlier days wrote.
 -- depends_on: {{ ref('dim_customer') }}
 -- depends_on: {{ ref('customer_source_xref') }}
 -- depends_on: {{ ref('fct_orders') }}
@@ -23,7 +24,8 @@
             {%- set written_today = (
                 " and (customer_id is null or customer_id in (select customer_id from "
                 ~ touched ~ "))"
-            ) if 'customer_id' in columns | map(attribute='name') and not flags.FULL_REFRESH else '' %}
+            ) if 'customer_id' in columns | map(attribute='name')
+                and flags.WHICH == 'build' and not flags.FULL_REFRESH else '' %}
             {%- for column in columns if column.is_string() %}
                 {%- set value = adapter.quote(column.name) %}
                 {%- do scans.append(
