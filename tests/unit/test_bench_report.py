@@ -127,7 +127,6 @@ def test_replace_section_keeps_the_rest(tmp_path: Path):
 
 
 def test_report_writes_doc_and_chart(tmp_path: Path):
-    pytest.importorskip("matplotlib")
     results = _write(tmp_path, _rows())
     doc = tmp_path / "docs" / "benchmarks.md"
     doc.parent.mkdir()
@@ -142,7 +141,6 @@ def test_report_writes_doc_and_chart(tmp_path: Path):
 
 
 def test_chart_with_one_n_and_no_change_day(tmp_path: Path):
-    pytest.importorskip("matplotlib")
     from c360.bench_chart import draw
 
     rows = [_day(20_000, 0, "2025-01-01", {"load": 1.0, "score": 2.0, "privacy": 0.0})]
