@@ -7,8 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from c360 import pipeline
-from c360.privacy import BYTE_PURGE_WITHIN_DAYS
+from c360 import pipeline, privacy, warehouse
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -137,8 +136,6 @@ _PRIVACY_ACTIONS = {
 
 
 def _privacy(args: argparse.Namespace) -> int:
-    from c360 import privacy
-
     request_type = _PRIVACY_ACTIONS[args.action]
     request_id = privacy.submit(
         request_type,
@@ -177,8 +174,6 @@ def _privacy(args: argparse.Namespace) -> int:
 def _rotate_key(args: argparse.Namespace) -> int:
     import os
 
-    from c360 import privacy
-
     if args.new_key_file:
         new_key = Path(args.new_key_file).read_text().strip().encode()
     else:
@@ -205,8 +200,6 @@ def _rotate_key(args: argparse.Namespace) -> int:
 
 
 def _purge_bytes(args: argparse.Namespace) -> int:
-    from c360 import privacy, warehouse
-
     path = warehouse.warehouse_path(args.warehouse)
     due = privacy.bytes_purge_due_on(path)
     before = path.stat().st_size
@@ -334,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     pb = actions.add_parser(
         "purge-bytes",
         help="rewrite the warehouse file now, so erased values leave its bytes (the daily run "
-        f"does it at the latest {BYTE_PURGE_WITHIN_DAYS} days after an erasure)",
+        f"does it at the latest {privacy.BYTE_PURGE_WITHIN_DAYS} days after an erasure)",
     )
     pb.add_argument("--warehouse", default=None)
     pb.set_defaults(func=_purge_bytes)

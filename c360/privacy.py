@@ -58,19 +58,16 @@ THIRD_PARTY_SOURCES = ("enrichment_profiles",)
 # before an erasure of the same day removed it.
 _ACTION_ORDER = {"access": 0, "opt_out_sale": 1, "opt_in_sale": 1, "erasure": 2}
 
-# The staging view of each identity table (models/staging/<source>/).
-STAGING_VIEWS = {
+# The staging model of each identity and activity table (models/staging/<source>/).
+# They are incremental tables merged from new raw rows, so the intake purges
+# them like raw; privacy requests stage as a view over raw and need no purge.
+STAGING_MODELS = {
     "ecommerce_customers": "stg_ecommerce__customers",
     "mobile_app_devices": "stg_mobile_app__devices",
     "loyalty_members": "stg_loyalty__members",
     "pos_card_holders": "stg_pos__card_holders",
     "crm_contacts": "stg_crm__contacts",
     "enrichment_profiles": "stg_enrichment__profiles",
-}
-# Staging is incremental (a table per landing table, merged from new raw rows):
-# the intake purges it like raw. Privacy requests stage as a view over raw.
-STAGING_TABLES = {
-    **STAGING_VIEWS,
     "ecommerce_orders": "stg_ecommerce__orders",
     "mobile_app_events": "stg_mobile_app__events",
     "pos_transactions": "stg_pos__transactions",
@@ -660,7 +657,7 @@ def _sweep_deliveries(con, run_date: dt.date, result: IntakeResult) -> None:
                 [since],
             )
         for third_party in THIRD_PARTY_SOURCES:
-            view = STAGING_VIEWS[third_party]
+            view = STAGING_MODELS[third_party]
             key = TABLES[third_party].key
             if not _exists(con, "staging", view):
                 continue
@@ -826,7 +823,7 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
     for name in TABLES:
         for statement in _purge_statements(f"{raw}.{name}", name):
             con.execute(statement)
-    for name, model in STAGING_TABLES.items():
+    for name, model in STAGING_MODELS.items():
         if _exists(con, "staging", model):
             for statement in _purge_statements(f"staging.{model}", name):
                 con.execute(statement)
@@ -1079,7 +1076,7 @@ def build_export(con, decision: Decision, records: list[tuple[str, str]], reques
     with where each value came from, the activity, and the identity events."""
     identity = []
     for table, record_id in records:
-        view = STAGING_VIEWS[table]
+        view = STAGING_MODELS[table]
         key = TABLES[table].key
         delivered = _rows(
             con,

@@ -14,11 +14,11 @@ import pytest
 from c360 import pipeline
 from c360.contract import IDENTITY_TABLES, TABLES
 from c360.generator.pools import PLACEHOLDER_EMAILS
-from c360.privacy import STAGING_VIEWS
+from c360.privacy import STAGING_MODELS
 from tests.warehouse_files import copy_warehouse
 from tests.warehouse_files import query as _query
 
-STAGING = STAGING_VIEWS
+STAGING = STAGING_MODELS
 
 
 @pytest.fixture(scope="module")
