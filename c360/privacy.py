@@ -792,14 +792,32 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
                 where source_table || ':' || source_record_id in (
                     select source_table || ':' || source_record_id from _purge_records)
             )
-            select distinct mates.record_key
+            select mates.record_key
+            from intermediate.int_identity_records as mates
+            inner join purged on mates.email_token = purged.email_token
+            union
+            select mates.record_key
+            from intermediate.int_identity_records as mates
+            inner join purged on mates.phone_token = purged.phone_token
+            union
+            select mates.record_key
+            from intermediate.int_identity_records as mates
+            inner join purged on mates.loyalty_id = purged.loyalty_id
+            union
+            select mates.record_key
             from intermediate.int_identity_records as mates
             inner join purged
-                on mates.email_token = purged.email_token
-                or mates.phone_token = purged.phone_token
-                or (mates.first_name_canonical = purged.first_name_canonical
-                    and mates.last_name_normalized = purged.last_name_normalized)
-            where mates.record_key not in (select record_key from purged)"""
+                on mates.first_name_canonical = purged.first_name_canonical
+                and mates.last_name_normalized = purged.last_name_normalized
+            union
+            -- A device signed in to a purged account loses a login.
+            select 'mobile_app_devices:' || events.device_id
+            from staging.stg_mobile_app__events as events
+            inner join purged
+                on purged.source_table = 'ecommerce_customers'
+                and events.customer_account_id = purged.source_record_id
+            except
+            select record_key from purged"""
         )
     if not _scalar(con, "select count(*) from _purge_records") and not _scalar(
         con, "select count(*) from _unlink_keys"

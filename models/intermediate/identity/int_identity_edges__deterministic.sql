@@ -4,6 +4,11 @@
 -- than var('deterministic_max_group_size') records links nobody), and only
 -- when the two records do not contradict each other: a landline or a family
 -- email shared by a household must not merge its members.
+-- Incremental: a build recomputes the keys its changes reach, whole
+-- (macros/incremental/deterministic_keys_to_recompute.sql); the pre-hook
+-- deletes their edges first. A change of match_rules or of the group cap
+-- needs a full refresh.
+{{- depends_on_identity_staging() }}
 with
 
 identity_records as (
@@ -29,6 +34,14 @@ rules as (
     select * from {{ ref('match_rules') }}
 
 ),
+{%- if is_incremental() %}
+
+keys_to_recompute as (
+
+    {{ deterministic_keys_to_recompute() }}
+
+),
+{%- endif %}
 
 keyed as (
 
@@ -37,21 +50,21 @@ keyed as (
         'same_email' as rule_name,
         email_token as match_key
     from identity_records
-    where email_token is not null
+    where email_token is not null{{ recompute_only('email_token') }}
     union all
     select
         record_key,
         'same_phone' as rule_name,
         phone_token as match_key
     from identity_records
-    where phone_token is not null
+    where phone_token is not null{{ recompute_only('phone_token') }}
     union all
     select
         record_key,
         'same_loyalty_id' as rule_name,
         loyalty_id as match_key
     from identity_records
-    where loyalty_id is not null
+    where loyalty_id is not null{{ recompute_only('loyalty_id') }}
 
 ),
 
@@ -92,7 +105,7 @@ device_logins as (
         'mobile_app_devices:' || device_id as device_key,
         'ecommerce_customers:' || customer_account_id as account_key
     from app_events
-    where customer_account_id is not null
+    where customer_account_id is not null{{ recompute_only("'mobile_app_devices:' || device_id") }}
 
 ),
 
@@ -208,7 +221,8 @@ final as (
         checked.record_key_a,
         checked.record_key_b,
         checked.rule_name,
-        rules.confidence
+        rules.confidence,
+        checked.match_key
     from checked
     inner join rules on checked.rule_name = rules.rule_name
     left join contested_keys

@@ -97,11 +97,14 @@ changed_keys as (
 ),
 
 -- The groups a changed record belongs to now (live) or belonged to (this).
+-- Loyalty ids are groups of the deterministic edges, which recompute the
+-- keys of every record written here (int_identity_edges__deterministic).
 changed_groups as (
 
     select
         email_token,
         phone_token,
+        loyalty_id,
         full_name_key
     from live_records
     where record_key in (select changed_keys.record_key from changed_keys)
@@ -109,6 +112,7 @@ changed_groups as (
     select
         email_token,
         phone_token,
+        loyalty_id,
         first_name_canonical || ' ' || last_name_normalized as full_name_key
     from {{ this }}
     where record_key in (select changed_keys.record_key from changed_keys)
@@ -125,6 +129,7 @@ recomputed as (
         record_key in (select changed_keys.record_key from changed_keys)
         or email_token in (select changed_groups.email_token from changed_groups)
         or phone_token in (select changed_groups.phone_token from changed_groups)
+        or loyalty_id in (select changed_groups.loyalty_id from changed_groups)
         or full_name_key in (select changed_groups.full_name_key from changed_groups)
     {%- endif %}
 
@@ -272,6 +277,9 @@ final as (
         and recomputed.date_of_birth_normalized is null
         and recomputed.postal_code_normalized is null
         and signed_in_devices.device_id is null as is_anonymous,
+        -- The run date that last wrote the record: what later incremental
+        -- models recompute from.
+        {{ run_date_literal() }} as recomputed_on,
         false as is_deleted
     from recomputed
     left join capped_keys on recomputed.record_key = capped_keys.record_key
@@ -300,6 +308,7 @@ final as (
         null as name_block_key,
         null as unordered_name_key,
         null as is_anonymous,
+        {{ run_date_literal() }} as recomputed_on,
         true as is_deleted
     from changed_keys
     inner join {{ this }} as built on changed_keys.record_key = built.record_key
