@@ -87,6 +87,8 @@ INTAKE_PURGED_TABLES = [
     ("vault", "vault_identity_pii"),
     ("intermediate", "int_identity_records"),
     ("intermediate", "int_identity_edges__deterministic"),
+    # Incremental: an erased record's pairs would otherwise stay.
+    ("intermediate", "int_identity_edges__probabilistic"),
     ("intermediate", "int_pii_data_issues"),
 ]
 # Never swept by record: the landing copy (purged at intake), the privacy

@@ -131,3 +131,55 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    Models keyed by identity record pairs or keys recompute what the run's
+    changes reach (int_identity_changes): the pre-hook deletes the rows one
+    of whose `key_columns` names a change key, or one of whose
+    `record_columns` names a changed record; the model's select keeps the
+    rows of `expression` a change key names (`reached_by_changes_only`).
+#}
+{% macro delete_reached_by_changes(key_columns=[], record_columns=[], or_all_when=none) -%}
+    {%- if is_incremental() -%}
+        {%- set changes = ref('int_identity_changes') -%}
+        {%- set conditions = [] -%}
+        {%- for column in key_columns -%}
+            {%- do conditions.append(column ~ ' in (select change_key from ' ~ changes ~ ')') -%}
+        {%- endfor -%}
+        {%- for column in record_columns -%}
+            {%- do conditions.append(column ~ ' in (select change_key from ' ~ changes
+                ~ ' where is_changed_record)') -%}
+        {%- endfor -%}
+        {%- if or_all_when -%}
+            {%- do conditions.append(or_all_when) -%}
+        {%- endif %}
+        delete from {{ this }}
+        where {{ conditions | join(' or ') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro reached_by_changes_only(expression, keyword='and') -%}
+    {%- set changes = ref('int_identity_changes') -%}
+    {%- if is_incremental() %}
+        {{ keyword }} {{ expression }} in (select change_key from {{ changes }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    Whether the scoring step of this run date scored every pair (the first
+    run, a new model): every scored pair's edge is then recomputed. False on
+    a warehouse never scored.
+#}
+{% macro scored_in_full_this_run() -%}
+    {%- set runs = adapter.get_relation(
+        database=target.database, schema='matching', identifier='splink_scoring_runs'
+    ) if execute else none -%}
+    {%- if runs is none -%}
+        false
+    {%- else -%}
+        exists (
+            select 1 from {{ runs }} as runs
+            where runs.run_date = {{ run_date_literal() }} and runs.is_full
+        )
+    {%- endif -%}
+{%- endmacro %}

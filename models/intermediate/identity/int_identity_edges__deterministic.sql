@@ -4,11 +4,10 @@
 -- than var('deterministic_max_group_size') records links nobody), and only
 -- when the two records do not contradict each other: a landline or a family
 -- email shared by a household must not merge its members.
--- Incremental: a build recomputes the keys its changes reach, whole
--- (macros/incremental/deterministic_keys_to_recompute.sql); the pre-hook
--- deletes their edges first. A change of match_rules or of the group cap
+-- Incremental: a build recomputes, whole, the keys its changes reach
+-- (int_identity_changes); the pre-hook deletes their edges and the edges of
+-- the records it wrote first. A change of match_rules or of the group cap
 -- needs a full refresh.
-{{- depends_on_identity_staging() }}
 with
 
 identity_records as (
@@ -34,14 +33,6 @@ rules as (
     select * from {{ ref('match_rules') }}
 
 ),
-{%- if is_incremental() %}
-
-keys_to_recompute as (
-
-    {{ deterministic_keys_to_recompute() }}
-
-),
-{%- endif %}
 
 keyed as (
 
@@ -50,21 +41,21 @@ keyed as (
         'same_email' as rule_name,
         email_token as match_key
     from identity_records
-    where email_token is not null{{ recompute_only('email_token') }}
+    where email_token is not null{{ reached_by_changes_only('email_token') }}
     union all
     select
         record_key,
         'same_phone' as rule_name,
         phone_token as match_key
     from identity_records
-    where phone_token is not null{{ recompute_only('phone_token') }}
+    where phone_token is not null{{ reached_by_changes_only('phone_token') }}
     union all
     select
         record_key,
         'same_loyalty_id' as rule_name,
         loyalty_id as match_key
     from identity_records
-    where loyalty_id is not null{{ recompute_only('loyalty_id') }}
+    where loyalty_id is not null{{ reached_by_changes_only('loyalty_id') }}
 
 ),
 
@@ -105,7 +96,7 @@ device_logins as (
         'mobile_app_devices:' || device_id as device_key,
         'ecommerce_customers:' || customer_account_id as account_key
     from app_events
-    where customer_account_id is not null{{ recompute_only("'mobile_app_devices:' || device_id") }}
+    where customer_account_id is not null{{ reached_by_changes_only("'mobile_app_devices:' || device_id") }}
 
 ),
 

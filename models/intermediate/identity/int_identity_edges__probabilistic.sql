@@ -6,6 +6,12 @@
 -- and an address with a first name missing and no equal birth date, is
 -- never auto-linked, however much else agrees: a household shares an
 -- address, a surname and a phone.
+-- Incremental: a build recomputes the pairs of the records its changes reach
+-- (int_identity_changes), whose scores, records or deterministic edges may
+-- have changed, or every pair when scoring scored all of them; the pre-hook
+-- deletes those pairs first. A change of the band thresholds needs a full
+-- refresh.
+-- depends_on: {{ ref('int_identity_changes') }}
 {%- set scored = adapter.get_relation(
     database=target.database, schema='matching', identifier='splink_match_pairs'
 ) if execute else none %}
@@ -27,6 +33,12 @@ scored_pairs as (
         where false
     {%- else %}
         select * from {{ source('matching', 'splink_match_pairs') }}
+        {%- if is_incremental() %}
+        where
+            {{ scored_in_full_this_run() }}
+            {{- reached_by_changes_only('record_key_a', keyword='or') }}
+            {{- reached_by_changes_only('record_key_b', keyword='or') }}
+        {%- endif %}
     {%- endif %}
 
 ),
