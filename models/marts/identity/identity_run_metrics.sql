@@ -61,6 +61,12 @@ scoring as (
 
 ),
 
+clusters as (
+
+    select * from {{ ref('int_identity_clusters') }}
+
+),
+
 held_before as (
 
     select
@@ -83,6 +89,39 @@ held_now as (
 
 ),
 
+-- Only these records can count as added, changed or deleted, or hold an id
+-- that changed: an assignment opened or closed on the run date, a record
+-- landed on it, or one clustered again. The day's figures follow them, not
+-- the warehouse.
+records_in_scope as (
+
+    select record_key from assignments
+    where valid_from >= {{ run_date_literal() }} or valid_to >= {{ run_date_literal() }}
+    union
+    select record_key from identity_records
+    where record_landed_on = {{ run_date_literal() }}
+    union
+    select record_key from clusters
+    where is_reclustered
+
+),
+
+held_before_in_scope as (
+
+    select held_before.*
+    from held_before
+    inner join records_in_scope on held_before.record_key = records_in_scope.record_key
+
+),
+
+held_now_in_scope as (
+
+    select held_now.*
+    from held_now
+    inner join records_in_scope on held_now.record_key = records_in_scope.record_key
+
+),
+
 record_changes as (
 
     select
@@ -92,15 +131,10 @@ record_changes as (
             when held_now.record_key is null then 'deleted'
             when identity_records.record_landed_on = {{ run_date_literal() }} then 'changed'
         end as change_kind
-    from held_now
-    full outer join held_before on held_now.record_key = held_before.record_key
+    from held_now_in_scope as held_now
+    full outer join held_before_in_scope as held_before
+        on held_now.record_key = held_before.record_key
     left join identity_records on held_now.record_key = identity_records.record_key
-
-),
-
-clusters as (
-
-    select * from {{ ref('int_identity_clusters') }}
 
 ),
 
@@ -119,7 +153,7 @@ touched_records as (
 touched_ids as (
 
     select distinct held_before.customer_id
-    from held_before
+    from held_before_in_scope as held_before
     inner join touched_records on held_before.record_key = touched_records.record_key
 
 ),
@@ -127,8 +161,8 @@ touched_ids as (
 untouched_changed as (
 
     select count(distinct held_before.customer_id) as ids
-    from held_before
-    left join held_now on held_before.record_key = held_now.record_key
+    from held_before_in_scope as held_before
+    left join held_now_in_scope as held_now on held_before.record_key = held_now.record_key
     where
         held_before.customer_id not in (select touched_ids.customer_id from touched_ids)
         and (held_now.customer_id is null or held_now.customer_id <> held_before.customer_id)
@@ -155,10 +189,14 @@ final as (
         coalesce((select max(records_rescored) from scoring), 0) as records_rescored,
         coalesce((select max(comparisons) from scoring), 0) as comparisons_scored,
         (select count(distinct customer_id) from held_now) as customers_live,
-        (
-            select count(distinct held_before.customer_id)
-            from held_before
-            where held_before.customer_id in (select held_now.customer_id from held_now)
+        -- Ids held now, less those no record held before (new today).
+        (select count(distinct customer_id) from held_now) - (
+            select count(distinct held_now.customer_id)
+            from held_now_in_scope as held_now
+            where not exists (
+                select 1 from held_before
+                where held_before.customer_id = held_now.customer_id
+            )
         ) as ids_kept,
         (
             select count(*) from registry
