@@ -13,6 +13,7 @@
 -- depends_on: {{ ref('fct_pos_transactions') }}
 -- depends_on: {{ ref('fct_tickets') }}
 -- depends_on: {{ ref('int_touched_customers') }}
+{%- set written = [] %}
 {%- set scans = [] %}
 {%- set touched = ref('int_touched_customers') %}
 {%- if execute %}
@@ -22,19 +23,23 @@
         {%- if relation is not none %}
             {%- set columns = adapter.get_columns_in_relation(relation) %}
             {%- set written_today = (
-                " and (customer_id is null or customer_id in (select customer_id from "
-                ~ touched ~ "))"
+                " where customer_id is null or customer_id in (select customer_id from "
+                ~ touched ~ ")"
             ) if 'customer_id' in columns | map(attribute='name')
                 and flags.WHICH == 'build' and not flags.FULL_REFRESH else '' %}
+            {#- Each mart is read once (a CTE), then each text column of it is matched. -#}
+            {%- do written.append(
+                "written__" ~ node.name ~ " as (select * from " ~ relation ~ written_today ~ ")"
+            ) %}
             {%- for column in columns if column.is_string() %}
                 {%- set value = adapter.quote(column.name) %}
                 {%- do scans.append(
                     "select '" ~ node.name ~ "' as model_name, '" ~ column.name ~ "' as column_name, "
-                    ~ value ~ " as offending_value from " ~ relation
-                    ~ " where (regexp_matches(" ~ value ~ ", '[^@\\s]+@[^@\\s]+\\.[a-z]{2,}', 'i')"
+                    ~ value ~ " as offending_value from written__" ~ node.name
+                    ~ " where ((" ~ dbt.position("'@'", value) ~ " > 0"
+                    ~ " and regexp_matches(" ~ value ~ ", '[^@\\s]+@[^@\\s]+\\.[a-z]{2,}', 'i'))"
                     ~ " or (regexp_matches(" ~ value ~ ", '^\\+?[0-9 ().-]+$')"
                     ~ " and length(regexp_replace(" ~ value ~ ", '[^0-9]', '', 'g')) between 10 and 15))"
-                    ~ written_today
                 ) %}
             {%- endfor %}
         {%- endif %}
@@ -42,6 +47,8 @@
 {%- endif %}
 
 {% if scans %}
+    with
+    {{ written | join(',\n') }}
     {{ scans | join('\nunion all\n') }}
 {% else %}
     select
