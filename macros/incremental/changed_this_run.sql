@@ -34,7 +34,7 @@
 {% macro delete_touched_customers() -%}
     {%- if is_incremental() -%}
         delete from {{ this }}
-        where customer_id in (select customer_id from {{ ref('int_touched_customers') }})
+        where customer_id in ({{ touched_customers_sql(ref('int_touched_customers')) }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -42,7 +42,19 @@
     {#- ref() outside the condition: dbt records the dependency while parsing. -#}
     {%- set touched = ref('int_touched_customers') -%}
     {%- if is_incremental() %}
-    {{ keyword }} {{ customer_id_column }} in (select customer_id from {{ touched }})
+    {{ keyword }} {{ customer_id_column }} in ({{ touched_customers_sql(touched) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#
+    The touched customers a model recomputes: all of them, or with the
+    model's meta `touched_customers: identity`, those touched for a reason
+    other than activity (a model that reads no activity).
+#}
+{% macro touched_customers_sql(touched) -%}
+    select customer_id from {{ touched }}
+    {%- if config.get('meta', {}).get('touched_customers') == 'identity' %}
+    where is_identity_touched
     {%- endif -%}
 {%- endmacro %}
 

@@ -24,7 +24,7 @@
         database=target_relation.database, schema='intermediate',
         identifier='int_touched_customers'
     ) -%}
-    {%- set touched_only = 'customer_id in (select customer_id from ' ~ touched ~ ')' -%}
+    {%- set touched_only = 'customer_id in (' ~ touched_customers_sql(touched) ~ ')' -%}
     {%- set source_rows = 'select * from (' ~ source_sql ~ ') as source_rows where ' ~ touched_only -%}
     {%- set current_rows = '(select * from ' ~ target_relation ~ ' where ' ~ touched_only ~ ')' -%}
     {{ return(default__snapshot_staging_table(strategy, source_rows, current_rows)) }}

@@ -7,11 +7,15 @@
 -- A customer is touched when
 --   * an id was opened or closed for one of its records today (new, merge,
 --     split, retire, erasure), under the old id and the new;
---   * one of its records was delivered changed today;
+--   * one of its records was delivered changed today, or written again;
 --   * one of its clusters was re-clustered today (size, review flag);
 --   * activity pointing at one of its records, now or in an earlier version,
 --     was delivered today;
 --   * a sale preference of one of its records was decided today.
+-- is_identity_touched: for a reason other than activity. The golden record,
+-- the sale preference, the xref and the memberships' history read no
+-- activity, so they recompute those customers only (meta touched_customers:
+-- identity); a day's activity reaches many more customers than its records.
 with
 
 assignments as (
@@ -32,6 +36,8 @@ clusters as (
 
 ),
 
+-- Delivered today, or written again by int_identity_records (a group mate's
+-- inferred suffix, a device that signed in and is no longer anonymous).
 changed_records as (
 
     select
@@ -39,6 +45,12 @@ changed_records as (
         source_record_id
     from {{ ref('vault_identity_pii') }}
     where {{ loaded_this_run() }}
+    union all
+    select
+        source_table,
+        source_record_id
+    from {{ ref('int_identity_records') }}
+    where recomputed_on = {{ run_date_literal() }}
 
 ),
 
@@ -85,24 +97,28 @@ touched_records as (
 
     select
         source_table,
-        source_record_id
+        source_record_id,
+        true as is_identity_touched
     from changed_records
     {%- for source_name, raw_table, key, link, identity_table in activity %}
     union all
     select
         source_table,
-        source_record_id
+        source_record_id,
+        false as is_identity_touched
     from {{ raw_table }}_links
     {%- endfor %}
     union all
     select
         source_table,
-        source_record_id
+        source_record_id,
+        true as is_identity_touched
     from sale_preferences
     union all
     select
         source_table,
-        source_record_id
+        source_record_id,
+        true as is_identity_touched
     from clusters
     where reclustered_on = {{ run_date_literal() }}
 
@@ -110,17 +126,23 @@ touched_records as (
 
 touched as (
 
-    select assignments.customer_id
+    select
+        assignments.customer_id,
+        true as is_identity_touched
     from assignments
     where
         assignments.valid_from = {{ run_date_literal() }}
         or assignments.valid_to = {{ run_date_literal() }}
     union all
-    select assignments.previous_customer_id as customer_id
+    select
+        assignments.previous_customer_id as customer_id,
+        true as is_identity_touched
     from assignments
     where assignments.valid_from = {{ run_date_literal() }}
     union all
-    select memberships.customer_id
+    select
+        memberships.customer_id,
+        touched_records.is_identity_touched
     from memberships
     inner join touched_records
         on
@@ -131,9 +153,12 @@ touched as (
 
 final as (
 
-    select distinct customer_id
+    select
+        customer_id,
+        {{ dbt.bool_or('is_identity_touched') }} as is_identity_touched
     from touched
     where customer_id is not null
+    group by customer_id
 
 )
 
