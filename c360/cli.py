@@ -203,10 +203,12 @@ def _purge_bytes(args: argparse.Namespace) -> int:
     path = warehouse.warehouse_path(args.warehouse)
     due = privacy.bytes_purge_due_on(path)
     before = path.stat().st_size
-    privacy.purge_bytes(path)
+    landing_files = privacy.purge_bytes(path)
     print(
-        f"rewrote {path} ({before / 2**20:,.1f} -> {path.stat().st_size / 2**20:,.1f} MiB): "
-        "no erased value is left in its bytes" + (f" (the rewrite was due by {due})" if due else "")
+        f"rewrote {landing_files} landing files holding erased rows, and "
+        f"{path} ({before / 2**20:,.1f} -> {path.stat().st_size / 2**20:,.1f} MiB): "
+        "no erased value is left in their bytes"
+        + (f" (the rewrite was due by {due})" if due else "")
     )
     return 0
 

@@ -127,6 +127,19 @@ DDL = [
     f"""create table if not exists {SCHEMA}.regroup_records (record_key varchar not null)""",
     f"""create table if not exists {SCHEMA}.sweep_state (
         swept_through timestamp, is_compaction_due boolean not null)""",
+    # Landing files holding rows of erased records, and what to purge from
+    # them (record keys and request ids, none of the person's values). They
+    # are rewritten with the batched byte purge (BYTE_PURGE_WITHIN_DAYS), not
+    # at intake: a rewrite costs the file's size, and a day's erasures reach
+    # a file of nearly every partition the person was ever delivered in.
+    f"""create table if not exists {SCHEMA}.landing_purge_files (
+        table_name varchar not null, source_file varchar not null,
+        primary key (table_name, source_file))""",
+    f"""create table if not exists {SCHEMA}.landing_purge_records (
+        source_table varchar not null, source_record_id varchar not null,
+        primary key (source_table, source_record_id))""",
+    f"""create table if not exists {SCHEMA}.landing_purge_requests (
+        request_id varchar primary key)""",
 ]
 
 
@@ -347,7 +360,8 @@ class IntakeResult:
     records_erased: int = 0
     records_suppressed: int = 0
     activity_rows_unlinked: int = 0
-    landing_files_rewritten: int = 0
+    # Queued for the batched byte purge, which rewrites them.
+    landing_files_to_purge: int = 0
     exports: list[str] = field(default_factory=list)
     deferred: int = 0
 
@@ -832,10 +846,22 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
             f"select distinct _source_file from {raw}.{name} where {_affected_filter(name)}"
         ).fetchall():
             files[name].add(path)
-    for name, paths in files.items():
-        for path in sorted(paths):
-            if _rewrite_landing_file(con, Path(path), name):
-                result.landing_files_rewritten += 1
+    queued = [
+        (name, path)
+        for name, paths in files.items()
+        for path in sorted(paths)
+        if not path.startswith(CLI_SOURCE)  # an ad hoc request: it has no landing file
+    ]
+    _insert_many(con, f"insert or ignore into {SCHEMA}.landing_purge_files values (?, ?)", queued)
+    con.execute(
+        f"""insert or ignore into {SCHEMA}.landing_purge_records
+        select distinct source_table, source_record_id from _unlink_keys"""
+    )
+    con.execute(
+        f"""insert or ignore into {SCHEMA}.landing_purge_requests
+        select distinct request_id from _erased_requests"""
+    )
+    result.landing_files_to_purge = len(queued)
     unlinked_by_table = {
         name: _scalar(con, f"select count(*) from {raw}.{name} where {_affected_filter(name)}")
         for name in ACTIVITY_REFERENCES
@@ -959,6 +985,7 @@ def _delete_orphan_vault_tokens(con) -> None:
 class FinishResult:
     rows_deleted: int = 0
     compacted: bool = False
+    landing_files_rewritten: int = 0
     # When erased values must leave the file's bytes (None: nothing waits).
     bytes_purge_due_on: dt.date | None = None
 
@@ -988,7 +1015,7 @@ def finish(
         con.close()
     # is_compaction_due: a warehouse from before the rewrite was batched.
     if was_due or (due_on is not None and due_on <= today):
-        purge_bytes(path)
+        result.landing_files_rewritten = purge_bytes(path)
         result.compacted = True
     else:
         result.bytes_purge_due_on = due_on
@@ -1006,10 +1033,18 @@ def bytes_purge_due_on(warehouse_file: str | os.PathLike | None = None) -> dt.da
         con.close()
 
 
-def purge_bytes(warehouse_file: str | os.PathLike | None = None) -> None:
-    """Rewrite the file now (`c360 privacy purge-bytes`, or when due), so that no
-    deleted value is left in its freed blocks."""
+def purge_bytes(warehouse_file: str | os.PathLike | None = None) -> int:
+    """Rewrite the landing files holding erased rows, then the warehouse file
+    (`c360 privacy purge-bytes`, or when due), so that no deleted value is
+    left in a landing file or in the file's freed blocks. Returns the number
+    of landing files rewritten."""
     path = warehouse.warehouse_path(warehouse_file)
+    con = warehouse.connect(path)
+    try:
+        ensure_tables(con)
+        rewritten = _purge_landing_files(con)
+    finally:
+        con.close()
     compact(path)
     con = warehouse.connect(path)
     try:
@@ -1018,6 +1053,30 @@ def purge_bytes(warehouse_file: str | os.PathLike | None = None) -> None:
         )
     finally:
         con.close()
+    return rewritten
+
+
+def _purge_landing_files(con) -> int:
+    """Rewrite every queued landing file without what the erasures purged from
+    raw at intake. A rerun after a crash rewrites again: purging is idempotent."""
+    files = con.execute(
+        f"select table_name, source_file from {SCHEMA}.landing_purge_files order by all"
+    ).fetchall()
+    if not files:
+        return 0
+    for temp in ("_purge_records", "_unlink_keys"):
+        con.execute(
+            f"""create or replace temp table {temp} as
+            select source_table, source_record_id from {SCHEMA}.landing_purge_records"""
+        )
+    con.execute(
+        f"""create or replace temp table _erased_requests as
+        select request_id from {SCHEMA}.landing_purge_requests"""
+    )
+    rewritten = sum(_rewrite_landing_file(con, Path(path), name) for name, path in files)
+    for table in ("landing_purge_files", "landing_purge_records", "landing_purge_requests"):
+        con.execute(f"delete from {SCHEMA}.{table}")
+    return rewritten
 
 
 def compact(warehouse_file: str | os.PathLike | None = None) -> None:

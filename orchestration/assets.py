@@ -182,7 +182,7 @@ def privacy_intake(context: AssetExecutionContext, c360: C360Settings):
             "records_erased": result.records_erased,
             "records_suppressed": result.records_suppressed,
             "activity_rows_unlinked": result.activity_rows_unlinked,
-            "landing_files_rewritten": result.landing_files_rewritten,
+            "landing_files_to_purge": result.landing_files_to_purge,
             "access_exports": len(result.exports),
             "requests_deferred": result.deferred,
         }

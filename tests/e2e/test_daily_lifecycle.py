@@ -699,7 +699,12 @@ def test_an_erased_person_is_gone_everywhere_and_stays_gone(
     assert erased.days[0].purged.bytes_purge_due_on == dt.date.today() + dt.timedelta(
         days=privacy.BYTE_PURGE_WITHIN_DAYS
     )
-    assert privacy.finish(path, today=erased.days[0].purged.bytes_purge_due_on).compacted
+    # So does the rewrite of the landing files that held the person's rows.
+    assert erased.days[0].privacy.landing_files_to_purge > 0
+    assert values_in_landing(landing, needles)
+    purged = privacy.finish(path, today=erased.days[0].purged.bytes_purge_due_on)
+    assert purged.compacted
+    assert purged.landing_files_rewritten >= erased.days[0].privacy.landing_files_to_purge
     assert privacy.bytes_purge_due_on(path) is None
 
     assert _query(

@@ -115,6 +115,8 @@ final as (
         change_key,
         {{ dbt.bool_or('is_changed_record') }} as is_changed_record
     from reached
+    -- An app event delivered without a device names none.
+    where change_key is not null
     group by change_key
 
 )
