@@ -953,7 +953,13 @@ def _delete_records(con, only: list[tuple[str, str]] | None = None) -> int:
         relation = f'"{schema}"."{name}"'
         conditions = []
         if {"source_table", "source_record_id"} <= columns.keys():
-            conditions.append(f"source_table || ':' || source_record_id in ({keys})")
+            # An equi-join on both columns: concatenating them would build a
+            # string for every row of the table.
+            conditions.append(
+                f"exists (select 1 from {SCHEMA}.pending_purge as purged "
+                f"where purged.source_table = {relation}.source_table "
+                f"and purged.source_record_id = {relation}.source_record_id)"
+            )
         if "record_key" in columns:
             conditions.append(f"record_key in ({keys})")
         if {"record_key_a", "record_key_b"} <= columns.keys():
