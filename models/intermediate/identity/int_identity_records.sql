@@ -55,15 +55,8 @@ unambiguous_nicknames as (
 
 ),
 
-signed_in_devices as (
 
-    select distinct device_id
-    from events
-    where customer_account_id is not null
-
-),
-
-live_records as (
+named_records as (
 
     select
         vault.*,
@@ -77,6 +70,21 @@ live_records as (
     from vault
     left join unambiguous_nicknames
         on vault.first_name_normalized = unambiguous_nicknames.nickname
+
+),
+
+-- Every live record, with only what groups count: the groups of the
+-- records recomputed need all of them, the full rows only those.
+live_records as (
+
+    select
+        record_key,
+        name_suffix,
+        email_token,
+        phone_token,
+        loyalty_id,
+        full_name_key
+    from named_records
 
 ),
 
@@ -123,15 +131,33 @@ changed_groups as (
 
 recomputed as (
 
-    select * from live_records
+    select * from named_records
     {%- if is_incremental() %}
-    where
-        record_key in (select changed_keys.record_key from changed_keys)
-        or email_token in (select changed_groups.email_token from changed_groups)
-        or phone_token in (select changed_groups.phone_token from changed_groups)
-        or loyalty_id in (select changed_groups.loyalty_id from changed_groups)
-        or full_name_key in (select changed_groups.full_name_key from changed_groups)
+    where record_key in (
+        select live_records.record_key from live_records
+        where
+            live_records.record_key in (select changed_keys.record_key from changed_keys)
+            or live_records.email_token in (select changed_groups.email_token from changed_groups)
+            or live_records.phone_token in (select changed_groups.phone_token from changed_groups)
+            or live_records.loyalty_id in (select changed_groups.loyalty_id from changed_groups)
+            or live_records.full_name_key in (
+                select changed_groups.full_name_key from changed_groups
+            )
+    )
     {%- endif %}
+
+),
+
+signed_in_devices as (
+
+    select distinct events.device_id
+    from events
+    where
+        events.customer_account_id is not null
+        and 'mobile_app_devices:' || events.device_id in (
+            select recomputed.record_key from recomputed
+            where recomputed.source_table = 'mobile_app_devices'
+        )
 
 ),
 
