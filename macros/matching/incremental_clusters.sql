@@ -93,8 +93,10 @@
             where previous.record_key not in (select record_key from {{ sub_records }})
         {%- endif %}
     {%- endcall %}
-    {% do run_query('create or replace table ' ~ edge_state ~ ' as select * from ' ~ today_edges) %}
-    {%- for work_table in [today_edges, sub_records, components] -%}
+    {#- Today's edges become the next run's state by a rename, not a copy of every edge. -#}
+    {% do run_query('drop table if exists ' ~ edge_state) %}
+    {% do run_query('alter table ' ~ today_edges ~ ' rename to ' ~ edge_state.split('.')[-1]) %}
+    {%- for work_table in [sub_records, components] -%}
         {% do run_query('drop table if exists ' ~ work_table) %}
     {%- endfor -%}
 {% endmacro %}

@@ -817,6 +817,10 @@ def test_an_erased_person_is_gone_everywhere_and_stays_gone(
     assert _query(
         path, "select issued_on from marts.customer_id_history where customer_id = ?", [new_id]
     ) == [(redelivery_day,)]
+    # The redelivered row left raw at once; its landing file is rewritten with
+    # the next byte purge, like every file holding an erased row.
+    assert values_in_landing(landing, {profile})
+    assert privacy.purge_bytes(path) >= 1
     assert values_in_landing(landing, {profile}) == []
     # After eleven days of incremental runs with their merges and splits, this
     # erasure and the re-delivery, a full rebuild from raw gives the same.
