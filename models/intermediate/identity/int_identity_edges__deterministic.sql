@@ -8,6 +8,7 @@
 -- (int_identity_changes); the pre-hook deletes their edges and the edges of
 -- the records it wrote first. A change of match_rules or of the group cap
 -- needs a full refresh.
+{%- set device_key = "'mobile_app_devices:' || device_id" %}
 with
 
 identity_records as (
@@ -96,7 +97,7 @@ device_logins as (
         'mobile_app_devices:' || device_id as device_key,
         'ecommerce_customers:' || customer_account_id as account_key
     from app_events
-    where customer_account_id is not null{{ reached_by_changes_only("'mobile_app_devices:' || device_id") }}
+    where customer_account_id is not null{{ reached_by_changes_only(device_key) }}
 
 ),
 

@@ -191,12 +191,10 @@ final as (
         (select count(distinct customer_id) from held_now) as customers_live,
         -- Ids held now, less those no record held before (new today).
         (select count(distinct customer_id) from held_now) - (
-            select count(distinct held_now.customer_id)
-            from held_now_in_scope as held_now
-            where not exists (
-                select 1 from held_before
-                where held_before.customer_id = held_now.customer_id
-            )
+            select count(distinct new_ids.customer_id)
+            from held_now_in_scope as new_ids
+            left join held_before on new_ids.customer_id = held_before.customer_id
+            where held_before.customer_id is null
         ) as ids_kept,
         (
             select count(*) from registry
