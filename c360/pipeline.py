@@ -168,10 +168,10 @@ SEED_BUILD = [
 
 
 # Seeds that incremental models read: a change must reach every row, not only
-# the rows that change, so it asks for a full refresh. (Match rules and
-# steward overrides feed models rebuilt whole, or incremental clustering,
-# which compares edges.)
-SEEDS_NEEDING_FULL_REFRESH = ("survivorship_rules", "name_nicknames")
+# the rows that change, so it asks for a full refresh. (Steward overrides
+# feed int_identity_edges, rebuilt whole, and incremental clustering, which
+# compares edges.)
+SEEDS_NEEDING_FULL_REFRESH = ("survivorship_rules", "name_nicknames", "match_rules")
 
 
 def seed_file_digests() -> dict[str, str]:
