@@ -253,12 +253,18 @@ def score(
               and input._features_hash = scored.features_hash"""
         )
         # A pair is worth scoring only if one side changed: the same blocks,
-        # restricted. The blocked join still meets every block, but the
-        # comparisons (the cost) are computed for changed pairs only.
-        for rule in settings["blocking_rules_to_generate_predictions"]:
-            rule["blocking_rule"] = (
-                f"({rule['blocking_rule']}) and (l._is_changed or r._is_changed)"
-            )
+        # restricted. Each rule is split in two, the changed record on the
+        # left and on the right, so that the engine filters one side of the
+        # join before joining (a hash table of the changed records, probed by
+        # every record) instead of joining every block whole and filtering
+        # after: `l._is_changed or r._is_changed` cannot be pushed down.
+        # Splink still generates each pair once: a rule excludes the pairs of
+        # the rules before it.
+        settings["blocking_rules_to_generate_predictions"] = [
+            {**rule, "blocking_rule": f"({rule['blocking_rule']}) and {side}"}
+            for rule in settings["blocking_rules_to_generate_predictions"]
+            for side in ("l._is_changed", "r._is_changed and not l._is_changed")
+        ]
     rescored = con.execute(f"select count(*) from {_INPUT_TABLE} where _is_changed").fetchall()[0][
         0
     ]
@@ -272,6 +278,8 @@ def score(
         # would repeat it on every daily run.
         linker = _linker(con, settings, log_level=logging.ERROR)
         predictions = linker.inference.predict()
+        # The index of the model's rule a pair came from, as a full scoring numbers it.
+        rule_index = "match_key" if full else "cast(cast(match_key as integer) // 2 as varchar)"
         scored = predictions.physical_name
         comparisons = con.execute(f"select count(*) from {scored}").fetchall()[0][0]
         con.execute(
@@ -282,7 +290,7 @@ def score(
                 match_weight,
                 match_probability,
                 '{model.version}' as model_version,
-                match_key as blocking_rule_index,
+                {rule_index} as blocking_rule_index,
                 {", ".join(_weight_columns(con, scored))}
             from {scored}
             where match_probability >= {STORE_FLOOR}"""
