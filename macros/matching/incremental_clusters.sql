@@ -7,10 +7,11 @@
     guard-relevant attributes changed (features_hash), or an edge at it
     appeared, disappeared or changed confidence. Components are independent,
     so only the components (before the guard) holding a touched record, plus
-    the new records, are clustered again; every other record keeps its
-    cluster as it was. Writes `output` (node, component_id, cluster_id,
-    reclustered_on, is_flagged_for_review) and saves today's edges as the
-    next run's `edge_state`. `reclustered_on` is the run date that last
+    the new records, are clustered again (`output`__sub_records); every other
+    record keeps its cluster as it was. Replaces those records' rows of
+    `output` (node, component_id, cluster_id, reclustered_on,
+    is_flagged_for_review), deletes the rows of records gone, and saves
+    today's edges as the next run's `edge_state`. `reclustered_on` is the run date that last
     clustered the record: a rerun of a date, which finds nothing new against
     the state the first run of that date left, still knows what it touched.
 
@@ -28,8 +29,6 @@
     ) -%}
     {%- set has_state = previous is not none and state_relation is not none
         and not var('full_recluster', false) -%}
-    {%- set previous_columns = adapter.get_columns_in_relation(previous) | map(attribute='name')
-        | list if previous is not none else [] -%}
     {% do run_query(
         'create or replace table ' ~ today_edges ~ ' as select record_key_a, record_key_b, confidence from ' ~ edges
     ) %}
@@ -47,59 +46,69 @@
         cannot_links=cannot_links,
         cannot_link_max_rounds=var('cannot_link_max_rounds', 16),
     ) %}
-    {% call statement('merge_labels') -%}
-        create or replace table {{ output }} as
-        with
-
-        guarded as (
-
-            select
-                component_id,
-                {{ dbt.bool_or('not is_resolved') }} as is_unresolved
-            from {{ labels }}__guard
-            group by component_id
-
-        ),
-
-        reclustered as (
-
-            select
-                labels.node,
-                components.component_id,
-                labels.component_id as cluster_id,
-                {{ run_date_literal() }} as reclustered_on,
-                coalesce(guarded.is_unresolved, false) as is_flagged_for_review
-            from {{ labels }} as labels
-            inner join {{ components }} as components on labels.node = components.node
-            left join guarded on labels.component_id = guarded.component_id
-
-        )
-
-        select * from reclustered
-        {%- if has_state %}
-            union all
-            select
-                previous.record_key as node,
-                previous.component_id,
-                previous.cluster_id,
-                {% if 'reclustered_on' in previous_columns -%}
-                    previous.reclustered_on
-                {%- else -%}
-                    cast(null as date)
-                {%- endif %} as reclustered_on,
-                previous.is_flagged_for_review
-            from {{ previous }} as previous
-            inner join {{ records }} as records on previous.record_key = records.record_key
-            where previous.record_key not in (select record_key from {{ sub_records }})
-        {%- endif %}
-    {%- endcall %}
+    {%- set output_relation = adapter.get_relation(
+        database=target.database, schema=output.split('.')[0], identifier=output.split('.')[-1]
+    ) -%}
+    {#- The labels of the records not clustered again stay where they are: only
+        the re-clustered records' rows, and those of records gone, are replaced. -#}
+    {%- if has_state and output_relation is not none %}
+        {% do run_query(
+            'delete from ' ~ output ~ ' where node in (select record_key from ' ~ sub_records
+            ~ ') or node not in (select record_key from ' ~ records ~ ')'
+        ) %}
+        {% do run_query('insert into ' ~ output ~ ' ' ~ reclustered_labels_sql(labels, components)) %}
+    {%- else %}
+        {% do run_query('create or replace table ' ~ output ~ ' as ' ~ reclustered_labels_sql(labels, components)) %}
+    {%- endif %}
     {#- Today's edges become the next run's state by a rename, not a copy of every edge. -#}
     {% do run_query('drop table if exists ' ~ edge_state) %}
     {% do run_query('alter table ' ~ today_edges ~ ' rename to ' ~ edge_state.split('.')[-1]) %}
-    {%- for work_table in [sub_records, components] -%}
+    {#- sub_records stays: the model reads it, to write those records' rows only. -#}
+    {%- for work_table in [components] -%}
         {% do run_query('drop table if exists ' ~ work_table) %}
     {%- endfor -%}
 {% endmacro %}
+
+{% macro reclustered_labels_sql(labels, components) -%}
+    with
+
+    guarded as (
+
+        select
+            component_id,
+            {{ dbt.bool_or('not is_resolved') }} as is_unresolved
+        from {{ labels }}__guard
+        group by component_id
+
+    )
+
+    select
+        labels.node,
+        components.component_id,
+        labels.component_id as cluster_id,
+        {{ run_date_literal() }} as reclustered_on,
+        coalesce(guarded.is_unresolved, false) as is_flagged_for_review
+    from {{ labels }} as labels
+    inner join {{ components }} as components on labels.node = components.node
+    left join guarded on labels.component_id = guarded.component_id
+{%- endmacro %}
+
+{#
+    Pre-hook of int_identity_clusters: its rows of the records clustered
+    again (`sub_records`) and of records gone are written again; the rest
+    stay as they are.
+#}
+{% macro delete_reclustered_records() -%}
+    {%- set records = ref('int_identity_records') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where
+            record_key in (
+                select record_key from {{ this.schema }}.{{ this.identifier }}__labels__sub_records
+            )
+            or record_key not in (select record_key from {{ records }})
+    {%- endif -%}
+{%- endmacro %}
 
 {% macro touched_records_sql(today_edges, edge_state, records, previous, output) -%}
     create or replace table {{ output }} as

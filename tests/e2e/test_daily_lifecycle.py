@@ -107,8 +107,9 @@ def test_incremental_clustering_equals_clustering_everything(ten_days, tmp_path:
     path, result = ten_days
     reclustered, total = _query(
         path,
-        "select count(*) filter (where is_reclustered), count(*) "
+        "select count(*) filter (where reclustered_on = ?), count(*) "
         "from intermediate.int_identity_clusters",
+        [result.days[-1].run_date],
     )[0]
     assert 0 < reclustered < 0.1 * total
     clusters = "select record_key, cluster_id, is_flagged_for_review from "
@@ -841,7 +842,7 @@ _BOOKKEEPING = {
     "intermediate.int_touched_customers": "count(*) > 0",
     "intermediate.int_identity_changes": "count(*) > 0",
     "intermediate.int_identity_records": "* exclude (recomputed_on)",
-    "intermediate.int_identity_clusters": "record_key, cluster_id, is_flagged_for_review",
+    "intermediate.int_identity_clusters": "record_key, cluster_id, cluster_size, is_flagged_for_review",
     "intermediate.int_identity_edges": "record_key_a, record_key_b, rule_names",
     "intermediate.int_identity_edges__probabilistic": "record_key_a, record_key_b, match_band",
 }

@@ -3,12 +3,17 @@
 -- the stewards' cannot-links. Daily, only the components the day touched are
 -- clustered again (macros/matching/incremental_clusters.sql); the rest keep
 -- their clusters. The work runs as set-based statements while this model
--- builds, reading the model's previous version; the model then reads their
--- result. cluster_id is the smallest record_key of the cluster.
+-- builds, reading the model's previous version; the model then writes the
+-- rows of the records clustered again (incremental: the pre-hook deletes
+-- them and the rows of records gone). cluster_id is the smallest record_key
+-- of the cluster; reclustered_on the run date that last clustered it.
 -- depends_on: {{ ref('int_identity_edges') }}
 -- depends_on: {{ ref('int_first_name_equivalents') }}
 -- depends_on: {{ ref('int_steward_overrides') }}
 {%- set labels = this.schema ~ '.' ~ this.identifier ~ '__labels' %}
+{#- The records clustered again this run (all of them on a full build): the
+    pre-hook deletes their rows and this model writes them again. -#}
+{%- set reclustered_records = labels ~ '__sub_records' %}
 {%- if execute and flags.WHICH in ('run', 'build') %}
     {%- set previous = adapter.get_relation(
         database=this.database, schema=this.schema, identifier=this.identifier
@@ -48,10 +53,13 @@ final as (
         labels.is_flagged_for_review,
         labels.component_id,
         labels.reclustered_on,
-        coalesce(labels.reclustered_on = {{ run_date_literal() }}, false) as is_reclustered,
         {{ guard_features_hash('identity_records') }} as features_hash
     from identity_records
     inner join labels on identity_records.record_key = labels.node
+    {%- if is_incremental() %}
+    -- Whole clusters: a component is clustered again whole.
+    where identity_records.record_key in (select record_key from {{ reclustered_records }})
+    {%- endif %}
 
 )
 

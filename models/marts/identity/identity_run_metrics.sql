@@ -102,7 +102,7 @@ records_in_scope as (
     where record_landed_on = {{ run_date_literal() }}
     union
     select record_key from clusters
-    where is_reclustered
+    where reclustered_on = {{ run_date_literal() }}
 
 ),
 
@@ -143,7 +143,7 @@ record_changes as (
 touched_records as (
 
     select record_key from clusters
-    where is_reclustered
+    where reclustered_on = {{ run_date_literal() }}
     union
     select record_key from record_changes
     where change_kind = 'deleted'
