@@ -195,3 +195,28 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+{#
+    The records whose membership row a run date writes again: clustered again,
+    written again by int_identity_records, or given another id (an
+    assignment opened or closed on the run date).
+#}
+{% macro memberships_to_rewrite() -%}
+    select record_key from {{ ref('int_identity_clusters') }}
+    where reclustered_on = {{ run_date_literal() }}
+    union
+    select record_key from {{ ref('int_identity_records') }}
+    where recomputed_on = {{ run_date_literal() }}
+    union
+    select record_key from {{ ref('int_customer_id_assignments') }}
+    where valid_from >= {{ run_date_literal() }} or valid_to >= {{ run_date_literal() }}
+{%- endmacro %}
+
+{% macro delete_memberships_to_rewrite() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where
+            record_key in ({{ memberships_to_rewrite() }})
+            or record_key not in (select record_key from {{ ref('int_identity_clusters') }})
+    {%- endif -%}
+{%- endmacro %}

@@ -1,5 +1,9 @@
 -- Which customer each live identity record belongs to today: the id the
 -- ID lifecycle (int_customer_id_assignments) gave it, with its cluster.
+-- Incremental: a record's row changes only when it is clustered again, its
+-- identity record is written again, or its id changes, so a build writes
+-- those rows again (`memberships_to_rewrite`) and the pre-hook deletes them
+-- and the rows of records gone first.
 with
 
 assignments as (
@@ -36,6 +40,9 @@ final as (
     from clusters
     inner join identity_records on clusters.record_key = identity_records.record_key
     inner join assignments on clusters.record_key = assignments.record_key
+    {%- if is_incremental() %}
+    where clusters.record_key in ({{ memberships_to_rewrite() }})
+    {%- endif %}
 
 )
 
