@@ -11,6 +11,10 @@
 --   * a retired id never comes back.
 -- It reads its own previous rows: this table is the state the ids live in,
 -- so it is never rebuilt from scratch (full_refresh is off).
+-- Only the records clustered again today, and those gone, can change ids:
+-- a day's ids are one per cluster, so every record of an id sits in one
+-- component, and a component is clustered again whole. The rules are
+-- applied to those records; every other record keeps its id.
 {{
     config(
         materialized='incremental',
@@ -23,9 +27,16 @@
 }}
 with
 
-clusters as (
+all_clusters as (
 
     select * from {{ ref('int_identity_clusters') }}
+
+),
+
+clusters as (
+
+    select * from all_clusters
+    where reclustered_on = {{ run_date_literal() }}
 
 ),
 
@@ -48,7 +59,7 @@ assignment_history as (
 
 ),
 
-held_before as (
+held_before_anywhere as (
 
     select
         record_key,
@@ -61,13 +72,27 @@ held_before as (
 
 ),
 
+-- The records clustered again, and those no longer clustered (gone).
+held_before as (
+
+    select held_before_anywhere.*
+    from held_before_anywhere
+    left join all_clusters on held_before_anywhere.record_key = all_clusters.record_key
+    where
+        all_clusters.record_key is null
+        or all_clusters.reclustered_on = {{ run_date_literal() }}
+
+),
+
 ids_issued as (
 
     select
         customer_id,
         min(valid_from) as issued_on
     from assignment_history
-    where valid_from < {{ run_date_literal() }}
+    where
+        valid_from < {{ run_date_literal() }}
+        and customer_id in (select held_before.customer_id from held_before)
     group by customer_id
 
 ),
