@@ -805,7 +805,7 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
             f"""insert into {SCHEMA}.regroup_records
             with purged as (
                 select * from intermediate.int_identity_records
-                where source_table || ':' || source_record_id in (
+                where record_key in (
                     select source_table || ':' || source_record_id from _purge_records)
             )
             select mates.record_key
@@ -840,12 +840,17 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
     ):
         return
     raw = warehouse.RAW_SCHEMA
+    # One scan of each raw table finds both the files holding affected rows
+    # and how many rows they are.
     files: dict[str, set[str]] = defaultdict(set)
+    affected_rows: dict[str, int] = defaultdict(int)
     for name in TABLES:
-        for (path,) in con.execute(
-            f"select distinct _source_file from {raw}.{name} where {_affected_filter(name)}"
+        for path, rows in con.execute(
+            f"select _source_file, count(*) from {raw}.{name} "
+            f"where {_affected_filter(name)} group by _source_file"
         ).fetchall():
             files[name].add(path)
+            affected_rows[name] += rows
     queued = [
         (name, path)
         for name, paths in files.items()
@@ -862,10 +867,7 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
         select distinct request_id from _erased_requests"""
     )
     result.landing_files_to_purge = len(queued)
-    unlinked_by_table = {
-        name: _scalar(con, f"select count(*) from {raw}.{name} where {_affected_filter(name)}")
-        for name in ACTIVITY_REFERENCES
-    }
+    unlinked_by_table = {name: affected_rows[name] for name in ACTIVITY_REFERENCES}
     for name in TABLES:
         for statement in _purge_statements(f"{raw}.{name}", name):
             con.execute(statement)
