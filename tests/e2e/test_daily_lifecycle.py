@@ -842,7 +842,9 @@ _BOOKKEEPING = {
     "intermediate.int_touched_customers": "count(*) > 0",
     "intermediate.int_identity_changes": "count(*) > 0",
     "intermediate.int_identity_records": "* exclude (recomputed_on)",
-    "intermediate.int_identity_clusters": "record_key, cluster_id, cluster_size, is_flagged_for_review",
+    "intermediate.int_identity_clusters": (
+        "record_key, cluster_id, cluster_size, is_flagged_for_review"
+    ),
     "intermediate.int_identity_edges": "record_key_a, record_key_b, rule_names",
     "intermediate.int_identity_edges__probabilistic": "record_key_a, record_key_b, match_band",
 }
