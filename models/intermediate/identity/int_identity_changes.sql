@@ -11,7 +11,12 @@
 -- cannot be equal; is_changed_record tells a written or delivered record,
 -- whose every edge goes (it may rest on a key the record no longer holds),
 -- from a key.
+-- Before the edges exist nothing reads it (they are built whole), so a first
+-- build writes it empty.
 {{- depends_on_identity_staging() }}
+{%- set edges = adapter.get_relation(
+    database=this.database, schema=this.schema, identifier='int_identity_edges__deterministic'
+) if execute else none %}
 with
 
 identity_records as (
@@ -116,7 +121,7 @@ final as (
         {{ dbt.bool_or('is_changed_record') }} as is_changed_record
     from reached
     -- An app event delivered without a device names none.
-    where change_key is not null
+    where change_key is not null{{ ' and false' if edges is none }}
     group by change_key
 
 )
