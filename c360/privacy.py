@@ -673,15 +673,15 @@ def _sweep_deliveries(con, run_date: dt.date, result: IntakeResult) -> None:
                 [since],
             )
         for third_party in THIRD_PARTY_SOURCES:
-            view = STAGING_MODELS[third_party]
+            model = STAGING_MODELS[third_party]
             key = TABLES[third_party].key
-            if not _exists(con, "staging", view):
+            if not _exists(con, "staging", model):
                 continue
             con.execute(
                 f"""insert into _suppressed_records
                 select distinct '{third_party}', "{key}",
                     'third party delivered an erased identifier'
-                from staging.{view}
+                from staging.{model}
                 where _loaded_at > ? and not is_deleted and (
                     {_suppression_hash_sql("'email'", "email_normalized")} in (
                         select identifier_hash from {SCHEMA}.suppression_list
@@ -906,8 +906,6 @@ def _purge_inputs(con, run_date: dt.date, result: IntakeResult) -> None:
 def _rewrite_landing_file(con, path: Path, table_name: str) -> bool:
     """The landing copy without the purged rows, written beside it and swapped
     in. A file the platform no longer finds (moved, expired) is reported."""
-    if str(path).startswith(CLI_SOURCE):
-        return False  # an ad hoc request: it has no landing file
     if not path.exists():
         print(f"privacy: landing file {path} not found; purge it where it now is")
         return False

@@ -197,11 +197,12 @@
 {%- endmacro %}
 
 {#
-    The records whose membership row a run date writes again: clustered again,
-    written again by int_identity_records, or given another id (an
-    assignment opened or closed on the run date).
+    The identity records a run date changed: clustered again, written again
+    by int_identity_records, or given another id (an assignment opened or
+    closed on the run date). Every other record's membership, id and
+    figures are yesterday's.
 #}
-{% macro memberships_to_rewrite() -%}
+{% macro identity_records_changed_this_run() -%}
     select record_key from {{ ref('int_identity_clusters') }}
     where reclustered_on = {{ run_date_literal() }}
     union
@@ -216,7 +217,7 @@
     {%- if is_incremental() -%}
         delete from {{ this }}
         where
-            record_key in ({{ memberships_to_rewrite() }})
+            record_key in ({{ identity_records_changed_this_run() }})
             or record_key not in (select record_key from {{ ref('int_identity_clusters') }})
     {%- endif -%}
 {%- endmacro %}

@@ -11,9 +11,10 @@
     record keeps its cluster as it was. Replaces those records' rows of
     `output` (node, component_id, cluster_id, reclustered_on,
     is_flagged_for_review), deletes the rows of records gone, and saves
-    today's edges as the next run's `edge_state`. `reclustered_on` is the run date that last
-    clustered the record: a rerun of a date, which finds nothing new against
-    the state the first run of that date left, still knows what it touched.
+    today's edges as the next run's `edge_state`. `reclustered_on` is the
+    run date that last clustered the record: a rerun of a date, which finds
+    nothing new against the state the first run of that date left, still
+    knows what it touched.
 
     With no previous state (the first run, or `full_recluster`), everything
     is clustered.
@@ -103,11 +104,17 @@
     {%- if is_incremental() -%}
         delete from {{ this }}
         where
-            record_key in (
-                select record_key from {{ this.schema }}.{{ this.identifier }}__labels__sub_records
-            )
+            record_key in (select record_key from {{ cluster_labels() }}__sub_records)
             or record_key not in (select record_key from {{ records }})
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    The label table int_identity_clusters keeps beside itself
+    (build_incremental_clusters' `output`); its work tables add suffixes.
+#}
+{% macro cluster_labels() -%}
+    {{ this.schema ~ '.' ~ this.identifier ~ '__labels' }}
 {%- endmacro %}
 
 {% macro touched_records_sql(today_edges, edge_state, records, previous, output) -%}

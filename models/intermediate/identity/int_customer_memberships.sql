@@ -2,8 +2,8 @@
 -- ID lifecycle (int_customer_id_assignments) gave it, with its cluster.
 -- Incremental: a record's row changes only when it is clustered again, its
 -- identity record is written again, or its id changes, so a build writes
--- those rows again (`memberships_to_rewrite`) and the pre-hook deletes them
--- and the rows of records gone first.
+-- those rows again (`identity_records_changed_this_run`); the pre-hook
+-- deletes them and the rows of records gone first.
 with
 
 assignments as (
@@ -41,7 +41,7 @@ final as (
     inner join identity_records on clusters.record_key = identity_records.record_key
     inner join assignments on clusters.record_key = assignments.record_key
     {%- if is_incremental() %}
-    where clusters.record_key in ({{ memberships_to_rewrite() }})
+    where clusters.record_key in ({{ identity_records_changed_this_run() }})
     {%- endif %}
 
 )

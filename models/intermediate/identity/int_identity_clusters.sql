@@ -10,7 +10,7 @@
 -- depends_on: {{ ref('int_identity_edges') }}
 -- depends_on: {{ ref('int_first_name_equivalents') }}
 -- depends_on: {{ ref('int_steward_overrides') }}
-{%- set labels = this.schema ~ '.' ~ this.identifier ~ '__labels' %}
+{%- set labels = cluster_labels() %}
 {#- The records clustered again this run (all of them on a full build): the
     pre-hook deletes their rows and this model writes them again. -#}
 {%- set reclustered_records = labels ~ '__sub_records' %}

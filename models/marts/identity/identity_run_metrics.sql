@@ -89,20 +89,12 @@ held_now as (
 
 ),
 
--- Only these records can count as added, changed or deleted, or hold an id
--- that changed: an assignment opened or closed on the run date, a record
--- landed on it, or one clustered again. The day's figures follow them, not
+-- Only the records the run date changed can count as added, changed or
+-- deleted, or hold an id that changed. The day's figures follow them, not
 -- the warehouse.
 records_in_scope as (
 
-    select record_key from assignments
-    where valid_from >= {{ run_date_literal() }} or valid_to >= {{ run_date_literal() }}
-    union
-    select record_key from identity_records
-    where record_landed_on = {{ run_date_literal() }}
-    union
-    select record_key from clusters
-    where reclustered_on = {{ run_date_literal() }}
+    {{ identity_records_changed_this_run() }}
 
 ),
 
