@@ -467,15 +467,22 @@ def _act(con, decisions, pending, run_date, warehouse_file, result: IntakeResult
     con.execute("create or replace temp table _erased_requests (request_id varchar)")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     subject_records = _subject_records(con, decisions)
+    exports = write_exports(
+        con,
+        [
+            ExportSubject(d, subject_records.get(d.request_id, []), pending[d.request_id])
+            for d in decisions
+            if d.status == "completed" and d.request_type == "access"
+        ],
+        warehouse_file,
+    )
+    result.exports += [str(path) for path in exports.values()]
     for decision in decisions:
         request = pending[decision.request_id]
         records = subject_records.get(decision.request_id, [])
-        export_file = None
+        export_file = str(exports[decision.request_id]) if decision.request_id in exports else None
         if decision.status == "completed":
-            if decision.request_type == "access":
-                export_file = str(write_export(con, decision, records, request, warehouse_file))
-                result.exports.append(export_file)
-            elif decision.request_type in ("opt_out_sale", "opt_in_sale"):
+            if decision.request_type in ("opt_out_sale", "opt_in_sale"):
                 _set_sale_preference(con, decision, records, run_date)
             elif decision.request_type == "erasure":
                 _insert_many(
@@ -1141,102 +1148,204 @@ def _json_default(value):
     return str(value)
 
 
-def _decode_tokens(con, row: dict) -> dict:
-    decoded = {}
-    for column, value in row.items():
-        if column.endswith("_token") and value is not None:
-            found = con.execute(
-                "select pii_value from vault.vault_pii_tokens where token = ?", [value]
+def _decode_tokens(con, rows: list[dict]) -> list[dict]:
+    """The rows with each `<attribute>_token` column replaced by `<attribute>`,
+    its value decoded through the vault: one lookup for every token of the batch."""
+    tokens = sorted(
+        {v for row in rows for c, v in row.items() if c.endswith("_token") and v is not None}
+    )
+    values = {}
+    if tokens:
+        con.execute("create or replace temp table _export_tokens (token varchar)")
+        _insert_many(con, "insert into _export_tokens values (?)", [(t,) for t in tokens])
+        values = dict(
+            con.execute(
+                "select vault.token, vault.pii_value from vault.vault_pii_tokens as vault "
+                "inner join _export_tokens as wanted on vault.token = wanted.token"
             ).fetchall()
-            decoded[column.removesuffix("_token")] = found[0][0] if found else None
-        elif not column.endswith("_token"):
-            decoded[column] = value
+        )
+    decoded = []
+    for row in rows:
+        out = {}
+        for column, value in row.items():
+            if column.endswith("_token"):
+                out[column.removesuffix("_token")] = values.get(value) if value else None
+            else:
+                out[column] = value
+        decoded.append(out)
     return decoded
 
 
-def build_export(con, decision: Decision, records: list[tuple[str, str]], request: dict) -> dict:
-    """Everything held on the subject, readable by a person: each identity
+def _rows_by_request(con, sql: str, params: list | None = None) -> dict[str, list[dict]]:
+    """The query's rows grouped by their `_request_id` column, which is dropped;
+    each group keeps the query's order."""
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for row in _rows(con, sql, params):
+        grouped[row.pop("_request_id")].append(row)
+    return grouped
+
+
+@dataclass
+class ExportSubject:
+    """One access request to answer: its decision, records and request row."""
+
+    decision: Decision
+    records: list[tuple[str, str]]
+    request: dict
+
+
+def build_exports(con, subjects: list[ExportSubject]) -> dict[str, dict]:
+    """Everything held on each subject, readable by a person: each identity
     record as its source delivers it now and every version it delivered, the
-    golden record
-    with where each value came from, the activity, and the identity events."""
-    identity = []
-    for table, record_id in records:
-        view = STAGING_MODELS[table]
+    golden record with where each value came from, the activity, and the
+    identity events. Each table is read once for the whole batch, not once a
+    subject: requests come in proportion to customers, so per-subject scans
+    would cost the square of the warehouse."""
+    if not subjects:
+        return {}
+    con.execute(
+        "create or replace temp table _export_records "
+        "(request_id varchar, source_table varchar, source_record_id varchar)"
+    )
+    _insert_many(
+        con,
+        "insert into _export_records values (?, ?, ?)",
+        [(s.decision.request_id, t, r) for s in subjects for t, r in s.records],
+    )
+    con.execute(
+        "create or replace temp table _export_customers (request_id varchar, customer_id varchar)"
+    )
+    _insert_many(
+        con,
+        "insert into _export_customers values (?, ?)",
+        [
+            (s.decision.request_id, s.decision.customer_id)
+            for s in subjects
+            if s.decision.customer_id
+        ],
+    )
+    delivered: dict[tuple[str, str, str], dict] = {}
+    versions: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for table in sorted({t for s in subjects for t, _ in s.records}):
         key = TABLES[table].key
-        delivered = _rows(
-            con,
-            f"select * exclude (_source_file, _loaded_at, is_deleted) from staging.{view} "
-            f'where "{key}" = ?',
-            [record_id],
+        wanted = (
+            "inner join _export_records as wanted "
+            f"on wanted.source_table = '{table}' and wanted.source_record_id = source.\"{key}\""
         )
-        versions = _rows(
+        for row in _rows(
             con,
-            f"select * exclude (_source_file, _loaded_at) from {warehouse.RAW_SCHEMA}.{table} "
-            f'where "{key}" = ? order by _dt, _extracted_at',
-            [record_id],
+            "select wanted.request_id as _request_id, wanted.source_record_id as _record_id, "
+            "source.* exclude (_source_file, _loaded_at, is_deleted) "
+            f"from staging.{STAGING_MODELS[table]} as source {wanted}",
+        ):
+            delivered[(row.pop("_request_id"), table, row.pop("_record_id"))] = row
+        for row in _rows(
+            con,
+            "select wanted.request_id as _request_id, wanted.source_record_id as _record_id, "
+            "source.* exclude (_source_file, _loaded_at) "
+            f"from {warehouse.RAW_SCHEMA}.{table} as source {wanted} "
+            "order by _request_id, _record_id, source._dt, source._extracted_at",
+        ):
+            versions[(row.pop("_request_id"), table, row.pop("_record_id"))].append(row)
+
+    golden = _rows_by_request(
+        con,
+        "select wanted.request_id as _request_id, customer.* from marts.dim_customer as customer "
+        "inner join _export_customers as wanted on customer.customer_id = wanted.customer_id",
+    )
+    golden = {rid: _decode_tokens(con, rows) for rid, rows in golden.items()}
+    # An id merged into the subject's names it as its current id.
+    con.execute(
+        """create or replace temp table _export_ids as
+        select wanted.request_id, history.customer_id
+        from marts.customer_id_history as history
+        inner join _export_customers as wanted on history.current_customer_id = wanted.customer_id
+        union
+        select wanted.request_id, history.customer_id
+        from marts.customer_id_history as history
+        inner join _export_customers as wanted on history.customer_id = wanted.customer_id"""
+    )
+    ids_ever: dict[str, list[str]] = defaultdict(list)
+    for request_id, customer_id in con.execute(
+        "select request_id, customer_id from _export_ids order by request_id, customer_id"
+    ).fetchall():
+        ids_ever[request_id].append(customer_id)
+    activity = {
+        name: _rows_by_request(
+            con,
+            f"select wanted.request_id as _request_id, fact.* from marts.{fact} as fact "
+            "inner join _export_customers as wanted on fact.customer_id = wanted.customer_id "
+            "order by all",
         )
-        identity.append(
+        for name, fact in ACTIVITY_FACTS.items()
+    }
+    events = _rows_by_request(
+        con,
+        """with named as (
+            select
+                event_id,
+                unnest(string_split(
+                    coalesce(customer_ids_before, '') || ',' || coalesce(customer_ids_after, ''),
+                    ','
+                )) as customer_id
+            from marts.identity_events
+        ),
+        touching as (
+            select distinct ids.request_id, named.event_id
+            from named
+            inner join _export_ids as ids on named.customer_id = ids.customer_id
+        )
+        select touching.request_id as _request_id, event.* exclude (event_id)
+        from marts.identity_events as event
+        inner join touching on event.event_id = touching.event_id
+        order by _request_id, event.run_date, event.event_type""",
+    )
+
+    documents = {}
+    for subject in subjects:
+        decision, request = subject.decision, subject.request
+        rid = decision.request_id
+        identity = [
             {
                 "source_system": TABLES[table].source,
                 "source_table": table,
                 "source_record_id": record_id,
-                "as_delivered": delivered[0] if delivered else None,
-                "every_version_delivered": versions,
+                "as_delivered": delivered.get((rid, table, record_id)),
+                "every_version_delivered": versions.get((rid, table, record_id), []),
             }
-        )
-    customer_ids = [decision.customer_id] if decision.customer_id else []
-    golden, activity, events, ids_ever = [], {}, [], []
-    if customer_ids:
-        golden = [
-            _decode_tokens(con, row)
-            for row in _rows(
-                con, "select * from marts.dim_customer where customer_id = ?", customer_ids
-            )
+            for table, record_id in subject.records
         ]
-        ids_ever = [
-            r[0]
-            for r in con.execute(
-                "select customer_id from marts.customer_id_history "
-                "where current_customer_id = ? or customer_id = ? order by customer_id",
-                [decision.customer_id, decision.customer_id],
-            ).fetchall()
-        ]
-        for name, fact in ACTIVITY_FACTS.items():
-            activity[name] = _rows(
-                con, f"select * from marts.{fact} where customer_id = ? order by all", customer_ids
-            )
-        events = _rows(
-            con,
-            "select * exclude (event_id) from marts.identity_events where "
-            "list_has_any(string_split(coalesce(customer_ids_before, ''), ','), ?::varchar[]) "
-            "or list_has_any(string_split(coalesce(customer_ids_after, ''), ','), ?::varchar[]) "
-            "order by run_date, event_type",
-            [ids_ever, ids_ever],
-        )
-    return {
-        "request": {
-            "request_id": decision.request_id,
-            "request_type": "access",
-            "jurisdiction": request.get("jurisdiction"),
-            "received_at": request.get("received_at"),
-        },
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "customer_id": decision.customer_id,
-        "customer_ids_ever_issued": ids_ever,
-        "identity_records": identity,
-        "golden_record": golden[0] if golden else None,
-        "activity": activity,
-        "identity_events": events,
-    }
+        has_customer = bool(decision.customer_id)
+        documents[rid] = {
+            "request": {
+                "request_id": rid,
+                "request_type": "access",
+                "jurisdiction": request.get("jurisdiction"),
+                "received_at": request.get("received_at"),
+            },
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "customer_id": decision.customer_id,
+            "customer_ids_ever_issued": ids_ever.get(rid, []),
+            "identity_records": identity,
+            "golden_record": (golden.get(rid) or [None])[0],
+            "activity": (
+                {name: rows.get(rid, []) for name, rows in activity.items()} if has_customer else {}
+            ),
+            "identity_events": events.get(rid, []),
+        }
+    return documents
 
 
-def write_export(con, decision, records, request, warehouse_file) -> Path:
+def write_exports(con, subjects: list[ExportSubject], warehouse_file) -> dict[str, Path]:
+    """Each subject's export as one JSON file; its path by request id."""
     target_dir = export_dir(warehouse_file)
     target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', decision.request_id)}.json"
-    document = build_export(con, decision, records, request)
-    target.write_text(json.dumps(document, indent=2, default=_json_default, ensure_ascii=False))
-    return target
+    written = {}
+    for request_id, document in build_exports(con, subjects).items():
+        target = target_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', request_id)}.json"
+        target.write_text(json.dumps(document, indent=2, default=_json_default, ensure_ascii=False))
+        written[request_id] = target
+    return written
 
 
 # -- ad hoc requests (c360 privacy ...) ----------------------------------------

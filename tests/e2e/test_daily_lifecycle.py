@@ -599,6 +599,63 @@ def _needles(path: Path, customer_id: str) -> set[str]:
         con.close()
 
 
+def test_access_exports_in_one_batch_equal_each_answered_alone(ten_days) -> None:
+    """The intake answers a day's access requests with one read of each table; each
+    subject's document is what answering it alone gives: its own records, golden
+    record, activity and events, nobody else's."""
+    from c360 import privacy
+
+    path, _ = ten_days
+    busiest = _query(
+        path,
+        """select history.current_customer_id, count(*) as ids
+        from marts.customer_id_history as history
+        where history.current_customer_id is not null
+        group by 1 order by ids desc, 1 limit 3""",
+    )
+    subjects = []
+    for index, (customer, _) in enumerate(busiest):
+        records = _query(
+            path,
+            "select source_table, source_record_id from marts.customer_source_xref "
+            "where customer_id = ? order by all",
+            [customer],
+        )
+        decision = privacy.Decision(f"R{index}", "access", "completed", customer_id=customer)
+        subjects.append(privacy.ExportSubject(decision, records, {"jurisdiction": "GDPR"}))
+    # Records no customer holds yet: a subject without a customer id.
+    unassigned = privacy.Decision("R9", "access", "completed")
+    subjects.append(privacy.ExportSubject(unassigned, subjects[0].records[:1], {}))
+
+    def without_clock(documents: dict) -> dict:
+        return {
+            rid: {k: v for k, v in d.items() if k != "generated_at"} for rid, d in documents.items()
+        }
+
+    con = duckdb.connect(str(path))  # not read-only: dbt in this process may hold the file
+    try:
+        batch = without_clock(privacy.build_exports(con, subjects))
+        alone = {}
+        for subject in subjects:
+            alone |= without_clock(privacy.build_exports(con, [subject]))
+    finally:
+        con.close()
+    assert batch == alone
+    for subject in subjects[:3]:
+        document = batch[subject.decision.request_id]
+        assert {
+            (r["source_table"], r["source_record_id"]) for r in document["identity_records"]
+        } == {tuple(r) for r in subject.records}
+        assert all(
+            r["as_delivered"] and r["every_version_delivered"] for r in document["identity_records"]
+        )
+        assert document["golden_record"]["customer_id"] == subject.decision.customer_id
+        assert len(document["customer_ids_ever_issued"]) >= 1
+        assert document["identity_events"]
+    assert busiest[0][1] > 1  # the busiest subject holds a merged id: its events name both
+    assert batch["R9"]["golden_record"] is None and batch["R9"]["activity"] == {}
+
+
 def test_an_erased_person_is_gone_everywhere_and_stays_gone(
     generated: Path, ten_days, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
