@@ -126,3 +126,93 @@ def test_stale_load_fails_freshness(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(WAREHOUSE_ENV, str(path))
     with pytest.raises(DbtError):
         _dbt(["source", "freshness"], path, tmp_path)
+
+
+CUSTOMER_HEADER = (
+    "customer_account_id,email,first_name,last_name,phone,street_address,city,state,"
+    "postal_code,country,date_of_birth,marketing_opt_in,created_at,updated_at,_op,_extracted_at"
+)
+
+
+def _customer_row(key: str, first: str, last: str, email: str, day: dt.date) -> str:
+    stamp = f"{day.isoformat()}T02:00:00"
+    return (
+        f"{key},{email},{first},{last},,,Springfield,IL,62701,US,1980-01-01,false,"
+        f"{stamp},{stamp},U,{stamp}"
+    )
+
+
+def test_a_full_name_group_is_rewritten_only_when_it_crosses_the_name_block_cap(
+    tmp_path: Path,
+) -> None:
+    """A record's name block is its full name while at most name_block_max_records
+    (30) records share it. The thirty-first Ann Lee takes every Ann Lee's block
+    away, its deletion gives it back, and a change that crosses nothing writes no
+    group mate again: common names are large groups."""
+    from c360 import pipeline
+    from c360.warehouse import record_run
+
+    days = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4)]
+    deliveries = {
+        days[0]: [
+            _customer_row(f"A{i}", "Ann", "Lee", f"ann{i}@example.com", days[0]) for i in range(30)
+        ]
+        + [_customer_row("B1", "Bo", "Kim", "bo@example.com", days[0])],
+        days[1]: [_customer_row("A30", "Ann", "Lee", "ann30@example.com", days[1])],
+        days[3]: [_customer_row("A1", "Ann", "Lee", "ann.lee.new@example.com", days[3])],
+    }
+    landing = tmp_path / "landing" / "ecommerce_customers"
+    for day, rows in deliveries.items():
+        folder = landing / f"dt={day.isoformat()}"
+        folder.mkdir(parents=True)
+        (folder / "part-0000.csv").write_text("\n".join([CUSTOMER_HEADER, *rows]) + "\n")
+    deletes = landing / f"dt={days[2].isoformat()}"
+    deletes.mkdir(parents=True)
+    (deletes / "part-0000-deletes.csv").write_text(
+        f"customer_account_id,_op,_extracted_at\nA30,D,{days[2].isoformat()}T02:00:00\n"
+    )
+    path = tmp_path / "warehouse.duckdb"
+
+    def ann_lees(run_date: dt.date) -> tuple[int, int, int]:
+        """(Ann Lees, those with a name block, those written this run date)"""
+        rows = _query(
+            path,
+            "select count(*), count(name_block_key), count(*) filter (recomputed_on = ?) "
+            "from intermediate.int_identity_records where last_name_normalized = 'lee'",
+            [run_date],
+        )
+        return rows[0]
+
+    seen = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(WAREHOUSE_ENV, str(path))
+        pipeline.load_seeds(path, quiet=True)
+        for day in days:
+            pipeline.load(tmp_path / "landing", path, through=day)
+            pipeline.build_before_scoring(path, run_date=day, quiet=True)
+            con = connect(path)
+            try:
+                record_run(con, day)
+            finally:
+                con.close()
+            seen.append(ann_lees(day))
+    assert seen == [
+        (30, 30, 30),  # day 0: every record is new
+        (31, 0, 31),  # the 31st crosses the cap: every Ann Lee is written again
+        (30, 30, 30),  # its deletion crosses back
+        (30, 30, 1),  # a new email crosses nothing: only that record is written
+    ]
+    bo = _query(
+        path,
+        "select name_block_key from intermediate.int_identity_records where record_key = ?",
+        ["ecommerce_customers:B1"],
+    )
+    assert bo == [("bo kim",)]
+
+
+def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(path))
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -5,8 +5,9 @@
 -- staging: marts carry none of these columns but the tokens.
 -- Incremental: a record's features depend on the records sharing its email,
 -- phone or full name (block caps, inferred suffixes), so a build recomputes
--- the records delivered this run and every record of a group one of them
--- joins or leaves; a record no longer live arrives as a tombstone that the
+-- the records delivered this run, every record of an email, phone or loyalty
+-- group one of them joins or leaves, and every record of a full-name group
+-- they take across its cap; a record no longer live arrives as a tombstone that the
 -- post-hook removes. A nickname seed change asks for a full refresh
 -- (c360/pipeline.py).
 {{
@@ -127,6 +128,55 @@ changed_groups as (
 
 ),
 
+-- A full name's group decides its records' features only by whether it holds
+-- more records than a name block may (name_block_key), so its other records
+-- are written again only when a changed record takes it across that cap.
+-- Common names are large groups: recomputing them whole on every change
+-- wrote over a tenth of all records a day.
+changed_names as (
+
+    select distinct full_name_key
+    from changed_groups
+    where full_name_key is not null
+
+),
+
+name_sizes_now as (
+
+    select
+        live_records.full_name_key,
+        count(*) as group_size
+    from live_records
+    inner join changed_names on live_records.full_name_key = changed_names.full_name_key
+    group by live_records.full_name_key
+
+),
+
+name_sizes_built as (
+
+    select
+        changed_names.full_name_key,
+        count(*) as group_size
+    from {{ this }} as built
+    inner join changed_names
+        on built.first_name_canonical || ' ' || built.last_name_normalized
+        = changed_names.full_name_key
+    group by changed_names.full_name_key
+
+),
+
+resized_names as (
+
+    select changed_names.full_name_key
+    from changed_names
+    left join name_sizes_now on changed_names.full_name_key = name_sizes_now.full_name_key
+    left join name_sizes_built on changed_names.full_name_key = name_sizes_built.full_name_key
+    where
+        (coalesce(name_sizes_now.group_size, 0) <= {{ var('name_block_max_records', 30) }})
+        <> (coalesce(name_sizes_built.group_size, 0) <= {{ var('name_block_max_records', 30) }})
+
+),
+
 {%- endif %}
 
 recomputed as (
@@ -140,9 +190,7 @@ recomputed as (
             or live_records.email_token in (select changed_groups.email_token from changed_groups)
             or live_records.phone_token in (select changed_groups.phone_token from changed_groups)
             or live_records.loyalty_id in (select changed_groups.loyalty_id from changed_groups)
-            or live_records.full_name_key in (
-                select changed_groups.full_name_key from changed_groups
-            )
+            or live_records.full_name_key in (select resized_names.full_name_key from resized_names)
     )
     {%- endif %}
 
