@@ -1,5 +1,4 @@
-"""dbt-duckdb plugin: hands every dbt cursor the tokenization key's HMAC pads,
-and defers checkpoints on dbt's connections as on ours.
+"""dbt-duckdb plugin: hands every dbt cursor the tokenization key's HMAC pads.
 
 Registered in profiles.yml (`plugins: - module: c360.dbt_plugin`). Tokens are
 computed in SQL by the dispatched `pii_token` macro (macros/tokenize/), which
@@ -13,7 +12,7 @@ from __future__ import annotations
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from c360.tokenization import TOKEN_PADS, tokenization_key
-from c360.warehouse import bind_hmac_pads, defer_checkpoints
+from c360.warehouse import bind_hmac_pads
 
 
 def bind_token_pads(cursor) -> None:
@@ -24,7 +23,6 @@ class Plugin(BasePlugin):
     # DuckDB session variables belong to one connection: dbt-duckdb runs every
     # statement on a cursor (a connection of its own), so each gets the pads.
     def configure_connection(self, conn) -> None:
-        defer_checkpoints(conn)
         bind_token_pads(conn)
 
     def configure_cursor(self, cursor) -> None:

@@ -422,6 +422,7 @@ def finish_day(
     con = warehouse.connect(warehouse_file)
     try:
         warehouse.record_run(con, run_date, full_refresh=full_refresh)
+        warehouse.checkpoint(con)
         return run_metrics(con, run_date)
     finally:
         con.close()

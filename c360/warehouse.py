@@ -54,19 +54,11 @@ DEFAULT_MEMORY_LIMIT = "12GB"
 TEMP_DIRECTORY_ENV = "C360_DUCKDB_TEMP_DIRECTORY"
 
 
-# DuckDB checkpoints whenever its write-ahead log passes 16 MB: a day's
-# scattered deletes and inserts then rewrite the same row groups several
-# times within one run (a 1M-customer change day spent 6 s in one model's
-# COMMIT). A large threshold leaves one checkpoint, when the last connection
-# closes. Committed writes stay durable in the log meanwhile.
-CHECKPOINT_THRESHOLD = "4GB"
-
-
-def defer_checkpoints(con) -> None:
-    """Apply CHECKPOINT_THRESHOLD (a setting of the whole database instance)
-    through any connection or cursor to it; dbt's connections too
-    (c360/dbt_plugin.py)."""
-    con.execute(f"set checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+def checkpoint(con) -> None:
+    """Write what a run date committed from the write-ahead log into the
+    database file before the date counts as finished: the day's measured
+    cost includes it, rather than the next process's first connection."""
+    con.execute("checkpoint")
 
 
 def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
@@ -78,7 +70,6 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
         "set temp_directory = ?",
         [os.environ.get(TEMP_DIRECTORY_ENV) or f"{target}.tmp"],
     )
-    defer_checkpoints(con)
     return con
 
 
