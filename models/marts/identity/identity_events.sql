@@ -54,7 +54,7 @@ cannot_links as (
 ),
 
 -- Each record live today with the id it holds and the id it held before.
-records_now as (
+live_records as (
 
     select
         record_key,
@@ -63,9 +63,32 @@ records_now as (
             case when valid_from = {{ run_date_literal() }} then previous_customer_id end,
             case when valid_from < {{ run_date_literal() }} then customer_id end
         ) as customer_id_before,
+        valid_from = {{ run_date_literal() }} as has_moved,
         valid_from = {{ run_date_literal() }} and previous_customer_id is null as is_new_record
     from assignments
     where valid_to is null
+
+),
+
+-- Every event names an id some record moved to or from today (a merge's
+-- survivor, a split's old id, a new customer), so only the records holding
+-- those ids, now or before, can make one: the day reads them, not everyone.
+moved_ids as (
+
+    select customer_id from live_records
+    where has_moved
+    union
+    select customer_id_before as customer_id from live_records
+    where has_moved and customer_id_before is not null
+
+),
+
+records_now as (
+
+    select * from live_records
+    where
+        customer_id in (select moved_ids.customer_id from moved_ids)
+        or customer_id_before in (select moved_ids.customer_id from moved_ids)
 
 ),
 
