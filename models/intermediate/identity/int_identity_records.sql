@@ -95,10 +95,17 @@ changed_keys as (
     select changed.source_table || ':' || changed.source_record_id as record_key
     from ({{ identity_records_loaded_this_run() }}) as changed
     union all
-    -- A device signing in stops being anonymous.
-    select 'mobile_app_devices:' || device_id as record_key
+    -- A device signing in stops being anonymous; one that was not anonymous
+    -- has nothing to change (its app sends events every day).
+    select 'mobile_app_devices:' || events.device_id as record_key
     from events
-    where customer_account_id is not null and {{ loaded_this_run() }}
+    where
+        events.customer_account_id is not null
+        and {{ loaded_this_run() }}
+        and 'mobile_app_devices:' || events.device_id in (
+            select built.record_key from {{ this }} as built
+            where built.is_anonymous
+        )
     union all
     -- Records whose groups lost a record the last privacy intake purged.
     select record_key from {{ regroup_records }}
