@@ -376,6 +376,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             "clusters": clusters,
             "by_source_pair": by_source_pair,
             "hard_negatives": _hard_negatives(con, negatives),
+            "blocking": _blocking(con, links),
             "identifiable": {
                 "records": int(identifiable_records),
                 "anonymous_records": records["scored"] - int(identifiable_records),
@@ -386,6 +387,119 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
         }
     finally:
         con.close()
+
+
+IDENTITY_RECORDS = "intermediate.int_identity_records"
+DETERMINISTIC_EDGES = "intermediate.int_identity_edges__deterministic"
+SCORING_RUNS = "matching.splink_scoring_runs"
+
+
+def _relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, name = relation.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
+def _blocking(
+    con: duckdb.DuckDBPyConnection, links: Path, rules: list[str] | None = None
+) -> dict[str, Any]:
+    """Pairs completeness: of the true pairs among identifiable records (live in
+    the truth and in the xref, not anonymous), the share a deterministic edge
+    links or a prediction blocking rule puts in front of the model, each rule's
+    share, and the comparisons per record of the last full scoring. A pair
+    neither reaches can still join one customer through others, but nothing
+    ever weighed its own evidence."""
+    if not (_relation_exists(con, IDENTITY_RECORDS) and _relation_exists(con, DETERMINISTIC_EDGES)):
+        return {}
+    if rules is None:
+        from splink_models.identity import prediction_blocking_rules
+
+        rules = [
+            rule.get_blocking_rule("duckdb").blocking_rule_sql
+            for rule in prediction_blocking_rules()
+        ]
+    flags = "".join(f", coalesce({rule}, false) as rule_{i}" for i, rule in enumerate(rules))
+    con.execute(
+        f"""
+        create or replace temp table _eval_true_pairs as
+        with identifiable as (
+            select truth.person_id, records.*
+            from read_parquet({_sql_string(links)}) as truth
+            inner join {XREF} as xref
+                on truth.source_table = xref.source_table
+                and truth.source_record_id = xref.source_record_id
+            inner join {IDENTITY_RECORDS} as records
+                on records.record_key = truth.source_table || ':' || truth.source_record_id
+            where coalesce(truth.is_live, false) and not coalesce(records.is_anonymous, false)
+        )
+        select
+            exists (
+                select 1 from {DETERMINISTIC_EDGES} as edges
+                where edges.record_key_a = l.record_key and edges.record_key_b = r.record_key
+            ) as is_deterministic{flags}
+        from identifiable as l
+        inner join identifiable as r
+            on l.person_id = r.person_id and l.record_key < r.record_key
+        """
+    )
+    any_rule = " or ".join(f"rule_{i}" for i in range(len(rules))) or "false"
+    true_pairs, deterministic, by_rules, reached, *per_rule = con.execute(
+        f"""
+        select count(*), count(*) filter (where is_deterministic),
+            count(*) filter (where {any_rule}),
+            count(*) filter (where is_deterministic or {any_rule})
+            {"".join(f", count(*) filter (where rule_{i})" for i in range(len(rules)))}
+        from _eval_true_pairs
+        """
+    ).fetchall()[0]
+    only = (
+        con.execute(
+            "select "
+            + ", ".join(
+                f"count(*) filter (where rule_{i} and not is_deterministic"
+                + "".join(f" and not rule_{j}" for j in range(len(rules)) if j != i)
+                + ")"
+                for i in range(len(rules))
+            )
+            + " from _eval_true_pairs"
+        ).fetchall()[0]
+        if rules
+        else ()
+    )
+    comparisons = None
+    if _relation_exists(con, SCORING_RUNS):
+        full = con.execute(
+            f"select records, comparisons from {SCORING_RUNS} "
+            "where coalesce(is_full, true) order by scored_at desc limit 1"
+        ).fetchall()
+        if full and full[0][0]:
+            comparisons = {
+                "records": int(full[0][0]),
+                "comparisons": int(full[0][1]),
+                "per_record": round(full[0][1] / full[0][0], 2),
+            }
+    return {
+        "true_pairs": int(true_pairs),
+        "pairs_completeness": _ratio(int(reached), int(true_pairs)),
+        "by_deterministic_edges": _ratio(int(deterministic), int(true_pairs)),
+        "by_blocking_rules": _ratio(int(by_rules), int(true_pairs)),
+        "pairs_missed": int(true_pairs) - int(reached),
+        "rules": [
+            {
+                "rule": rule,
+                "pairs": int(n),
+                "share": _ratio(int(n), int(true_pairs)),
+                "pairs_no_other_rule_or_edge_reaches": int(alone),
+            }
+            for rule, n, alone in zip(rules, per_rule, only, strict=True)
+        ],
+        "full_scoring": comparisons,
+    }
 
 
 def _lifecycle(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
@@ -471,6 +585,21 @@ def format_evaluation(result: dict[str, Any]) -> str:
             f"pairwise  P {ipw['precision']:.4f}  R {ipw['recall']:.4f}  F1 {ipw['f1']:.4f}  "
             f"(tp {ipw['tp']:,}  fp {ipw['fp']:,}  fn {ipw['fn']:,})",
             f"b-cubed   P {ib3['precision']:.4f}  R {ib3['recall']:.4f}  F1 {ib3['f1']:.4f}",
+        ]
+    blocking = result.get("blocking")
+    if blocking:
+        scoring = blocking["full_scoring"]
+        lines += [
+            f"blocking  pairs completeness {blocking['pairs_completeness']:.4f} of "
+            f"{blocking['true_pairs']:,} true pairs among identifiable records "
+            f"({blocking['pairs_missed']:,} reach the model by no rule or edge); "
+            f"deterministic edges {blocking['by_deterministic_edges']:.4f}, "
+            f"blocking rules {blocking['by_blocking_rules']:.4f}"
+            + (
+                f"; {scoring['per_record']:,} comparisons per record in the last full scoring"
+                if scoring
+                else ""
+            ),
         ]
     pairs = sorted(
         result["by_source_pair"],

@@ -439,3 +439,79 @@ def test_write_evaluation_round_trips(tmp_path: Path) -> None:
     result = {"pairwise": {"precision": 0.5, "tp": 3}, "by_source_pair": []}
     path = write_evaluation(result, tmp_path / "e.json")
     assert json.loads(path.read_text()) == result
+
+
+def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path: Path) -> None:
+    """Of the true pairs among identifiable records, those a deterministic edge
+    links or a blocking rule holds; anonymous and deleted records are no pairs."""
+    from c360.evaluation import _blocking
+
+    t = "ecommerce_customers"
+    links = [
+        (t, "a1", 1, True),
+        (t, "a2", 1, True),
+        (t, "a3", 1, True),
+        (t, "b1", 2, True),
+        (t, "b2", 2, True),  # anonymous
+        (t, "c1", 3, False),  # deleted
+        (t, "c2", 3, True),
+        (t, "d1", 4, True),
+        (t, "d2", 4, True),
+    ]
+    xref = [(t, rid, f"cus_{rid}") for _, rid, _, live in links if live]
+    warehouse, truth = _build(tmp_path, links, xref)
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema intermediate")
+    con.execute(
+        "create table intermediate.int_identity_records (record_key varchar, "
+        "zip varchar, name varchar, is_anonymous boolean)"
+    )
+    records = [
+        ("a1", "1", "x", False),
+        ("a2", "1", "x", False),
+        ("a3", "2", "y", False),
+        ("b1", "3", "w", False),
+        ("b2", "3", "w", True),
+        ("c2", "4", "v", False),
+        ("d1", "5", "z", False),
+        ("d2", "6", "z", False),
+    ]
+    _insert(
+        con,
+        "intermediate.int_identity_records",
+        [(f"{t}:{rid}", *rest) for rid, *rest in records],
+        "c0, c1, c2, c3",
+    )
+    con.execute(
+        "create table intermediate.int_identity_edges__deterministic "
+        "(record_key_a varchar, record_key_b varchar)"
+    )
+    con.execute(
+        f"insert into intermediate.int_identity_edges__deterministic values ('{t}:a1', '{t}:a3')"
+    )
+    con.execute("create schema matching")
+    con.execute(
+        "create table matching.splink_scoring_runs (scored_at timestamp, records bigint, "
+        "comparisons bigint, is_full boolean)"
+    )
+    con.execute(
+        "insert into matching.splink_scoring_runs values "
+        "('2025-01-01 00:00', 10, 25, true), ('2025-01-02 00:00', 3, 4, false)"
+    )
+    try:
+        result = _blocking(
+            con, truth / "person_links.parquet", ["l.zip = r.zip", "l.name = r.name"]
+        )
+    finally:
+        con.close()
+    # Person 1: a1~a2 (both rules), a1~a3 (the edge), a2~a3 (nothing); person 4: d1~d2 (name).
+    assert result["true_pairs"] == 4
+    assert result["pairs_completeness"] == 0.75
+    assert result["pairs_missed"] == 1
+    assert result["by_deterministic_edges"] == 0.25
+    assert result["by_blocking_rules"] == 0.5
+    assert [(r["pairs"], r["pairs_no_other_rule_or_edge_reaches"]) for r in result["rules"]] == [
+        (1, 0),
+        (2, 1),
+    ]
+    assert result["full_scoring"] == {"records": 10, "comparisons": 25, "per_record": 2.5}
