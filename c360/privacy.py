@@ -1176,11 +1176,11 @@ def _decode_tokens(con, rows: list[dict]) -> list[dict]:
     return decoded
 
 
-def _rows_by_request(con, sql: str, params: list | None = None) -> dict[str, list[dict]]:
+def _rows_by_request(con, sql: str) -> dict[str, list[dict]]:
     """The query's rows grouped by their `_request_id` column, which is dropped;
     each group keeps the query's order."""
     grouped: dict[str, list[dict]] = defaultdict(list)
-    for row in _rows(con, sql, params):
+    for row in _rows(con, sql):
         grouped[row.pop("_request_id")].append(row)
     return grouped
 
@@ -1248,12 +1248,19 @@ def build_exports(con, subjects: list[ExportSubject]) -> dict[str, dict]:
         ):
             versions[(row.pop("_request_id"), table, row.pop("_record_id"))].append(row)
 
-    golden = _rows_by_request(
-        con,
-        "select wanted.request_id as _request_id, customer.* from marts.dim_customer as customer "
-        "inner join _export_customers as wanted on customer.customer_id = wanted.customer_id",
-    )
-    golden = {rid: _decode_tokens(con, rows) for rid, rows in golden.items()}
+    # One vault lookup decodes every subject's golden record.
+    golden = {
+        row.pop("_request_id"): row
+        for row in _decode_tokens(
+            con,
+            _rows(
+                con,
+                "select wanted.request_id as _request_id, customer.* "
+                "from marts.dim_customer as customer inner join _export_customers as wanted "
+                "on customer.customer_id = wanted.customer_id",
+            ),
+        )
+    }
     # An id merged into the subject's names it as its current id.
     con.execute(
         """create or replace temp table _export_ids as
@@ -1327,7 +1334,7 @@ def build_exports(con, subjects: list[ExportSubject]) -> dict[str, dict]:
             "customer_id": decision.customer_id,
             "customer_ids_ever_issued": ids_ever.get(rid, []),
             "identity_records": identity,
-            "golden_record": (golden.get(rid) or [None])[0],
+            "golden_record": golden.get(rid),
             "activity": (
                 {name: rows.get(rid, []) for name, rows in activity.items()} if has_customer else {}
             ),
