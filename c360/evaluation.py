@@ -26,6 +26,8 @@ from typing import Any
 
 import duckdb
 
+from c360.warehouse import relation_exists
+
 XREF_SCHEMA = "marts"
 XREF_TABLE = "customer_source_xref"
 XREF = f"{XREF_SCHEMA}.{XREF_TABLE}"
@@ -395,14 +397,7 @@ SCORING_RUNS = "matching.splink_scoring_runs"
 
 
 def _relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = relation.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
-    )
+    return relation_exists(con, *relation.split("."))
 
 
 def _blocking(
@@ -506,11 +501,7 @@ def _lifecycle(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
     """Merge and split events against the truth: a merge is true when the ids it
     joined held records of one person; a split is true when its parts now hold
     different people (by each part's most common person)."""
-    has_events = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'identity_events'"
-    ).fetchall()[0][0]
-    if not has_events:
+    if not relation_exists(con, "marts", "identity_events"):
         return {}
     con.execute(
         f"""create or replace temp table _eval_id_people as

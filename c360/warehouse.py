@@ -61,6 +61,16 @@ def checkpoint(con) -> None:
     con.execute("checkpoint")
 
 
+def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
 def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
     target = warehouse_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
