@@ -443,29 +443,24 @@ def _blocking(
         """
     )
     any_rule = " or ".join(f"rule_{i}" for i in range(len(rules))) or "false"
+    # How many of the edge and the rules reach a pair: 1 means only one does.
+    reached_by = " + ".join(
+        ["is_deterministic::int"] + [f"rule_{i}::int" for i in range(len(rules))]
+    )
+    per_rule_counts = "".join(f", count(*) filter (where rule_{i})" for i in range(len(rules)))
+    only_rule_counts = "".join(
+        f", count(*) filter (where rule_{i} and {reached_by} = 1)" for i in range(len(rules))
+    )
     true_pairs, deterministic, by_rules, reached, *per_rule = con.execute(
         f"""
         select count(*), count(*) filter (where is_deterministic),
             count(*) filter (where {any_rule}),
             count(*) filter (where is_deterministic or {any_rule})
-            {"".join(f", count(*) filter (where rule_{i})" for i in range(len(rules)))}
+            {per_rule_counts}{only_rule_counts}
         from _eval_true_pairs
         """
     ).fetchall()[0]
-    only = (
-        con.execute(
-            "select "
-            + ", ".join(
-                f"count(*) filter (where rule_{i} and not is_deterministic"
-                + "".join(f" and not rule_{j}" for j in range(len(rules)) if j != i)
-                + ")"
-                for i in range(len(rules))
-            )
-            + " from _eval_true_pairs"
-        ).fetchall()[0]
-        if rules
-        else ()
-    )
+    per_rule, only = per_rule[: len(rules)], per_rule[len(rules) :]
     comparisons = None
     if _relation_exists(con, SCORING_RUNS):
         full = con.execute(

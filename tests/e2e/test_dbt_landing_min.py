@@ -17,6 +17,7 @@ from c360.contract import TABLES
 from c360.dbt import DbtError, run_dbt
 from c360.pipeline import AFTER_SCORING
 from c360.warehouse import WAREHOUSE_ENV, connect, load_landing
+from tests.warehouse_files import query as _query
 
 LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
 
@@ -208,11 +209,3 @@ def test_a_full_name_group_is_rewritten_only_when_it_crosses_the_name_block_cap(
         ["ecommerce_customers:B1"],
     )
     assert bo == [("bo kim",)]
-
-
-def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(path))
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
