@@ -16,9 +16,12 @@
     {%- if not execute -%}
         {{ return('1970-01-01') }}
     {%- endif -%}
-    {%- set raw = source('ecommerce', 'ecommerce_customers') -%}
+    {#- The loader's log in the raw schema (the sources' schema), named as a
+        relation rather than through source(): a source here would be a
+        dependency of every caller, and a dbt unit test of one, which mocks
+        only its declared inputs, would not compile. -#}
     {%- set load_log = adapter.get_relation(
-        database=raw.database, schema=raw.schema, identifier='_landing_load_log'
+        database=target.database, schema='raw', identifier='_landing_load_log'
     ) -%}
     {%- if load_log is none -%}
         {{ return('1970-01-01') }}
