@@ -91,7 +91,7 @@ def _check_xref(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
         raise ValueError(f"{XREF}: {null_customers:,} row(s) with a null customer_id")
 
 
-def _records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def _records(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
     row = con.execute(
         """
         select
@@ -103,7 +103,7 @@ def _records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             coalesce(sum(n) filter (where in_xref and in_truth and not is_live), 0)
         from _eval_groups
         """
-    ).fetchone()
+    ).fetchall()[0]
     keys = (
         "scored",
         "truth_live",
@@ -112,7 +112,45 @@ def _records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "xref_not_in_truth",
         "xref_not_live_in_truth",
     )
-    return {k: int(v) for k, v in zip(keys, row, strict=True)}
+    records = {k: int(v) for k, v in zip(keys, row, strict=True)}
+    # A live record the xref lacks because a privacy request erased it is the
+    # product doing its job, not a record lost: told apart, so that only
+    # unexplained absences read as missing.
+    erased = _erased_by_request(con, links) if records["missing_from_xref"] else 0
+    records["erased_by_request"] = erased
+    records["missing_from_xref"] -= erased
+    return records
+
+
+def _erased_by_request(con: duckdb.DuckDBPyConnection, links: Path) -> int:
+    """Live truth records absent from the xref whose suppression entry (the
+    keyed hash privacy keeps of every erased record) is on the list."""
+    if not relation_exists(con, "privacy", "suppression_list"):
+        return 0
+    from c360.privacy import suppression_hash, suppression_key
+
+    erased = {
+        row[0]
+        for row in con.execute(
+            "select identifier_hash from privacy.suppression_list "
+            "where identifier_kind = 'source_record'"
+        ).fetchall()
+    }
+    if not erased:
+        return 0
+    missing = con.execute(
+        f"""select truth.source_table, truth.source_record_id
+        from read_parquet({_sql_string(links)}) as truth
+        anti join {XREF} as xref
+            on truth.source_table = xref.source_table
+            and truth.source_record_id = xref.source_record_id
+        where coalesce(truth.is_live, false)"""
+    ).fetchall()
+    key = suppression_key()
+    return sum(
+        suppression_hash("source_record", f"{table}|{record_id}", key) in erased
+        for table, record_id in missing
+    )
 
 
 class _Pairs:
@@ -360,7 +398,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             where in_truth and is_live and in_xref and not is_anonymous;
             """
         )
-        records = _records(con)
+        records = _records(con, links)
         pairwise, bcubed, clusters, by_source_pair = _scores(con, records["scored"], pairs)
         identifiable_records = con.execute(
             "select coalesce(sum(n), 0) from _eval_cp_identifiable"
@@ -550,7 +588,13 @@ def format_evaluation(result: dict[str, Any]) -> str:
     rec, pw, b3, cl = (result[k] for k in ("records", "pairwise", "bcubed", "clusters"))
     fm, fs = cl["false_merges"], cl["false_splits"]
     lines = [
-        f"records   {rec['scored']:,} scored; {rec['missing_from_xref']:,} live missing from "
+        f"records   {rec['scored']:,} scored; "
+        + (
+            f"{rec['erased_by_request']:,} erased by privacy requests; "
+            if rec.get("erased_by_request")
+            else ""
+        )
+        + f"{rec['missing_from_xref']:,} live missing from "
         f"xref; {rec['xref_not_in_truth']:,} xref not in truth; "
         f"{rec['xref_not_live_in_truth']:,} xref not live",
         f"pairwise  P {pw['precision']:.4f}  R {pw['recall']:.4f}  F1 {pw['f1']:.4f}  "

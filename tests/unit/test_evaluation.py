@@ -82,6 +82,7 @@ def _oracle(links: list[Link], xref: list[Xref], negatives: list[Negative]) -> d
         "missing_from_xref": len(live - cluster_of.keys()),
         "xref_not_in_truth": len(cluster_of.keys() - truth.keys()),
         "xref_not_live_in_truth": len((cluster_of.keys() & truth.keys()) - live),
+        "erased_by_request": 0,
     }
 
     tp = fp = fn = 0
@@ -206,6 +207,7 @@ def test_one_false_merge_and_one_false_split(tmp_path: Path) -> None:
         "missing_from_xref": 0,
         "xref_not_in_truth": 0,
         "xref_not_live_in_truth": 0,
+        "erased_by_request": 0,
     }
     assert result["pairwise"] == {
         "precision": 0.5,
@@ -282,11 +284,42 @@ def test_non_live_records_are_not_scored(tmp_path: Path) -> None:
         "missing_from_xref": 1,
         "xref_not_in_truth": 1,
         "xref_not_live_in_truth": 1,
+        "erased_by_request": 0,
     }
     assert result["pairwise"]["precision"] == result["pairwise"]["recall"] == 1.0
     assert result["bcubed"]["f1"] == 1.0
     assert result["clusters"]["false_merges"]["clusters"] == 0
     assert result["hard_negatives"] == {}
+
+
+def test_records_erased_by_a_privacy_request_are_told_apart_from_missing_ones(tmp_path):
+    from c360.privacy import suppression_hash
+
+    links = [
+        ("crm", "a1", 1, True),
+        ("ecom", "a2", 1, True),
+        ("pos", "erased", 2, True),  # erased: the xref lacks it, the suppression list has it
+        ("pos", "lost", 3, True),  # lost: the xref lacks it, nothing explains why
+    ]
+    xref = [("crm", "a1", "A"), ("ecom", "a2", "A")]
+    warehouse, truth = _build(tmp_path, links, xref)
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema privacy")
+    con.execute(
+        "create table privacy.suppression_list (identifier_kind varchar, identifier_hash varchar)"
+    )
+    con.execute(
+        "insert into privacy.suppression_list values ('source_record', ?), ('email', ?)",
+        [suppression_hash("source_record", "pos|erased"), suppression_hash("email", "lost")],
+    )
+    con.close()
+
+    records = evaluate(warehouse, truth)["records"]
+
+    assert (records["erased_by_request"], records["missing_from_xref"]) == (1, 1)
+    assert "1 erased by privacy requests; 1 live missing from xref" in format_evaluation(
+        evaluate(warehouse, truth)
+    )
 
 
 def _random_case(seed: int) -> tuple[list[Link], list[Xref], list[Negative]]:
