@@ -46,6 +46,8 @@ def _train(args: argparse.Namespace) -> int:
         f"trained {model.version} on {model.records:,} identity records; it is now current "
         f"(matching.splink_models). Run `c360 run` or `c360 score` to use it."
     )
+    for note in model.notes:
+        print(f"  {note}")
     return 0
 
 

@@ -232,8 +232,74 @@ TRAINING_BLOCKS = (
 )
 
 
+# Sessions for narrow deployments, run only when the sessions above leave a
+# comparison that has data without any estimate: with names and birth dates
+# only, no session above estimates the birth date (the one that yields pairs
+# blocks on it). name_block_key is the full name, capped in size by dbt, so
+# the session stays linear in the records.
+FALLBACK_TRAINING_BLOCKS = (
+    ("name_block_key",),
+    ("first_name_canonical", "date_of_birth_normalized"),
+)
+
+
 def training_blocking_rules() -> list:
     return [block_on(*columns) for columns in TRAINING_BLOCKS]
+
+
+# The columns each comparison reads, with the block keys derived from them:
+# an EM session blocked on any of them cannot estimate that comparison's m.
+COMPARISON_COLUMNS = {
+    "first_name": ("first_name_normalized", "first_name_canonical", "name_block_key"),
+    "last_name": ("last_name_normalized", "name_block_key", "unordered_name_key"),
+    "date_of_birth": ("date_of_birth_normalized",),
+    "location": (
+        "postal_code_normalized",
+        "city_normalized",
+        "state_normalized",
+        "address_token",
+        "house_number_token",
+        "street_name_normalized",
+    ),
+    "email": ("email_token", "email_block_key"),
+    "phone": ("phone_token", "phone_block_key"),
+    "name_suffix": ("name_suffix",),
+}
+
+
+def comparisons_blocked_by(columns: tuple[str, ...]) -> set[str]:
+    return {name for name, read in COMPARISON_COLUMNS.items() if set(read) & set(columns)}
+
+
+# m per non-null level, in each comparison's order, for levels no EM session
+# could estimate: a young or narrow deployment, or a level its data never
+# shows among candidate pairs. They are the shares one expects among true
+# matches of customer records (most agree exactly, a few per cent carry a
+# typo, a nickname or a swapped field, people move and marry), deliberately
+# modest so that an untrained level neither decides a pair alone nor vetoes
+# it. Training reports every level it set from here.
+DEFAULT_M = {
+    "first_name": (0.85, 0.01, 0.05, 0.03, 0.02, 0.04),
+    "last_name": (0.90, 0.01, 0.03, 0.01, 0.05),
+    "date_of_birth": (0.93, 0.01, 0.03, 0.03),
+    "location": (0.60, 0.05, 0.10, 0.05, 0.20),
+    "email": (0.60, 0.40),
+    "phone": (0.70, 0.30),
+    "name_suffix": (0.50, 0.49, 0.001),
+}
+
+# The least m a disagreement level may have. EM on data where true matches
+# almost never disagree (a generator with few moves) learns m near zero for
+# "all other comparisons", which turns one disagreement into a veto: a
+# moved customer would never link again, whatever else agrees. A veto needs
+# evidence that two people differ (records_conflict and the guards in dbt
+# hold those rules), not a disagreement the model has rarely seen.
+DISAGREEMENT_M_FLOOR = {
+    "first_name": 0.01,
+    "last_name": 0.02,
+    "date_of_birth": 0.005,
+    "location": 0.02,
+}
 
 
 def deterministic_rules_for_prior() -> list[str]:

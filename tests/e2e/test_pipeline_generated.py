@@ -133,11 +133,12 @@ def test_a_deployment_with_two_sources_runs(generated: Path, tmp_path: Path) -> 
     assert result.staged_rows["stg_crm__contacts"] > 0
     assert result.staged_rows["stg_loyalty__members"] == 0
     assert result.staged_rows["stg_mobile_app__events"] == 0
-    # Too few comparable pairs to train a model: the run still resolves, by the
-    # rules alone, and says so.
-    assert result.trained is None
-    assert result.scoring.model_version == "none"
-    assert "deterministic rules only" in pipeline.format_run(result)
+    # Few comparable pairs: the model is still trained, from what pairs there
+    # are and documented defaults for the rest, and the run says which.
+    assert result.trained is not None
+    assert result.scoring.model_version == result.trained.version
+    assert "model: m of" in pipeline.format_run(result)
+    assert "deterministic rules only" not in pipeline.format_run(result)
     con = duckdb.connect(str(tmp_path / "two.duckdb"))
     try:
         xref, records = con.execute(
