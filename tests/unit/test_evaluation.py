@@ -490,6 +490,8 @@ def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path
         (t, "c2", 3, True),
         (t, "d1", 4, True),
         (t, "d2", 4, True),
+        (t, "e1", 5, True),
+        (t, "e2", 5, True),  # shares nothing with e1
     ]
     xref = [(t, rid, f"cus_{rid}") for _, rid, _, live in links if live]
     warehouse, truth = _build(tmp_path, links, xref)
@@ -508,6 +510,8 @@ def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path
         ("c2", "4", "v", False),
         ("d1", "5", "z", False),
         ("d2", "6", "z", False),
+        ("e1", "7", "s", False),
+        ("e2", "8", "t", False),
     ]
     _insert(
         con,
@@ -537,14 +541,17 @@ def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path
         )
     finally:
         con.close()
-    # Person 1: a1~a2 (both rules), a1~a3 (the edge), a2~a3 (nothing); person 4: d1~d2 (name).
-    assert result["true_pairs"] == 4
-    assert result["pairs_completeness"] == 0.75
-    assert result["pairs_missed"] == 1
-    assert result["by_deterministic_edges"] == 0.25
-    assert result["by_blocking_rules"] == 0.5
+    # Person 1: a1~a2 (both rules), a1~a3 (the edge), a2~a3 (nothing); person 4: d1~d2
+    # (name); person 5: e1~e2 (nothing).
+    assert result["true_pairs"] == 5
+    assert result["pairs_completeness"] == 0.6
+    assert result["pairs_missed"] == 2
+    assert result["by_deterministic_edges"] == 0.2
+    assert result["by_blocking_rules"] == 0.4
     assert [(r["pairs"], r["pairs_no_other_rule_or_edge_reaches"]) for r in result["rules"]] == [
         (1, 0),
         (2, 1),
     ]
     assert result["full_scoring"] == {"records": 10, "comparisons": 25, "per_record": 2.5}
+    # a2~a3 is reached by no rule, but a2~a1~a3 chains it; nothing chains e1~e2.
+    assert result["reachable_through_other_records"] == 0.8
