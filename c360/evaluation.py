@@ -417,6 +417,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             "by_source_pair": by_source_pair,
             "hard_negatives": _hard_negatives(con, negatives),
             "blocking": _blocking(con, links),
+            "auto_links": _auto_links(con, links),
             "identifiable": {
                 "records": int(identifiable_records),
                 "anonymous_records": records["scored"] - int(identifiable_records),
@@ -538,6 +539,62 @@ def _blocking(
         ],
         "full_scoring": comparisons,
     }
+
+
+PROBABILISTIC_EDGES = "intermediate.int_identity_edges__probabilistic"
+AUTO_LINK_THRESHOLDS = "intermediate.int_auto_link_thresholds"
+
+
+def _auto_links(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, Any]:
+    """The current model's auto-link threshold and the false-link rate it
+    expected there, beside the rate measured against the truth: of the pairs
+    the model auto-linked, the share whose records are two people."""
+    if not (
+        _relation_exists(con, AUTO_LINK_THRESHOLDS) and _relation_exists(con, PROBABILISTIC_EDGES)
+    ):
+        return {}
+    rows = con.execute(
+        f"""select thresholds.model_version, thresholds.auto_link_threshold,
+            thresholds.estimated_false_link_rate, thresholds.max_false_link_rate
+        from {AUTO_LINK_THRESHOLDS} as thresholds
+        inner join matching.splink_models as models using (model_version)
+        where models.is_current"""
+    ).fetchall()
+    if not rows:
+        return {}
+    version, threshold, estimated, target = rows[0]
+    applied = con.execute(
+        f"select max(auto_link_threshold) from {PROBABILISTIC_EDGES} where model_version = ?",
+        [version],
+    ).fetchall()[0][0]
+    linked, expected_false, false_links = con.execute(
+        f"""select count(*), coalesce(sum(1 - edges.match_probability), 0),
+            count(*) filter (where truth_a.person_id <> truth_b.person_id)
+        from {PROBABILISTIC_EDGES} as edges
+        inner join read_parquet({_sql_string(links)}) as truth_a
+            on edges.record_key_a = truth_a.source_table || ':' || truth_a.source_record_id
+        inner join read_parquet({_sql_string(links)}) as truth_b
+            on edges.record_key_b = truth_b.source_table || ':' || truth_b.source_record_id
+        where edges.match_band = 'auto_link' and edges.model_version = ?""",
+        [version],
+    ).fetchall()[0]
+    return {
+        "model_version": version,
+        "threshold": float(threshold),
+        # A threshold pinned in dbt_project.yml (match_probability_auto_link) wins.
+        "applied_threshold": float(applied) if applied is not None else float(threshold),
+        "target_false_link_rate": float(target),
+        # At the threshold, over every undecided pair, when it was chosen.
+        "estimated_false_link_rate": round(float(estimated), _DIGITS),
+        # Over today's auto-links (after the contradiction checks).
+        "auto_links": int(linked),
+        "expected_false_link_rate": round(_ratio_or_zero(expected_false, linked), _DIGITS),
+        "measured_false_link_rate": round(_ratio_or_zero(false_links, linked), _DIGITS),
+    }
+
+
+def _ratio_or_zero(num: float, den: int) -> float:
+    return 0.0 if den == 0 else float(num) / den
 
 
 def _reachable_true_pairs(con: duckdb.DuckDBPyConnection, reached: str) -> int:
@@ -685,6 +742,16 @@ def format_evaluation(result: dict[str, Any]) -> str:
                 if scoring
                 else ""
             ),
+        ]
+    auto = result.get("auto_links")
+    if auto:
+        lines += [
+            f"auto-link threshold {auto['applied_threshold']} (the model's own, for at most "
+            f"{auto['target_false_link_rate']:.2%} of its links false: {auto['threshold']}); "
+            "of its "
+            f"{auto['auto_links']:,} auto-links the model expects "
+            f"{auto['expected_false_link_rate']:.4%} false, the truth shows "
+            f"{auto['measured_false_link_rate']:.4%}",
         ]
     pairs = sorted(
         result["by_source_pair"],

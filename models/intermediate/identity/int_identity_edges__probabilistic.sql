@@ -9,8 +9,10 @@
 -- Incremental: a build recomputes the pairs of the records its changes reach
 -- (int_identity_changes), whose scores, records or deterministic edges may
 -- have changed, or every pair when scoring scored all of them; the pre-hook
--- deletes those pairs first. A change of the band thresholds needs a full
--- refresh.
+-- deletes those pairs first. The auto-link threshold is the model's own
+-- (int_auto_link_thresholds), fixed per model version, and a new model
+-- re-scores in full; a change of the review threshold or a pinned auto-link
+-- threshold needs a full refresh.
 -- depends_on: {{ ref('int_identity_changes') }}
 {%- set scored = adapter.get_relation(
     database=target.database, schema='matching', identifier='splink_match_pairs'
@@ -55,6 +57,12 @@ first_name_equivalents as (
 
 ),
 
+auto_link_thresholds as (
+
+    select * from {{ ref('int_auto_link_thresholds') }}
+
+),
+
 deterministic_edges as (
 
     select * from {{ ref('int_identity_edges__deterministic') }}
@@ -81,6 +89,11 @@ checked as (
         undecided.match_weight,
         undecided.match_probability,
         undecided.model_version,
+        {%- if var('match_probability_auto_link') is none %}
+            auto_link_thresholds.auto_link_threshold,
+        {%- else %}
+            {{ var('match_probability_auto_link') }} as auto_link_threshold,
+        {%- endif %}
         {{ records_conflict('record_a', 'record_b', 'first_name_equivalents') }}
         or {{ first_name_unverified(
             'record_a.first_name_canonical', 'record_b.first_name_canonical',
@@ -103,6 +116,8 @@ checked as (
         on
             record_a.first_name_normalized = first_name_equivalents.first_name_a
             and record_b.first_name_normalized = first_name_equivalents.first_name_b
+    left join auto_link_thresholds
+        on undecided.model_version = auto_link_thresholds.model_version
 
 ),
 
@@ -114,10 +129,13 @@ final as (
         match_weight,
         match_probability,
         model_version,
+        auto_link_threshold,
         is_contradicted,
         case
+            -- A model with no threshold within the target links nothing
+            -- unattended: its pairs all go to review.
             when
-                match_probability >= {{ var('match_probability_auto_link') }}
+                match_probability >= auto_link_threshold
                 and not is_contradicted
                 then 'auto_link'
             else 'review'
