@@ -482,14 +482,15 @@ def format_day(day: DayResult) -> str:
     line = f"{day.run_date}: loaded {len(day.loaded)} partition(s), {rows:,} rows"
     if day.trained:
         line += f"; trained {day.trained.version} on {day.trained.records:,} records"
-        # The sessions EM ran, then what was set rather than estimated.
-        line += "".join(f"\n  model: {note}" for note in day.trained.notes)
     if day.scoring and day.scoring.model_version == "none":
         line += "; no identity model yet: linked by the deterministic rules only"
     elif day.scoring:
         line += (
             f"; scored {day.scoring.records:,} records ({day.scoring.comparisons:,} comparisons)"
         )
+    if day.trained:
+        # The sessions EM ran, then what was set rather than estimated.
+        line += "".join(f"\n  model: {note}" for note in day.trained.notes)
     m = day.metrics
     if m:
         line += (

@@ -17,24 +17,20 @@
 ] %}
 with
 
-{% if scored is none and execute -%}
 scored_pairs as (
 
-    select
-        cast(null as varchar) as record_key_a,
-        cast(null as varchar) as record_key_b,
-        cast(null as double) as match_probability,
-        cast(null as varchar) as model_version
-    where false
+    {%- if scored is none and execute %}
+        select
+            cast(null as varchar) as record_key_a,
+            cast(null as varchar) as record_key_b,
+            cast(null as double) as match_probability,
+            cast(null as varchar) as model_version
+        where false
+    {%- else %}
+        select * from {{ source('matching', 'splink_match_pairs') }}
+    {%- endif %}
 
 ),
-{%- else -%}
-scored_pairs as (
-
-    select * from {{ source('matching', 'splink_match_pairs') }}
-
-),
-{%- endif %}
 
 deterministic_edges as (
 
@@ -45,13 +41,17 @@ deterministic_edges as (
 
 ),
 
-{% if is_incremental() -%}
+-- The models whose threshold is already chosen.
 estimated_models as (
 
-    select model_version from {{ this }}
+    {%- if is_incremental() %}
+        select model_version from {{ this }}
+    {%- else %}
+        select cast(null as varchar) as model_version
+        where false
+    {%- endif %}
 
 ),
-{%- endif %}
 
 candidate_thresholds as (
 
@@ -72,16 +72,12 @@ undecided as (
         on
             scored_pairs.record_key_a = deterministic_edges.record_key_a
             and scored_pairs.record_key_b = deterministic_edges.record_key_b
-    {%- if is_incremental() %}
-        left join estimated_models
-            on scored_pairs.model_version = estimated_models.model_version
-    {%- endif %}
+    left join estimated_models
+        on scored_pairs.model_version = estimated_models.model_version
     where
         deterministic_edges.record_key_a is null
         and scored_pairs.model_version is not null
-        {%- if is_incremental() %}
-            and estimated_models.model_version is null
-        {%- endif %}
+        and estimated_models.model_version is null
 
 ),
 
