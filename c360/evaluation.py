@@ -578,6 +578,40 @@ def _auto_links(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, Any]:
         where edges.match_band = 'auto_link' and edges.model_version = ?""",
         [version],
     ).fetchall()[0]
+    vetoes = (
+        [
+            {
+                "check": check,
+                "true_pairs": int(true_pairs),
+                "false_pairs": int(false_pairs),
+                "true_pairs_only_this_check": int(true_alone),
+                "false_pairs_only_this_check": int(false_alone),
+            }
+            for check, true_pairs, false_pairs, true_alone, false_alone in con.execute(
+                f"""with stopped as (
+                select
+                    unnest(string_split(edges.contradicted_by, ',')) as check_name,
+                    edges.contradicted_by not like '%,%' as is_alone,
+                    truth_a.person_id = truth_b.person_id as is_true
+                from {PROBABILISTIC_EDGES} as edges
+                inner join read_parquet({_sql_string(links)}) as truth_a
+                    on edges.record_key_a = truth_a.source_table || ':' || truth_a.source_record_id
+                inner join read_parquet({_sql_string(links)}) as truth_b
+                    on edges.record_key_b = truth_b.source_table || ':' || truth_b.source_record_id
+                where edges.model_version = ? and edges.contradicted_by is not null
+                  and edges.match_probability >= edges.auto_link_threshold
+            )
+            select check_name, count(*) filter (where is_true),
+                count(*) filter (where not is_true),
+                count(*) filter (where is_true and is_alone),
+                count(*) filter (where not is_true and is_alone)
+            from stopped group by check_name order by check_name""",
+                [version],
+            ).fetchall()
+        ]
+        if _has_column(con, PROBABILISTIC_EDGES, "contradicted_by")
+        else []
+    )
     return {
         "model_version": version,
         "threshold": float(threshold),
@@ -590,7 +624,22 @@ def _auto_links(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, Any]:
         "auto_links": int(linked),
         "expected_false_link_rate": round(_ratio_or_zero(expected_false, linked), _DIGITS),
         "measured_false_link_rate": round(_ratio_or_zero(false_links, linked), _DIGITS),
+        # Pairs at or above the threshold that a contradiction check stopped,
+        # by check and by the truth: what each check costs (true pairs) and
+        # buys (false pairs), as edges; alone, the pairs no other check stopped.
+        "contradiction_checks": vetoes,
     }
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> bool:
+    schema, table = relation.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = ? and table_name = ? and column_name = ?",
+            [schema, table, column],
+        ).fetchall()[0][0]
+    )
 
 
 def _ratio_or_zero(num: float, den: int) -> float:
@@ -753,6 +802,16 @@ def format_evaluation(result: dict[str, Any]) -> str:
             f"{auto['expected_false_link_rate']:.4%} false, the truth shows "
             f"{auto['measured_false_link_rate']:.4%}",
         ]
+        if auto["contradiction_checks"]:
+            lines += [
+                "contradiction checks above the threshold "
+                "(true / false pairs stopped; by it alone):"
+            ]
+            lines += [
+                f"  {c['check']:<24} {c['true_pairs']:>7,} / {c['false_pairs']:<7,} "
+                f"alone {c['true_pairs_only_this_check']:,} / {c['false_pairs_only_this_check']:,}"
+                for c in auto["contradiction_checks"]
+            ]
     pairs = sorted(
         result["by_source_pair"],
         key=lambda r: (r["f1"], -(r["fp"] + r["fn"]), r["source_a"], r["source_b"]),

@@ -1,11 +1,12 @@
 -- Splink's scored pairs given a meaning: an auto-link band (accepted as
 -- edges), a review band (for a steward), and nothing below. Pairs the
 -- deterministic rules already link are left out: they are decided. A pair
--- whose records contradict each other (different first names, Jr. against
--- Sr., birth dates further apart than a typo), or that rests on a surname
--- and an address with a first name missing and no equal birth date, is
--- never auto-linked, however much else agrees: a household shares an
--- address, a surname and a phone.
+-- whose records show two people (different first names that no typo,
+-- nickname or swap explains, Jr. against Sr., two complete birth dates
+-- further apart than a typo, a suffix on one side without an equal birth
+-- date) is never auto-linked, however much else agrees: a household shares
+-- an address, a surname and a phone. A missing value, a typo or a changed
+-- surname stops nothing by itself: the model weighs them.
 -- Incremental: a build recomputes the pairs of the records its changes reach
 -- (int_identity_changes), whose scores, records or deterministic edges may
 -- have changed, or every pair when scoring scored all of them; the pre-hook
@@ -81,7 +82,9 @@ undecided as (
 
 ),
 
-checked as (
+-- Each check on its own, so that a pair carries the names of the checks that
+-- stopped it (for a steward) and evaluation can weigh each check's cost.
+checks as (
 
     select
         undecided.record_key_a,
@@ -94,19 +97,25 @@ checked as (
         {%- else %}
             {{ var('match_probability_auto_link') }} as auto_link_threshold,
         {%- endif %}
-        {{ records_conflict('record_a', 'record_b', 'first_name_equivalents') }}
-        or {{ first_name_unverified(
+        {{ first_name_conflict(
             'record_a.first_name_canonical', 'record_b.first_name_canonical',
-            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
-        ) }}
-        or {{ household_lookalike('record_a', 'record_b', 'first_name_equivalents') }}
-        -- Suffixes as the records' own keys tell them (name_suffix_inferred).
-        or {{ suffix_conflict('record_a.name_suffix_inferred', 'record_b.name_suffix_inferred') }}
-        or {{ suffix_uncertain(
+            'record_a.last_name_normalized', 'record_b.last_name_normalized',
+            'first_name_equivalents.first_name_a is not null',
+            'record_a.first_name_normalized', 'record_b.first_name_normalized',
+        ) }} as has_first_name_conflict,
+        {{ dob_conflict(
+            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized'
+        ) }} as has_birth_date_conflict,
+        -- Suffixes as given, and as the records' own keys tell them
+        -- (name_suffix_inferred).
+        {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
+        or {{ suffix_conflict(
+            'record_a.name_suffix_inferred', 'record_b.name_suffix_inferred'
+        ) }} as has_suffix_conflict,
+        {{ suffix_uncertain(
             'record_a.name_suffix_inferred', 'record_b.name_suffix_inferred',
             'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
-        ) }}
-            as is_contradicted
+        ) }} as is_suffix_uncertain
     from undecided
     inner join identity_records as record_a
         on undecided.record_key_a = record_a.record_key
@@ -121,6 +130,30 @@ checked as (
 
 ),
 
+checked as (
+
+    select
+        record_key_a,
+        record_key_b,
+        match_weight,
+        match_probability,
+        model_version,
+        auto_link_threshold,
+        has_first_name_conflict
+        or has_birth_date_conflict
+        or has_suffix_conflict
+        or is_suffix_uncertain as is_contradicted,
+        nullif(concat_ws(
+            ',',
+            case when has_first_name_conflict then 'first_name_conflict' end,
+            case when has_birth_date_conflict then 'birth_date_conflict' end,
+            case when has_suffix_conflict then 'suffix_conflict' end,
+            case when is_suffix_uncertain then 'suffix_uncertain' end
+        ), '') as contradicted_by
+    from checks
+
+),
+
 final as (
 
     select
@@ -131,6 +164,7 @@ final as (
         model_version,
         auto_link_threshold,
         is_contradicted,
+        contradicted_by,
         case
             -- A model with no threshold within the target links nothing
             -- unattended: its pairs all go to review.
