@@ -440,7 +440,10 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
 
 
 def _blocking(
-    con: duckdb.DuckDBPyConnection, links: Path, rules: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    links: Path,
+    rules: list[str] | None = None,
+    records: str | None = None,
 ) -> dict[str, Any]:
     """Pairs completeness: of the true pairs among identifiable records (live in
     the truth and in the xref, not anonymous), the share a deterministic edge
@@ -451,12 +454,19 @@ def _blocking(
     if not (_relation_exists(con, IDENTITY_RECORDS) and _relation_exists(con, DETERMINISTIC_EDGES)):
         return {}
     if rules is None:
-        from splink_models.identity import prediction_blocking_rules
+        from splink.blocking_rule_library import CustomRule
+
+        from splink_models.identity import model_input_sql, prediction_blocking_rules
 
         rules = [
-            rule.get_blocking_rule("duckdb").blocking_rule_sql
+            (CustomRule(rule) if isinstance(rule, str) else rule)
+            .get_blocking_rule("duckdb")
+            .blocking_rule_sql
             for rule in prediction_blocking_rules()
         ]
+        # The records as the model sees them, fuzzy block keys included.
+        records = f"({model_input_sql(IDENTITY_RECORDS)})"
+    records = records or IDENTITY_RECORDS
     flags = "".join(f", coalesce({rule}, false) as rule_{i}" for i, rule in enumerate(rules))
     con.execute(
         f"""
@@ -466,9 +476,13 @@ def _blocking(
         inner join {XREF} as xref
             on truth.source_table = xref.source_table
             and truth.source_record_id = xref.source_record_id
-        inner join {IDENTITY_RECORDS} as records
-            on records.record_key = truth.source_table || ':' || truth.source_record_id
-        where coalesce(truth.is_live, false) and not coalesce(records.is_anonymous, false)
+        inner join {IDENTITY_RECORDS} as identity_records
+            on identity_records.record_key
+                = truth.source_table || ':' || truth.source_record_id
+        inner join {records} as records
+            on records.record_key = identity_records.record_key
+        where coalesce(truth.is_live, false)
+            and not coalesce(identity_records.is_anonymous, false)
         """
     )
     con.execute(

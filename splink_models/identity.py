@@ -200,6 +200,86 @@ def comparisons() -> list[cl.CustomComparison]:
     ]
 
 
+def phonetic_code_sql(column: str) -> str:
+    """American Soundex of a name in portable SQL (translate, replace,
+    regexp_replace, substr): the first letter, then three digits for the
+    consonant sounds that follow; letters of one sound side by side, or split
+    only by h or w, count once, and vowels separate them. Typos that keep a
+    name's sound keep its code: baliey and bailey are both B400, tyalor and
+    taylor T460."""
+    letters = f"regexp_replace(lower({column}), '[^a-z]', '', 'g')"
+    # Vowels (and y) become 0, which separates repeated sounds; h and w vanish.
+    digits = f"translate({letters}, 'aeiouybfpvcgjkqsxzdtlmnrhw', '000000111122222222334556')"
+    for digit in "123456":
+        digits = f"regexp_replace({digits}, '{digit}{digit}+', '{digit}', 'g')"
+    tail = f"replace(substr({digits}, 2), '0', '')"
+    return (
+        f"case when {letters} <> '' then "
+        f"upper(substr({letters}, 1, 1)) || substr({tail} || '000', 1, 3) end"
+    )
+
+
+# Keys for pairs that exact-name blocks miss: a typo in each name, a changed
+# surname, a day and month swapped. Each is SQL over the model's input
+# columns, and each is capped like the dbt-built keys: a key value that more
+# than FUZZY_BLOCK_MAX_RECORDS records share is no key (null), so every block
+# is bounded and comparisons grow linearly with the records. At a very large
+# N the birth-date keys of common names reach the cap and stop blocking; the
+# postcode keys stay narrow.
+FUZZY_BLOCK_MAX_RECORDS = 30
+
+
+def fuzzy_block_keys() -> dict[str, str]:
+    first, last = "first_name_normalized", "last_name_normalized"
+    dob, postcode = "date_of_birth_normalized", "postal_code_normalized"
+    first_sound, last_sound = phonetic_code_sql(first), phonetic_code_sql(last)
+    return {
+        # Initials with the birth date: a typo in each name.
+        "dob_initials_key": (
+            f"cast({dob} as varchar) || ':' || substr({first}, 1, 1) || substr({last}, 1, 1)"
+        ),
+        # The birth date with the postcode: a new surname, a nickname.
+        "dob_postcode_key": f"cast({dob} as varchar) || ':' || {postcode}",
+        # Both names by sound, at one postcode: a typo in each name.
+        "name_sound_postcode_key": f"{first_sound} || {last_sound} || ':' || {postcode}",
+        # The surname by sound with the birth year and first initial.
+        "surname_sound_birth_year_key": (
+            f"{last_sound} || ':' || cast(extract(year from {dob}) as varchar)"
+            f" || substr({first}, 1, 1)"
+        ),
+        # The birth date with day and month swapped (when both can be
+        # months), and the surname by sound: blocked against the true date.
+        "swapped_dob_surname_key": (
+            f"case when extract(day from {dob}) <= 12"
+            f" and extract(day from {dob}) <> extract(month from {dob}) then"
+            f" cast(extract(year from {dob}) as varchar) || '-'"
+            f" || cast(extract(day from {dob}) as varchar) || '-'"
+            f" || cast(extract(month from {dob}) as varchar) || ':' || {last_sound} end"
+        ),
+        "dob_surname_key": (
+            f"cast(extract(year from {dob}) as varchar) || '-'"
+            f" || cast(extract(month from {dob}) as varchar) || '-'"
+            f" || cast(extract(day from {dob}) as varchar) || ':' || {last_sound}"
+        ),
+    }
+
+
+def model_input_sql(relation: str) -> str:
+    """The model's input from int_identity_records: the columns it reads and
+    the fuzzy block keys, each capped at FUZZY_BLOCK_MAX_RECORDS."""
+    keys = fuzzy_block_keys()
+    raw = ", ".join(f"{expr} as {name}" for name, expr in keys.items())
+    capped = ", ".join(
+        f"case when count(*) over (partition by {name}) <= {FUZZY_BLOCK_MAX_RECORDS}"
+        f" then {name} end as {name}"
+        for name in keys
+    )
+    return (
+        f"select {', '.join(INPUT_COLUMNS)}, {capped} "
+        f"from (select {', '.join(INPUT_COLUMNS)}, {raw} from {relation})"
+    )
+
+
 def prediction_blocking_rules() -> list:
     """Pairs worth scoring. Every key is bounded: a block holds the people who
     share a name and a birth date, a name and a postal code, or one address,
@@ -220,6 +300,15 @@ def prediction_blocking_rules() -> list:
         block_on("address_token"),
         block_on("email_block_key"),
         block_on("phone_block_key"),
+        block_on("dob_postcode_key"),
+        block_on("name_sound_postcode_key"),
+        block_on("dob_initials_key"),
+        block_on("surname_sound_birth_year_key"),
+        # One record's birth date with day and month swapped against the
+        # other's as given, either way round: two equality joins, not one
+        # join on an `or`, which no engine can hash.
+        "l.swapped_dob_surname_key = r.dob_surname_key",
+        "l.dob_surname_key = r.swapped_dob_surname_key",
     ]
 
 

@@ -129,10 +129,13 @@ def _stage_input(con: duckdb.DuckDBPyConnection) -> int:
             f"{INPUT_RELATION} does not exist: build the dbt models up to it first "
             "(c360 run does this)"
         )
-    columns = ", ".join(identity.INPUT_COLUMNS)
+    # The hash covers the fuzzy block keys too: a record whose key a growing
+    # group capped (or freed) is scored again, with its blocks as they are.
+    columns = ", ".join([*identity.INPUT_COLUMNS, *identity.fuzzy_block_keys()])
     con.execute(
         f"create or replace temp table {_INPUT_TABLE} as select {columns}, "
-        f"hash({columns}) as _features_hash, true as _is_changed from {INPUT_RELATION}"
+        f"hash({columns}) as _features_hash, true as _is_changed "
+        f"from ({identity.model_input_sql(INPUT_RELATION)})"
     )
     return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
 
