@@ -122,6 +122,16 @@ def _date_of_birth() -> cl.CustomComparison:
                 label_for_charts="One slip: the year by 1 or 10, or the day within the month",
                 base_dialect_str=SQL_DIALECT,
             ),
+            # Many sources store a birth year alone as its 1 January.
+            cll.CustomLevel(
+                "year(date_of_birth_normalized_l) = year(date_of_birth_normalized_r)"
+                " and ((month(date_of_birth_normalized_l) = 1"
+                " and day(date_of_birth_normalized_l) = 1)"
+                " or (month(date_of_birth_normalized_r) = 1"
+                " and day(date_of_birth_normalized_r) = 1))",
+                label_for_charts="Same year, one date a year only (1 January)",
+                base_dialect_str=SQL_DIALECT,
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -370,7 +380,7 @@ def comparisons_blocked_by(columns: tuple[str, ...]) -> set[str]:
 DEFAULT_M = {
     "first_name": (0.85, 0.01, 0.05, 0.03, 0.02, 0.04),
     "last_name": (0.90, 0.01, 0.03, 0.01, 0.05),
-    "date_of_birth": (0.93, 0.01, 0.03, 0.03),
+    "date_of_birth": (0.93, 0.01, 0.03, 0.01, 0.02),
     "location": (0.60, 0.05, 0.10, 0.05, 0.20),
     "email": (0.60, 0.40),
     "phone": (0.70, 0.30),

@@ -78,6 +78,36 @@
 {%- endmacro %}
 
 {#
+    The pair agrees on what a household shares (the model scores it high on
+    surname and address) while the one personal attribute that could tell
+    two members apart is missing on one side, and no equal birth date vouches
+    for them. Not a veto on the missing value: a missing first name with a
+    birth date that agrees stops nothing. At 20,000 generated customers,
+    without this check, household members were auto-linked (precision fell
+    from 0.9993 to 0.9985).
+#}
+{% macro first_name_unverified(first_a, first_b, dob_a, dob_b) -%}
+    (
+        ({{ first_a }} is null or {{ first_b }} is null)
+        and not coalesce({{ dob_a }} = {{ dob_b }}, false)
+    )
+{%- endmacro %}
+
+{#
+    Two records at one address whose first names are alike but not one name
+    (mark and mary, michael and micheal), with no equal birth date to vouch
+    for a typo: in a household that is as often two people as one typo.
+#}
+{% macro household_lookalike(a, b, are_equivalent) -%}
+    (
+        coalesce({{ a }}.address_token = {{ b }}.address_token, false)
+        and coalesce({{ a }}.first_name_canonical <> {{ b }}.first_name_canonical, false)
+        and not {{ are_equivalent }}
+        and not coalesce({{ a }}.date_of_birth_normalized = {{ b }}.date_of_birth_normalized, false)
+    )
+{%- endmacro %}
+
+{#
     First names that cannot be one person's: not the same name, not names the
     nickname seed relates (`are_equivalent`: kathy and katherine, pat and
     patricia), not one a shortening of the other (3+ letters), not a typo

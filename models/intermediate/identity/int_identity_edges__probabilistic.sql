@@ -4,9 +4,11 @@
 -- whose records show two people (different first names that no typo,
 -- nickname or swap explains, Jr. against Sr., two complete birth dates
 -- further apart than a typo, a suffix on one side without an equal birth
--- date) is never auto-linked, however much else agrees: a household shares
--- an address, a surname and a phone. A missing value, a typo or a changed
--- surname stops nothing by itself: the model weighs them.
+-- date), or that agrees on what a household shares while the first name
+-- that could tell two members apart is missing or only alike (with no equal
+-- birth date), is never auto-linked, however much else agrees: a household
+-- shares an address, a surname and a phone. A missing value, a typo or a
+-- changed surname stops nothing by itself: the model weighs them.
 -- Incremental: a build recomputes the pairs of the records its changes reach
 -- (int_identity_changes), whose scores, records or deterministic edges may
 -- have changed, or every pair when scoring scored all of them; the pre-hook
@@ -82,6 +84,38 @@ undecided as (
 
 ),
 
+-- A nickname with a typo (kahty for kathy, a form of katherine) is no other
+-- name: one edit from a name the nickname seed relates to the other's.
+nickname_typos as (
+
+    select distinct
+        undecided.record_key_a,
+        undecided.record_key_b
+    from undecided
+    inner join identity_records as record_a
+        on undecided.record_key_a = record_a.record_key
+    inner join identity_records as record_b
+        on undecided.record_key_b = record_b.record_key
+    inner join first_name_equivalents
+        on
+            record_b.first_name_normalized = first_name_equivalents.first_name_b
+            or record_a.first_name_normalized = first_name_equivalents.first_name_b
+    where
+        (
+            record_b.first_name_normalized = first_name_equivalents.first_name_b
+            and {{ one_edit_apart(
+                'first_name_equivalents.first_name_a', 'record_a.first_name_normalized'
+            ) }}
+        )
+        or (
+            record_a.first_name_normalized = first_name_equivalents.first_name_b
+            and {{ one_edit_apart(
+                'first_name_equivalents.first_name_a', 'record_b.first_name_normalized'
+            ) }}
+        )
+
+),
+
 -- Each check on its own, so that a pair carries the names of the checks that
 -- stopped it (for a steward) and evaluation can weigh each check's cost.
 checks as (
@@ -100,7 +134,8 @@ checks as (
         {{ first_name_conflict(
             'record_a.first_name_canonical', 'record_b.first_name_canonical',
             'record_a.last_name_normalized', 'record_b.last_name_normalized',
-            'first_name_equivalents.first_name_a is not null',
+            '(first_name_equivalents.first_name_a is not null'
+            ~ ' or nickname_typos.record_key_a is not null)',
             'record_a.first_name_normalized', 'record_b.first_name_normalized',
         ) }} as has_first_name_conflict,
         {{ dob_conflict(
@@ -115,7 +150,16 @@ checks as (
         {{ suffix_uncertain(
             'record_a.name_suffix_inferred', 'record_b.name_suffix_inferred',
             'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
-        ) }} as is_suffix_uncertain
+        ) }} as is_suffix_uncertain,
+        {{ first_name_unverified(
+            'record_a.first_name_canonical', 'record_b.first_name_canonical',
+            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
+        ) }} as is_first_name_unverified,
+        {{ household_lookalike(
+            'record_a', 'record_b',
+            '(first_name_equivalents.first_name_a is not null'
+            ~ ' or nickname_typos.record_key_a is not null)',
+        ) }} as is_household_lookalike
     from undecided
     inner join identity_records as record_a
         on undecided.record_key_a = record_a.record_key
@@ -125,6 +169,10 @@ checks as (
         on
             record_a.first_name_normalized = first_name_equivalents.first_name_a
             and record_b.first_name_normalized = first_name_equivalents.first_name_b
+    left join nickname_typos
+        on
+            undecided.record_key_a = nickname_typos.record_key_a
+            and undecided.record_key_b = nickname_typos.record_key_b
     left join auto_link_thresholds
         on undecided.model_version = auto_link_thresholds.model_version
 
@@ -142,13 +190,17 @@ checked as (
         has_first_name_conflict
         or has_birth_date_conflict
         or has_suffix_conflict
-        or is_suffix_uncertain as is_contradicted,
+        or is_suffix_uncertain
+        or is_first_name_unverified
+        or is_household_lookalike as is_contradicted,
         nullif(concat_ws(
             ',',
             case when has_first_name_conflict then 'first_name_conflict' end,
             case when has_birth_date_conflict then 'birth_date_conflict' end,
             case when has_suffix_conflict then 'suffix_conflict' end,
-            case when is_suffix_uncertain then 'suffix_uncertain' end
+            case when is_suffix_uncertain then 'suffix_uncertain' end,
+            case when is_first_name_unverified then 'first_name_unverified' end,
+            case when is_household_lookalike then 'household_lookalike' end
         ), '') as contradicted_by
     from checks
 
