@@ -401,14 +401,24 @@ DISAGREEMENT_M_FLOOR = {
 }
 
 
+# Near-certain rules whose pair count, divided by their recall, gives the
+# prior probability that two random records match. Each rule is a conjunction
+# of agreements: (comparison, the levels of it the agreement means, the column
+# that must hold a value on both records). Their recall among matches is what
+# the trained model implies (docs/architecture.md, "The prior").
+PRIOR_RULES = (
+    (("email", (0,), "email_block_key"),),
+    (
+        ("first_name", (0, 2), "first_name_canonical"),
+        ("last_name", (0,), "last_name_normalized"),
+        ("date_of_birth", (0,), "date_of_birth_normalized"),
+    ),
+)
+
+
 def deterministic_rules_for_prior() -> list[str]:
-    """Near-certain rules whose pair count, divided by their recall, gives the
-    prior probability that two random records match."""
     return [
-        "l.email_block_key = r.email_block_key",
-        "l.first_name_canonical = r.first_name_canonical"
-        " and l.last_name_normalized = r.last_name_normalized"
-        " and l.date_of_birth_normalized = r.date_of_birth_normalized",
+        " and ".join(f"l.{column} = r.{column}" for _, _, column in rule) for rule in PRIOR_RULES
     ]
 
 
