@@ -12,6 +12,7 @@ import logging
 import random
 
 import duckdb
+import pytest
 
 from splink_models import identity, runtime
 
@@ -138,3 +139,35 @@ def test_every_level_has_a_documented_default() -> None:
         name: len(defaults) for name, defaults in identity.DEFAULT_M.items()
     }
     assert set(identity.COMPARISON_COLUMNS) == set(levels)
+
+
+def test_the_prior_follows_the_recall_the_model_implies_for_its_rules(tmp_path) -> None:
+    """Birth dates on 30% of records and no emails: the name-and-birth-date
+    rule can fire on at most 9% of matches, not the assumed 70%."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        con.execute(
+            f"create temp table {runtime._INPUT_TABLE} as select "
+            "'n' || i as first_name_canonical, 'l' || i as last_name_normalized, "
+            "case when i % 10 < 3 then date '1980-01-01' end as date_of_birth_normalized, "
+            "null::varchar as email_block_key from range(1000) as t(i)"
+        )
+        model = {
+            "probability_two_random_records_match": 1e-4,
+            "comparisons": [
+                {"output_column_name": name, "comparison_levels": levels}
+                for name, levels in {
+                    "email": [{"m_probability": 1.0}, {"m_probability": 0.0}],
+                    "first_name": [{"m_probability": 0.8}, {}, {"m_probability": 0.2}],
+                    "last_name": [{"m_probability": 1.0}],
+                    "date_of_birth": [{"m_probability": 1.0}],
+                }.items()
+            ],
+        }
+        notes = runtime._implied_prior(con, model, records=1000, assumed_recall=0.7)
+    finally:
+        con.close()
+    # Exact or nickname-equal first names (0.8 + 0.2), exact surnames and
+    # birth dates, all held on both records (1 x 1 x 0.3^2): recall 0.09.
+    assert model["probability_two_random_records_match"] == pytest.approx(1e-4 * 0.7 / 0.09)
+    assert "catch 9.0% of matches" in notes[0]
