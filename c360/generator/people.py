@@ -167,7 +167,7 @@ class PeopleMixin:
             country=np.zeros(n, np.int8),  # COUNTRIES index: 0 is the US
         )
         if pop.international_share > 0:
-            self._move_abroad(people, day, head_of, same_surname)
+            self._place_abroad(people, day, head_of, same_surname)
         if day == 0:
             self._plant_hard_negatives(people, rng, is_head, head_of)
         self._assign_emails(people, rng, day, is_head)
@@ -175,7 +175,7 @@ class PeopleMixin:
             self.p[k] = np.concatenate([self.p[k], v]) if k in self.p else v
         return local
 
-    def _move_abroad(self, people, day: int, head_of: np.ndarray, same_surname) -> None:
+    def _place_abroad(self, people, day: int, head_of: np.ndarray, same_surname) -> None:
         """Whole households abroad: that country's names, city, region, postal
         code and street. Its own random stream, so that the US people of a
         profile with people abroad are drawn as they would be without."""

@@ -444,7 +444,7 @@ class ChunkRun(ChunkSimulator):
         if new_rows.num_rows:
             recs.rows = pa.concat_tables([recs.rows, new_rows])
 
-    # -- activity ----------------------------------------------------------------
+    # -- truth -------------------------------------------------------------------
     def _true_places(self) -> dict[str, pa.Array]:
         """Each person's clean address, as their country writes it."""
         p, pools = self.p, self.pools
