@@ -38,7 +38,7 @@ final as (
         {{ safe_cast('marketing_opt_in', dbt.type_boolean()) }} as marketing_opt_in,
         {{ safe_cast('created_at', dbt.type_timestamp()) }} as created_at,
         {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
-        {{ normalized_pii() }},
+        {{ normalized_pii(country='country') }},
         {{ normalize_date_of_birth(safe_cast('date_of_birth', 'date')) }}
             as date_of_birth_normalized,
         {{ landing_metadata() }}
