@@ -20,13 +20,18 @@ SQL_FUNCTION = "c360_phone_e164"
 
 @lru_cache(maxsize=1 << 16)
 def e164(number: str | None, region: str | None) -> str | None:
-    """`number` in E.164 when it is a valid number of its plan, else None.
+    """`number` in E.164 when its plan allows it, else None.
 
     `number` is '+<country code><digits>' or a national number of `region`
     (ISO 3166 alpha-2), which then gives its trunk prefix: 020 7946 0958 in GB
-    is +442079460958, 030 123456 in DE is +4930123456. Valid, not merely of a
-    possible length: a number outside every range its country assigns is a
-    typo or a made-up value, and would link the wrong people.
+    is +442079460958, 030 123456 in DE is +4930123456.
+
+    Allowed means a known country code and a length that country's plan
+    dials (libphonenumber's "possible"), as the NANP rules in SQL check the
+    plan's shape and not which area codes are assigned. Assignment ("valid")
+    would be stricter than the hot path, and goes stale as plans add ranges.
+    A number dialable only locally (without its area code) is not allowed: it
+    has no E.164 form.
     """
     if not number:
         return None
@@ -34,7 +39,9 @@ def e164(number: str | None, region: str | None) -> str | None:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(parsed):
+    if phonenumbers.is_possible_number_with_reason(parsed) != (
+        phonenumbers.ValidationResult.IS_POSSIBLE
+    ):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 

@@ -2,8 +2,9 @@
     A phone number in E.164 (+<country><number>), from any national or
     international format: punctuation and spaces go; '+' or '00' announce a
     country code; otherwise the number is national to the record's country
-    (a country column, where the source has one) or else to the default
-    region (var default_phone_region, US unless set). Null when it is not a
+    (country_iso: a column holding country_code() of the source's country,
+    where it has one) or else to the default region (var
+    default_phone_region, US unless set). Null when it is not a
     number of its country's plan (see phone_issue).
 
     The North American plan (+1) is settled here in SQL, exactly: it is most
@@ -12,20 +13,20 @@
     libphonenumber's, through phone_e164_by_plan; only numbers the NANP rules
     do not cover reach it.
 #}
-{% macro normalize_phone(column, country=none) -%}
+{% macro normalize_phone(column, country_iso=none) -%}
     case
-        when {{ phone_issue(column, country) }} is null
-            then {{ phone_candidate_e164(column, country) }}
+        when {{ phone_issue(column, country_iso) }} is null
+            then {{ phone_candidate_e164(column, country_iso) }}
     end
 {%- endmacro %}
 
-{% macro phone_candidate_e164(column, country=none) -%}
+{% macro phone_candidate_e164(column, country_iso=none) -%}
     {%- set digits = regexp_replace_all(column, '[^0-9]', '') -%}
     {%- set international -%}
         case when {{ digits }} like '00%' and trim({{ column }}) not like '+%'
             then substr({{ digits }}, 3) else {{ digits }} end
     {%- endset -%}
-    {%- set region = phone_region(country) -%}
+    {%- set region = phone_region(country_iso) -%}
     case
         when trim({{ column }}) like '+%' or {{ digits }} like '00%'
             then case
@@ -45,15 +46,15 @@
     The region (ISO 3166 alpha-2) a national number belongs to: the record's
     country when it names one, else var default_phone_region.
 #}
-{% macro phone_region(country=none) -%}
+{% macro phone_region(country_iso=none) -%}
     {%- set default = var('default_phone_region', 'US') -%}
     {%- if not (default is string and default | length == 2 and default == default | upper) -%}
         {{ exceptions.raise_compiler_error(
             "default_phone_region must be an ISO 3166 alpha-2 code such as US or GB, not " ~ default
         ) }}
     {%- endif -%}
-    {%- if country -%}
-        coalesce({{ country_code(country) }}, '{{ default }}')
+    {%- if country_iso -%}
+        coalesce({{ country_iso }}, '{{ default }}')
     {%- else -%}
         '{{ default }}'
     {%- endif -%}
@@ -78,8 +79,8 @@
 {%- endmacro %}
 
 {# Why a phone is unusable, or null when it is fine or absent. #}
-{% macro phone_issue(column, country=none) -%}
-    {%- set e164 = phone_candidate_e164(column, country) -%}
+{% macro phone_issue(column, country_iso=none) -%}
+    {%- set e164 = phone_candidate_e164(column, country_iso) -%}
     case
         when nullif(trim({{ column }}), '') is null then null
         when {{ e164 }} is null or not {{ regexp_like(e164, '^[+][1-9][0-9]{7,14}$') }}

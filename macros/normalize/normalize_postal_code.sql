@@ -1,17 +1,18 @@
 {#
     Postal codes in their country's canonical form. UK and Canadian codes
     are recognised by their shape (SW1A1AA -> SW1A 1AA, k1a0b6 -> K1A 0B6).
-    Digit-only codes need the country: postal_region says which, from a
-    country column or an Australian state. Australia has 4 digits, Germany 5
+    Digit-only codes need the country: postal_region says which, from the
+    record's country (country_iso: a column holding country_code() of the
+    source's country) or an Australian state. Australia has 4 digits, Germany 5
     (a leading zero a numeric column ate is given back to both); the US, and
     a code with no country at all, keep five digits: ZIP+4 loses its +4, and
     2134 is 02134. A country without rules here keeps its code, compacted
     (letters and digits, upper case): a valid foreign code is never nulled.
     Null when the code cannot be one (postal_code_issue says so).
 #}
-{% macro normalize_postal_code(column, country=none, state=none) -%}
+{% macro normalize_postal_code(column, country_iso=none, state=none) -%}
     {%- set code = "upper(" ~ regexp_replace_all(column, '[^A-Za-z0-9]', '') ~ ")" -%}
-    {%- set region = postal_region(country, state) -%}
+    {%- set region = postal_region(country_iso, state) -%}
     case
         when {{ regexp_like(code, uk_postcode_pattern()) }}
             then left({{ code }}, length({{ code }}) - 3) || ' ' || right({{ code }}, 3)
@@ -24,6 +25,8 @@
         when {{ region }} = 'US' or {{ region }} is null
             then case
                 when length({{ code }}) = 9 then left({{ code }}, 5)
+                -- Two eaten zeros: ZIPs 00501 to 00988 are real (New York, Puerto Rico).
+                when length({{ code }}) = 3 then lpad({{ code }}, 5, '0')
                 else {{ digits_postal_code(code, 5) }}
             end
         when {{ region }} not in ('GB', 'CA') then {{ code }}
@@ -38,10 +41,6 @@
     case
         when length({{ code }}) = {{ width }} then {{ code }}
         when length({{ code }}) = {{ width - 1 }} then lpad({{ code }}, {{ width }}, '0')
-        {%- if width == 5 %}
-        {#- Two eaten zeros: a 3-digit ZIP (00501..00999) is real in New York and Puerto Rico. -#}
-        when length({{ code }}) = 3 then lpad({{ code }}, 5, '0')
-        {%- endif %}
     end
 {%- endmacro %}
 
@@ -62,7 +61,7 @@
     US ZIP in WA or the other shared abbreviations starts with a zero). Null
     when nothing is given: the code's shape decides, and digits are a ZIP.
 #}
-{% macro postal_region(country=none, state=none) -%}
+{% macro postal_region(country_iso=none, state=none) -%}
     {%- set australian = [
         'NSW', 'VIC', 'QLD', 'WA', 'SA', 'TAS', 'ACT', 'NT',
         'NEWSOUTHWALES', 'VICTORIA', 'QUEENSLAND', 'WESTERNAUSTRALIA', 'SOUTHAUSTRALIA',
@@ -74,10 +73,10 @@
                 in ('{{ australian | join("', '") }}') then 'AU'
         end
     {%- endset -%}
-    {%- if country and state -%}
-        coalesce({{ country_code(country) }}, {{ by_state }})
-    {%- elif country -%}
-        {{ country_code(country) }}
+    {%- if country_iso and state -%}
+        coalesce({{ country_iso }}, {{ by_state }})
+    {%- elif country_iso -%}
+        {{ country_iso }}
     {%- elif state -%}
         {{ by_state }}
     {%- else -%}
@@ -86,9 +85,9 @@
 {%- endmacro %}
 
 {# Why a postal code is unusable, or null when it is fine or absent. #}
-{% macro postal_code_issue(column, country=none, state=none) -%}
+{% macro postal_code_issue(column, country_iso=none, state=none) -%}
     case
         when nullif(trim({{ column }}), '') is null then null
-        when {{ normalize_postal_code(column, country, state) }} is null then 'invalid_postal_code'
+        when {{ normalize_postal_code(column, country_iso, state) }} is null then 'invalid_postal_code'
     end
 {%- endmacro %}

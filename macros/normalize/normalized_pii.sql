@@ -4,16 +4,17 @@
     without per-source special cases. Arguments name the source's raw columns
     (the contract's usual names by default); a field passed as none, which
     the source does not hold, becomes a typed null. Only e-commerce holds a
-    country (country=none elsewhere): it tells the phone's numbering plan and
-    the postal code's country; a state can tell the latter too.
+    country: country_iso names a column with its country_code() (none
+    elsewhere); it tells the phone's numbering plan and the postal code's
+    country, and a state can tell the latter too.
 #}
 {% macro normalized_pii(
     email='email', phone='phone', first_name='first_name', last_name='last_name',
     street_address='street_address', city='city', state='state', postal_code='postal_code',
-    country=none
+    country_iso=none
 ) -%}
     {{ normalize_email(email) if email else 'cast(null as varchar)' }} as email_normalized,
-    {{ normalize_phone(phone, country) if phone else 'cast(null as varchar)' }} as phone_e164,
+    {{ normalize_phone(phone, country_iso) if phone else 'cast(null as varchar)' }} as phone_e164,
     {{ name_title(first_name) if first_name else 'cast(null as varchar)' }} as name_title,
     {{ normalize_name(first_name) if first_name else 'cast(null as varchar)' }}
         as first_name_normalized,
@@ -32,6 +33,6 @@
         as city_normalized,
     {{ "nullif(upper(trim(" ~ state ~ ")), '')" if state else 'cast(null as varchar)' }}
         as state_normalized,
-    {{ normalize_postal_code(postal_code, country, state) if postal_code else 'cast(null as varchar)' }}
+    {{ normalize_postal_code(postal_code, country_iso, state) if postal_code else 'cast(null as varchar)' }}
         as postal_code_normalized
 {%- endmacro %}
