@@ -6,18 +6,22 @@
     kin, and the rules after it (names keep only a-z) would drop them.
 #}
 {% macro fold_letters(expression) -%}
-    {#- One letter each: ø ł đ ð ı ħ ŧ ŀ ſ ŋ ĸ. -#}
-    {%- set ns = namespace(
-        folded="translate(lower(" ~ expression ~ "), 'øłđðıħŧŀſŋĸ', 'olddihtlsnk')"
-    ) -%}
-    {#- Ligatures and letters spelled with two: ß æ œ þ ĳ ǆ ǉ ǌ ŉ. -#}
-    {%- for letter, spelling in [
-        ('ß', 'ss'), ('æ', 'ae'), ('œ', 'oe'), ('þ', 'th'), ('ĳ', 'ij'),
-        ('ǆ', 'dz'), ('ǉ', 'lj'), ('ǌ', 'nj'), ('ŉ', 'n'),
-    ] -%}
+    {%- set ns = namespace(folded=translate_letters("lower(" ~ expression ~ ")")) -%}
+    {#- Letters spelled with two. -#}
+    {%- for letter, spelling in [('ß', 'ss'), ('æ', 'ae'), ('œ', 'oe'), ('þ', 'th'), ('ĳ', 'ij')] -%}
         {%- set ns.folded = "replace(" ~ ns.folded ~ ", '" ~ letter ~ "', '" ~ spelling ~ "')" -%}
     {%- endfor -%}
     {{ remove_accents(ns.folded) }}
+{%- endmacro %}
+
+{#
+    The letters spelled with one plain letter (ø ł đ ð ı ħ ŧ ŀ ſ ŋ ĸ ŉ), in one
+    translate; `also` / `into` map more characters in the same pass (the
+    street rules turn punctuation into spaces here: every nested call counts
+    against sqlfluff's parser, and the street rules nest twenty).
+#}
+{% macro translate_letters(expression, also='', into='') -%}
+    translate({{ expression }}, 'øłđðıħŧŀſŋĸŉ{{ also }}', 'olddihtlsnkn{{ into }}')
 {%- endmacro %}
 
 {#

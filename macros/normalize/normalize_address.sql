@@ -16,7 +16,12 @@
         ('\\bnorth\\b', 'n'), ('\\bsouth\\b', 's'), ('\\beast\\b', 'e'), ('\\bwest\\b', 'w'),
         (' +', ' '),
     ] -%}
-    {%- set ns = namespace(expr=regexp_replace_all(fold_letters("trim(" ~ column ~ ")"), '[.,]', ' ')) -%}
+    {#-
+        Letters folded as in names, but of the letters spelled with two only ß
+        (Hauptstraße): sqlfluff cannot parse one more nested call.
+    -#}
+    {%- set folded = "replace(" ~ translate_letters("lower(trim(" ~ column ~ "))", '.,', '  ') ~ ", 'ß', 'ss')" -%}
+    {%- set ns = namespace(expr=remove_accents(folded)) -%}
     {%- for pattern, replacement in replacements -%}
         {%- set ns.expr = regexp_replace_all(ns.expr, pattern, replacement) -%}
     {%- endfor -%}
