@@ -93,6 +93,13 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
 
     from c360 import phones
 
+    # Connections of one process to one file share a database instance, and
+    # a function registered by one is there for all: register it once.
+    registered = con.execute(
+        "select count(*) from duckdb_functions() where function_name = ?", [phones.SQL_FUNCTION]
+    ).fetchall()[0][0]
+    if registered:
+        return
     con.create_function(
         phones.SQL_FUNCTION,
         phones.e164_arrow,

@@ -75,6 +75,19 @@ def test_sql_function_on_every_engine_connection(tmp_path: Path) -> None:
     assert Counter(r[0] for r in rows) == {"+442079460958": 1500, None: 4500}
 
 
+def test_connections_sharing_a_file_register_the_function_once(tmp_path: Path) -> None:
+    # One process's connections to one file share its catalog (dbt's and the
+    # pipeline's, in `c360 run`): a second registration must not fail.
+    first = warehouse.connect(tmp_path / "w.duckdb")
+    second = warehouse.connect(tmp_path / "w.duckdb")
+    try:
+        first.close()
+        sql = f"select {phones.SQL_FUNCTION}('030 123456', 'DE')"
+        assert second.execute(sql).fetchall() == [("+4930123456",)]
+    finally:
+        second.close()
+
+
 def _international_digits(value: str) -> str:
     """What follows the '+' or '00', as normalize_phone.sql reads it."""
     digits = re.sub(r"[^0-9]", "", value)
