@@ -48,6 +48,10 @@ BENCH_DAYS ?= 1
 # section and docs/benchmarks_stages.png are regenerated from bench_out/results.jsonl.
 BENCH_PIPELINE_CUSTOMERS ?= 100000 200000 1000000
 BENCH_PIPELINE_DAYS ?= 1
+# Match quality of the pipeline and of the plain Splink baseline on each
+# generator profile, at one size; BENCH_QUALITY_CUSTOMERS=0 skips it.
+BENCH_QUALITY_CUSTOMERS ?= 20000
+BENCH_QUALITY_PROFILES ?= default hard names_dob
 BENCH_STAMP := $(VENV)/.installed-bench
 
 # The chart needs matplotlib, which the dev extra holds (its tests run in make test).
@@ -61,6 +65,8 @@ bench: $(BENCH_STAMP)
 		test "$$n" = 0 || $(BIN)/python -m c360.bench --pipeline \
 			--customers $$n --days $(BENCH_PIPELINE_DAYS) --out bench_out/pipeline || exit 1; \
 	done
+	test "$(BENCH_QUALITY_CUSTOMERS)" = 0 || $(BIN)/python -m c360.bench \
+		--profiles $(BENCH_QUALITY_PROFILES) --customers $(BENCH_QUALITY_CUSTOMERS)
 	$(BIN)/python -m c360.bench_report
 
 clean:

@@ -1,5 +1,6 @@
 """`make bench`: time and peak memory of the generator and of the daily
-pipeline at scale, and of a plain Splink baseline over the pipeline's day 0.
+pipeline at scale, and of a plain Splink baseline over the pipeline's day 0;
+with `--profiles`, the match quality of both on the generator's profiles.
 
 The generator runs as a child process (exactly `c360 generate`); its peak
 memory is the largest sum of resident memory over it and its workers,
@@ -19,6 +20,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+DEFAULT_CUSTOMERS = 1_000_000
+# Match quality needs the pipeline and the baseline on every profile: a size
+# at which both finish in minutes, large enough for stable figures.
+QUALITY_CUSTOMERS = 20_000
 
 
 def _children(pid: int) -> list[int]:
@@ -257,6 +263,80 @@ def _print_baseline(row: dict) -> None:
         )
 
 
+def _quality(pairwise: dict) -> dict:
+    keep = ("precision", "recall", "f1", "tp", "fp", "fn")
+    return {k: pairwise[k] for k in keep if k in pairwise}
+
+
+def bench_quality(
+    profile: str, customers: int, out: Path, *, seed: int = 1, run_id: str | None = None
+) -> dict:
+    """Match quality on one generator profile: a day-0 landing of `customers`,
+    the pipeline's day 0 evaluated against the truth (as `c360 evaluate`), and
+    the plain Splink baseline over the same records. A tool that fails leaves
+    its error in the row instead of its figures: the other's still count."""
+    from c360 import pipeline
+    from c360.bench_baseline import run_baseline
+    from c360.evaluation import evaluate
+    from c360.generator.config import profile_config
+    from c360.generator.core import generate
+
+    if out.exists():
+        shutil.rmtree(out)
+    cfg = profile_config(profile, customers=customers, days=0, seed=seed)
+    generate(cfg, out, progress=False)
+    landing, truth = out / "landing", out / "truth"
+    day0_landing = snapshot_day0(landing, out / "baseline_landing")
+    warehouse = out / "pipeline.duckdb"
+    row: dict = {
+        "benchmark": "quality",
+        "run_id": run_id or _run_id(),
+        "date": dt.date.today().isoformat(),
+        "profile": profile,
+        "customers": customers,
+        "seed": seed,
+    }
+    clock = time.perf_counter()
+    try:
+        result = pipeline.run(landing, warehouse, quiet=True)
+        scores = evaluate(warehouse, truth)
+        row["pipeline"] = {
+            **_quality(scores["pairwise"]),
+            "records": scores["records"]["scored"],
+            "trained": any(day.trained is not None for day in result.days),
+            "seconds": round(time.perf_counter() - clock, 1),
+        }
+    except Exception as exc:  # noqa: BLE001 - the figure is the failure, recorded
+        row["pipeline"] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    clock = time.perf_counter()
+    try:
+        base = run_baseline(day0_landing, out / "baseline", truth, count_comparisons=False)
+        row["baseline"] = {
+            **_quality(base["accuracy"]),
+            "records": base["records"],
+            "seconds": base["seconds"]["total"],
+            "tool": base["tool"],
+            **{k: base[k] for k in ("columns_without_values", "em_blocks") if k in base},
+        }
+    except Exception as exc:  # noqa: BLE001
+        row["baseline"] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    row["machine"] = machine()
+    row["versions"] = versions()
+    return row
+
+
+def _print_quality(row: dict) -> None:
+    def fmt(side: dict) -> str:
+        if "error" in side:
+            return f"failed ({side['error'][:120]})"
+        return f"P {side['precision']:.4f} R {side['recall']:.4f} F1 {side['f1']:.4f}"
+
+    print(
+        f"| {row['profile']} | {row['customers']:,} | pipeline {fmt(row['pipeline'])} "
+        f"| plain Splink {fmt(row['baseline'])} |"
+    )
+
+
 def bench_privacy(warehouse: Path, erasures: int = 20) -> dict:
     """Erase `erasures` customers ad hoc (one rebuild of the last run date acts on
     all of them), and export one: the time of the intake, of the purge and file
@@ -308,8 +388,15 @@ def bench_privacy(warehouse: Path, erasures: int = 20) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from c360.generator.config import PROFILES
+
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        help=f"default {DEFAULT_CUSTOMERS:,}; with --profiles {QUALITY_CUSTOMERS:,}",
+    )
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="bench_out/generate")
@@ -326,6 +413,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the plain Splink baseline over day 0 (of --from, else of a generated landing)",
     )
+    mode.add_argument(
+        "--profiles",
+        nargs="+",
+        choices=list(PROFILES),
+        metavar="PROFILE",
+        help="match quality instead of time: per generator profile "
+        f"({', '.join(PROFILES)}), a day-0 landing, the pipeline's day 0 and the plain "
+        "Splink baseline over it, both scored against the truth",
+    )
     parser.add_argument(
         "--from",
         dest="source",
@@ -339,6 +435,19 @@ def main(argv: list[str] | None = None) -> int:
     results = Path("bench_out/results.jsonl")
     run_id = _run_id()
     out = Path(args.out)
+    if args.profiles:
+        customers = args.customers or QUALITY_CUSTOMERS
+        for profile in args.profiles:
+            row = bench_quality(
+                profile, customers, out.parent / f"quality_{profile}", run_id=run_id
+            )
+            print(json.dumps(row))
+            _append(results, row)
+            _print_quality(row)
+            if not args.keep:
+                shutil.rmtree(out.parent / f"quality_{profile}", ignore_errors=True)
+        return 0
+    args.customers = args.customers or DEFAULT_CUSTOMERS
     if args.baseline_only and args.source:
         row = bench_baseline(
             args.source / "landing",

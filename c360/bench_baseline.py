@@ -9,6 +9,13 @@ out-of-the-box comparisons, five blocking rules, the prior from
 deterministic rules, u by random sampling, m by EM on two blocking rules,
 `predict` at 0.9 and connected components at the same threshold.
 
+On a landing zone without some columns (the generator's `hard` and
+`names_dob` profiles have no email, phone or address) it degrades as a
+user's script would: a column null throughout loses its comparison and the
+blocking and prior rules that use it (Splink cannot train a comparison
+that never has a value), and the second EM session, blocked on email,
+blocks on the first of phone, date of birth and postal code that has values.
+
 None of the pipeline's work is here (no tokenization, no staging history,
 no golden record, no stable ids), and none of its matching knowledge
 (nickname folding, capped blocks, contradiction checks, the over-merge
@@ -101,34 +108,62 @@ def input_sql(landing: Path) -> str:
     return "\nunion all\n".join(parts)
 
 
-def settings():
+BLOCKING_RULES = (
+    ("email",),
+    ("phone",),
+    ("first_name", "last_name"),
+    ("last_name", "date_of_birth"),
+    ("postal_code", "first_name"),
+)
+# The prior's deterministic rules, and the EM sessions: the first on names;
+# the second on email, or where there is none (a landing without contact
+# data), on the first of these columns that has values, so that the name
+# comparisons' m are estimated somewhere.
+PRIOR_RULES = (("email",), ("first_name", "last_name", "date_of_birth"))
+SECOND_EM_BLOCK = ("email", "phone", "date_of_birth", "postal_code")
+
+
+def _usable(rules, present: set[str]) -> list[tuple[str, ...]]:
+    return [rule for rule in rules if set(rule) <= present]
+
+
+def settings(present: set[str] | None = None):
+    """The tutorial's settings over the columns that have values: a user's
+    script drops a comparison (and the blocking rules) of a column that is
+    null throughout, on which Splink's training breaks."""
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
+    present = set(COLUMNS) if present is None else present
+    comparisons = {
+        # Term frequencies on the exact-match level, as these come.
+        "first_name": cl.NameComparison("first_name"),
+        "last_name": cl.NameComparison("last_name"),
+        "date_of_birth": cl.DateOfBirthComparison("date_of_birth", input_is_string=False),
+        "email": cl.EmailComparison("email"),
+        "phone": cl.ExactMatch("phone"),
+        "postal_code": cl.ExactMatch("postal_code").configure(term_frequency_adjustments=True),
+        "city": cl.ExactMatch("city").configure(term_frequency_adjustments=True),
+        "street_address": cl.JaroWinklerAtThresholds("street_address", [0.95, 0.88]),
+    }
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=[
-            # Term frequencies on the exact-match level, as these come.
-            cl.NameComparison("first_name"),
-            cl.NameComparison("last_name"),
-            cl.DateOfBirthComparison("date_of_birth", input_is_string=False),
-            cl.EmailComparison("email"),
-            cl.ExactMatch("phone"),
-            cl.ExactMatch("postal_code").configure(term_frequency_adjustments=True),
-            cl.ExactMatch("city").configure(term_frequency_adjustments=True),
-            cl.JaroWinklerAtThresholds("street_address", [0.95, 0.88]),
-        ],
+        comparisons=[c for column, c in comparisons.items() if column in present],
         blocking_rules_to_generate_predictions=[
-            block_on("email"),
-            block_on("phone"),
-            block_on("first_name", "last_name"),
-            block_on("last_name", "date_of_birth"),
-            block_on("postal_code", "first_name"),
+            block_on(*rule) for rule in _usable(BLOCKING_RULES, present)
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
+
+
+def present_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The COLUMNS that hold a value in at least one record."""
+    counts = con.execute(
+        f"select {', '.join(f'count({c})' for c in COLUMNS)} from {INPUT_TABLE}"
+    ).fetchall()[0]
+    return {c for c, n in zip(COLUMNS, counts, strict=True) if n}
 
 
 def _accuracy(con: duckdb.DuckDBPyConnection, clusters: str, truth: Path) -> dict:
@@ -159,10 +194,12 @@ def _accuracy(con: duckdb.DuckDBPyConnection, clusters: str, truth: Path) -> dic
     tp, predicted, true_pairs = int(tp), int(predicted), int(true_pairs)
     precision = tp / predicted if predicted else 1.0
     recall = tp / true_pairs if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "records_scored": int(scored),
         "precision": round(precision, 6),
         "recall": round(recall, 6),
+        "f1": round(f1, 6),
         "tp": tp,
         "fp": predicted - tp,
         "fn": true_pairs - tp,
@@ -215,8 +252,11 @@ def run_baseline(
         records = con.execute(f"select count(*) from {INPUT_TABLE}").fetchall()[0][0]
         lap("load")
 
+        present = present_columns(con)
+        if not {"first_name", "last_name"} <= present:
+            raise ValueError("the baseline needs first and last names in the landing zone")
         db_api = DuckDBAPI(connection=con)
-        linker = Linker(db_api.register(INPUT_TABLE), settings(), log_level=logging.WARNING)
+        linker = Linker(db_api.register(INPUT_TABLE), settings(present), log_level=logging.WARNING)
 
         comparisons, count_seconds = None, 0.0
         if count_comparisons:
@@ -228,15 +268,15 @@ def run_baseline(
             count_seconds = now - clock
             clock = now
 
+        prior_rules = _usable(PRIOR_RULES, present) or [("first_name", "last_name")]
         linker.training.estimate_probability_two_random_records_match(
-            [block_on("email"), block_on("first_name", "last_name", "date_of_birth")],
-            recall=PRIOR_RECALL,
+            [block_on(*rule) for rule in prior_rules], recall=PRIOR_RECALL
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=42)
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on("first_name", "last_name")
-        )
-        linker.training.estimate_parameters_using_expectation_maximisation(block_on("email"))
+        em_blocks = [("first_name", "last_name")]
+        em_blocks += [(c,) for c in SECOND_EM_BLOCK if c in present][:1]
+        for block in em_blocks:
+            linker.training.estimate_parameters_using_expectation_maximisation(block_on(*block))
         lap("train")
 
         predictions = linker.inference.predict(threshold_match_probability=THRESHOLD)
@@ -262,6 +302,11 @@ def run_baseline(
             "pairs": int(pairs),
             "clusters": int(n_clusters),
         }
+        absent = [c for c in COLUMNS if c not in present]
+        if absent:
+            # What this landing made the script leave out.
+            result["columns_without_values"] = absent
+            result["em_blocks"] = ["+".join(block) for block in em_blocks]
         if count_comparisons:
             result["count_comparisons_seconds"] = round(count_seconds, 1)
         if truth is not None and (Path(truth) / "person_links.parquet").exists():

@@ -6,7 +6,9 @@ bench_out/results.jsonl by `make bench`.
 of the file is left as it is) and draws docs/benchmarks_stages.png
 (c360.bench_chart). For each number of customers it shows the latest run:
 seconds per stage of day 0 and of each change day, the change day against
-day 0, and the plain Splink baseline (c360.bench_baseline) against day 0.
+day 0, and the plain Splink baseline (c360.bench_baseline) against day 0;
+and, per generator profile, the match quality of the pipeline and of the
+baseline (rows of `python -m c360.bench --profiles`).
 """
 
 from __future__ import annotations
@@ -208,6 +210,88 @@ def baseline_line(run: Run) -> str:
     return line + "."
 
 
+def latest_quality(rows: list[dict]) -> list[dict]:
+    """The last `quality` row of each (profile, customers), profiles in the
+    generator's order, then by customers."""
+    from c360.generator.config import PROFILES
+
+    latest: dict[tuple[str, int], dict] = {}
+    for row in rows:
+        if row.get("benchmark") == "quality" and row.get("profile"):
+            latest[(row["profile"], row.get("customers") or 0)] = row
+    order = {name: i for i, name in enumerate(PROFILES)}
+    return [
+        latest[k] for k in sorted(latest, key=lambda k: (order.get(k[0], len(order)), k[0], k[1]))
+    ]
+
+
+def _side(side: dict | None) -> list[str]:
+    if not side or "error" in side:
+        return ["failed", "", ""]
+    return [f"{side[k]:.4f}" for k in ("precision", "recall", "f1")]
+
+
+def quality_table(rows: list[dict]) -> list[str]:
+    """Match quality by profile: the pipeline's day 0 and the plain Splink
+    baseline over the same records, pairwise against the truth."""
+    quality = latest_quality(rows)
+    if not quality:
+        return []
+    header = [
+        "profile",
+        "customers",
+        "records",
+        "pipeline P",
+        "pipeline R",
+        "pipeline F1",
+        "Splink P",
+        "Splink R",
+        "Splink F1",
+        "measured",
+    ]
+    lines = [
+        "",
+        "#### Match quality by profile: pipeline vs plain Splink",
+        "",
+        "Pairwise precision (P), recall (R) and F1 against the generator's truth, over "
+        "every identity record of a day-0 landing of each generator profile "
+        "(docs/generator.md): the pipeline's day 0 (`c360 run`, then `c360 evaluate`) "
+        "and the plain Splink baseline over the same records, which drops the "
+        "comparisons of columns the profile leaves empty. Written by "
+        "`python -m c360.bench --profiles ...`.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    notes = []
+    for row in quality:
+        pipeline, baseline = row.get("pipeline") or {}, row.get("baseline") or {}
+        records = pipeline.get("records") or baseline.get("records")
+        cells = [
+            f"`{row['profile']}`",
+            f"{row['customers']:,}" if row.get("customers") else "—",
+            f"{records:,}" if records else "—",
+            *_side(pipeline),
+            *_side(baseline),
+            row.get("date") or (row.get("run_id") or "")[:10] or "—",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+        for tool, side in (("pipeline", pipeline), ("plain Splink", baseline)):
+            if "error" in side:
+                notes.append(f"`{row['profile']}`: the {tool} failed: {side['error']}")
+        if baseline.get("columns_without_values"):
+            notes.append(
+                f"`{row['profile']}`: no values for "
+                + ", ".join(baseline["columns_without_values"])
+                + "; the baseline's EM sessions blocked on "
+                + " and ".join(baseline.get("em_blocks", []))
+                + "."
+            )
+    if notes:
+        lines += ["", *(f"- {n}" for n in notes)]
+    return lines
+
+
 def section(
     rows: list[dict], *, chart: str | None = CHART.name, today: dt.date | None = None
 ) -> str:
@@ -227,7 +311,7 @@ def section(
         f"Regenerated {today.isoformat()} on {machine()}; {_versions_line(versions())}.",
     ]
     if not latest:
-        lines += ["", "No pipeline run in bench_out/results.jsonl yet.", END]
+        lines += ["", "No pipeline run in bench_out/results.jsonl yet.", *quality_table(rows), END]
         return "\n".join(lines)
     lines += [
         "",
@@ -255,6 +339,7 @@ def section(
             "",
             baseline_line(run),
         ]
+    lines += quality_table(rows)
     lines.append(END)
     return "\n".join(lines)
 

@@ -8,13 +8,15 @@ import sys
 from pathlib import Path
 
 from c360 import pipeline, privacy, warehouse
+from c360.generator.config import PROFILES
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from c360.generator.config import GeneratorConfig
+    from c360.generator.config import profile_config
     from c360.generator.core import generate
 
-    cfg = GeneratorConfig(
+    cfg = profile_config(
+        args.profile,
         customers=args.customers,
         days=args.days,
         seed=args.seed,
@@ -26,7 +28,7 @@ def _generate(args: argparse.Namespace) -> int:
     rows = summary["rows_by_table"]
     print(
         f"wrote {sum(rows.values()):,} landing rows in {summary['chunks']} chunk(s) "
-        f"to {args.out}/landing"
+        f"to {args.out}/landing" + (f" (profile {cfg.profile})" if cfg.profile != "default" else "")
     )
     for table, n in rows.items():
         print(f"  {table:<22} {n:>12,}")
@@ -46,6 +48,8 @@ def _train(args: argparse.Namespace) -> int:
         f"trained {model.version} on {model.records:,} identity records; it is now current "
         f"(matching.splink_models). Run `c360 run` or `c360 score` to use it."
     )
+    for note in model.notes:
+        print(f"  {note}")
     return 0
 
 
@@ -228,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--workers", type=int, default=2, help="parallel processes (output does not depend on it)"
+    )
+    g.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default="default",
+        help="a named set of knobs (docs/generator.md): default; hard (no email or phone, "
+        "3x typos, partial birth dates, a quarter of people abroad); names_dob (names and "
+        "birth dates only)",
     )
     g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
     g.set_defaults(func=_generate)

@@ -1,10 +1,15 @@
-"""dbt-duckdb plugin: hands every dbt cursor the tokenization key's HMAC pads.
+"""dbt-duckdb plugin: hands every dbt cursor the tokenization key's HMAC pads,
+and dbt's connection the project's Python SQL functions.
 
 Registered in profiles.yml (`plugins: - module: c360.dbt_plugin`). Tokens are
 computed in SQL by the dispatched `pii_token` macro (macros/tokenize/), which
 reads the pads from session variables. The pads are bound as parameters, so
 the key never appears in SQL, compiled files or logs. The key is read again
 for every cursor, so a key rotation takes effect in a running process.
+
+The functions (c360.warehouse.register_functions: c360_phone_e164, phone
+numbers under their country's plan) are registered once on the connection;
+its cursors share them.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from c360.tokenization import TOKEN_PADS, tokenization_key
-from c360.warehouse import bind_hmac_pads
+from c360.warehouse import bind_hmac_pads, register_functions
 
 
 def bind_token_pads(cursor) -> None:
@@ -23,6 +28,7 @@ class Plugin(BasePlugin):
     # DuckDB session variables belong to one connection: dbt-duckdb runs every
     # statement on a cursor (a connection of its own), so each gets the pads.
     def configure_connection(self, conn) -> None:
+        register_functions(conn)
         bind_token_pads(conn)
 
     def configure_cursor(self, cursor) -> None:

@@ -91,7 +91,7 @@ def _check_xref(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
         raise ValueError(f"{XREF}: {null_customers:,} row(s) with a null customer_id")
 
 
-def _records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def _records(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
     row = con.execute(
         """
         select
@@ -103,7 +103,7 @@ def _records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             coalesce(sum(n) filter (where in_xref and in_truth and not is_live), 0)
         from _eval_groups
         """
-    ).fetchone()
+    ).fetchall()[0]
     keys = (
         "scored",
         "truth_live",
@@ -112,7 +112,45 @@ def _records(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         "xref_not_in_truth",
         "xref_not_live_in_truth",
     )
-    return {k: int(v) for k, v in zip(keys, row, strict=True)}
+    records = {k: int(v) for k, v in zip(keys, row, strict=True)}
+    # A live record the xref lacks because a privacy request erased it is the
+    # product doing its job, not a record lost: told apart, so that only
+    # unexplained absences read as missing.
+    erased = _erased_by_request(con, links) if records["missing_from_xref"] else 0
+    records["erased_by_request"] = erased
+    records["missing_from_xref"] -= erased
+    return records
+
+
+def _erased_by_request(con: duckdb.DuckDBPyConnection, links: Path) -> int:
+    """Live truth records absent from the xref whose suppression entry (the
+    keyed hash privacy keeps of every erased record) is on the list."""
+    if not relation_exists(con, "privacy", "suppression_list"):
+        return 0
+    from c360.privacy import suppression_hash, suppression_key
+
+    erased = {
+        row[0]
+        for row in con.execute(
+            "select identifier_hash from privacy.suppression_list "
+            "where identifier_kind = 'source_record'"
+        ).fetchall()
+    }
+    if not erased:
+        return 0
+    missing = con.execute(
+        f"""select truth.source_table, truth.source_record_id
+        from read_parquet({_sql_string(links)}) as truth
+        anti join {XREF} as xref
+            on truth.source_table = xref.source_table
+            and truth.source_record_id = xref.source_record_id
+        where coalesce(truth.is_live, false)"""
+    ).fetchall()
+    key = suppression_key()
+    return sum(
+        suppression_hash("source_record", f"{table}|{record_id}", key) in erased
+        for table, record_id in missing
+    )
 
 
 class _Pairs:
@@ -360,7 +398,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             where in_truth and is_live and in_xref and not is_anonymous;
             """
         )
-        records = _records(con)
+        records = _records(con, links)
         pairwise, bcubed, clusters, by_source_pair = _scores(con, records["scored"], pairs)
         identifiable_records = con.execute(
             "select coalesce(sum(n), 0) from _eval_cp_identifiable"
@@ -379,6 +417,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             "by_source_pair": by_source_pair,
             "hard_negatives": _hard_negatives(con, negatives),
             "blocking": _blocking(con, links),
+            "auto_links": _auto_links(con, links),
             "identifiable": {
                 "records": int(identifiable_records),
                 "anonymous_records": records["scored"] - int(identifiable_records),
@@ -401,7 +440,10 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
 
 
 def _blocking(
-    con: duckdb.DuckDBPyConnection, links: Path, rules: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    links: Path,
+    rules: list[str] | None = None,
+    records: str | None = None,
 ) -> dict[str, Any]:
     """Pairs completeness: of the true pairs among identifiable records (live in
     the truth and in the xref, not anonymous), the share a deterministic edge
@@ -412,33 +454,50 @@ def _blocking(
     if not (_relation_exists(con, IDENTITY_RECORDS) and _relation_exists(con, DETERMINISTIC_EDGES)):
         return {}
     if rules is None:
-        from splink_models.identity import prediction_blocking_rules
+        from splink.blocking_rule_library import CustomRule
+
+        from splink_models.identity import model_input_sql, prediction_blocking_rules
 
         rules = [
-            rule.get_blocking_rule("duckdb").blocking_rule_sql
+            (CustomRule(rule) if isinstance(rule, str) else rule)
+            .get_blocking_rule("duckdb")
+            .blocking_rule_sql
             for rule in prediction_blocking_rules()
         ]
+        # The records as the model sees them, fuzzy block keys included.
+        records = f"({model_input_sql(IDENTITY_RECORDS)})"
+    records = records or IDENTITY_RECORDS
     flags = "".join(f", coalesce({rule}, false) as rule_{i}" for i, rule in enumerate(rules))
     con.execute(
         f"""
+        create or replace temp table _eval_identifiable as
+        select truth.person_id, records.*
+        from read_parquet({_sql_string(links)}) as truth
+        inner join {XREF} as xref
+            on truth.source_table = xref.source_table
+            and truth.source_record_id = xref.source_record_id
+        inner join {IDENTITY_RECORDS} as identity_records
+            on identity_records.record_key
+                = truth.source_table || ':' || truth.source_record_id
+        inner join {records} as records
+            on records.record_key = identity_records.record_key
+        where coalesce(truth.is_live, false)
+            and not coalesce(identity_records.is_anonymous, false)
+        """
+    )
+    con.execute(
+        f"""
         create or replace temp table _eval_true_pairs as
-        with identifiable as (
-            select truth.person_id, records.*
-            from read_parquet({_sql_string(links)}) as truth
-            inner join {XREF} as xref
-                on truth.source_table = xref.source_table
-                and truth.source_record_id = xref.source_record_id
-            inner join {IDENTITY_RECORDS} as records
-                on records.record_key = truth.source_table || ':' || truth.source_record_id
-            where coalesce(truth.is_live, false) and not coalesce(records.is_anonymous, false)
-        )
         select
+            l.person_id,
+            l.record_key as record_key_l,
+            r.record_key as record_key_r,
             exists (
                 select 1 from {DETERMINISTIC_EDGES} as edges
                 where edges.record_key_a = l.record_key and edges.record_key_b = r.record_key
             ) as is_deterministic{flags}
-        from identifiable as l
-        inner join identifiable as r
+        from _eval_identifiable as l
+        inner join _eval_identifiable as r
             on l.person_id = r.person_id and l.record_key < r.record_key
         """
     )
@@ -461,6 +520,7 @@ def _blocking(
         """
     ).fetchall()[0]
     per_rule, only = per_rule[: len(rules)], per_rule[len(rules) :]
+    reachable = _reachable_true_pairs(con, f"is_deterministic or {any_rule}")
     comparisons = None
     if _relation_exists(con, SCORING_RUNS):
         full = con.execute(
@@ -479,6 +539,9 @@ def _blocking(
         "by_deterministic_edges": _ratio(int(deterministic), int(true_pairs)),
         "by_blocking_rules": _ratio(int(by_rules), int(true_pairs)),
         "pairs_missed": int(true_pairs) - int(reached),
+        # The ceiling blocking leaves to clustering: true pairs a chain of
+        # reached pairs of the same person connects.
+        "reachable_through_other_records": _ratio(reachable, int(true_pairs)),
         "rules": [
             {
                 "rule": rule,
@@ -490,6 +553,154 @@ def _blocking(
         ],
         "full_scoring": comparisons,
     }
+
+
+PROBABILISTIC_EDGES = "intermediate.int_identity_edges__probabilistic"
+AUTO_LINK_THRESHOLDS = "intermediate.int_auto_link_thresholds"
+
+
+def _auto_links(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, Any]:
+    """The current model's auto-link threshold and the false-link rate it
+    expected there, beside the rate measured against the truth: of the pairs
+    the model auto-linked, the share whose records are two people."""
+    if not (
+        _relation_exists(con, AUTO_LINK_THRESHOLDS) and _relation_exists(con, PROBABILISTIC_EDGES)
+    ):
+        return {}
+    rows = con.execute(
+        f"""select thresholds.model_version, thresholds.auto_link_threshold,
+            thresholds.estimated_false_link_rate, thresholds.max_false_link_rate
+        from {AUTO_LINK_THRESHOLDS} as thresholds
+        inner join matching.splink_models as models using (model_version)
+        where models.is_current"""
+    ).fetchall()
+    if not rows:
+        return {}
+    version, threshold, estimated, target = rows[0]
+    applied = con.execute(
+        f"select max(auto_link_threshold) from {PROBABILISTIC_EDGES} where model_version = ?",
+        [version],
+    ).fetchall()[0][0]
+    linked, expected_false, false_links = con.execute(
+        f"""select count(*), coalesce(sum(1 - edges.match_probability), 0),
+            count(*) filter (where truth_a.person_id <> truth_b.person_id)
+        from {PROBABILISTIC_EDGES} as edges
+        inner join read_parquet({_sql_string(links)}) as truth_a
+            on edges.record_key_a = truth_a.source_table || ':' || truth_a.source_record_id
+        inner join read_parquet({_sql_string(links)}) as truth_b
+            on edges.record_key_b = truth_b.source_table || ':' || truth_b.source_record_id
+        where edges.match_band = 'auto_link' and edges.model_version = ?""",
+        [version],
+    ).fetchall()[0]
+    vetoes = (
+        [
+            {
+                "check": check,
+                "true_pairs": int(true_pairs),
+                "false_pairs": int(false_pairs),
+                "true_pairs_only_this_check": int(true_alone),
+                "false_pairs_only_this_check": int(false_alone),
+            }
+            for check, true_pairs, false_pairs, true_alone, false_alone in con.execute(
+                f"""with stopped as (
+                select
+                    unnest(string_split(edges.contradicted_by, ',')) as check_name,
+                    edges.contradicted_by not like '%,%' as is_alone,
+                    truth_a.person_id = truth_b.person_id as is_true
+                from {PROBABILISTIC_EDGES} as edges
+                inner join read_parquet({_sql_string(links)}) as truth_a
+                    on edges.record_key_a = truth_a.source_table || ':' || truth_a.source_record_id
+                inner join read_parquet({_sql_string(links)}) as truth_b
+                    on edges.record_key_b = truth_b.source_table || ':' || truth_b.source_record_id
+                where edges.model_version = ? and edges.contradicted_by is not null
+                  and edges.match_probability >= edges.auto_link_threshold
+            )
+            select check_name, count(*) filter (where is_true),
+                count(*) filter (where not is_true),
+                count(*) filter (where is_true and is_alone),
+                count(*) filter (where not is_true and is_alone)
+            from stopped group by check_name order by check_name""",
+                [version],
+            ).fetchall()
+        ]
+        if _has_column(con, PROBABILISTIC_EDGES, "contradicted_by")
+        else []
+    )
+    return {
+        "model_version": version,
+        "threshold": float(threshold),
+        # A threshold pinned in dbt_project.yml (match_probability_auto_link) wins.
+        "applied_threshold": float(applied) if applied is not None else float(threshold),
+        "target_false_link_rate": float(target),
+        # At the threshold, over every undecided pair, when it was chosen.
+        "estimated_false_link_rate": round(float(estimated), _DIGITS),
+        # Over today's auto-links (after the contradiction checks).
+        "auto_links": int(linked),
+        "expected_false_link_rate": round(_ratio_or_zero(expected_false, linked), _DIGITS),
+        "measured_false_link_rate": round(_ratio_or_zero(false_links, linked), _DIGITS),
+        # Pairs at or above the threshold that a contradiction check stopped,
+        # by check and by the truth: what each check costs (true pairs) and
+        # buys (false pairs), as edges; alone, the pairs no other check stopped.
+        "contradiction_checks": vetoes,
+    }
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> bool:
+    schema, table = relation.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = ? and table_name = ? and column_name = ?",
+            [schema, table, column],
+        ).fetchall()[0][0]
+    )
+
+
+def _ratio_or_zero(num: float, den: int) -> float:
+    return 0.0 if den == 0 else float(num) / den
+
+
+def _reachable_true_pairs(con: duckdb.DuckDBPyConnection, reached: str) -> int:
+    """True pairs whose records a chain of reached true pairs connects: the
+    components of each person's records under the reached pairs, by
+    propagating the least record key until nothing changes."""
+    con.execute(
+        f"""create or replace temp table _eval_reach_edges as
+        select record_key_l as record_key, record_key_r as neighbour
+        from _eval_true_pairs where {reached}
+        union all
+        select record_key_r, record_key_l from _eval_true_pairs where {reached}"""
+    )
+    con.execute(
+        """create or replace temp table _eval_reach_labels as
+        select record_key, person_id, record_key as label from _eval_identifiable"""
+    )
+    while True:
+        con.execute(
+            """create or replace temp table _eval_reach_next as
+            select labels.record_key, labels.person_id,
+                least(labels.label, coalesce(min(neighbours.label), labels.label)) as label
+            from _eval_reach_labels as labels
+            left join _eval_reach_edges as edges on labels.record_key = edges.record_key
+            left join _eval_reach_labels as neighbours on edges.neighbour = neighbours.record_key
+            group by labels.record_key, labels.person_id, labels.label"""
+        )
+        changed = con.execute(
+            """select count(*) from _eval_reach_next as next
+            inner join _eval_reach_labels as labels using (record_key)
+            where next.label <> labels.label"""
+        ).fetchall()[0][0]
+        con.execute(
+            "create or replace temp table _eval_reach_labels as select * from _eval_reach_next"
+        )
+        if not changed:
+            break
+    return int(
+        con.execute(
+            """select coalesce(sum(n * (n - 1) // 2), 0) from (
+                select count(*) as n from _eval_reach_labels group by person_id, label)"""
+        ).fetchall()[0][0]
+    )
 
 
 def _lifecycle(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
@@ -550,7 +761,13 @@ def format_evaluation(result: dict[str, Any]) -> str:
     rec, pw, b3, cl = (result[k] for k in ("records", "pairwise", "bcubed", "clusters"))
     fm, fs = cl["false_merges"], cl["false_splits"]
     lines = [
-        f"records   {rec['scored']:,} scored; {rec['missing_from_xref']:,} live missing from "
+        f"records   {rec['scored']:,} scored; "
+        + (
+            f"{rec['erased_by_request']:,} erased by privacy requests; "
+            if rec.get("erased_by_request")
+            else ""
+        )
+        + f"{rec['missing_from_xref']:,} live missing from "
         f"xref; {rec['xref_not_in_truth']:,} xref not in truth; "
         f"{rec['xref_not_live_in_truth']:,} xref not live",
         f"pairwise  P {pw['precision']:.4f}  R {pw['recall']:.4f}  F1 {pw['f1']:.4f}  "
@@ -580,13 +797,35 @@ def format_evaluation(result: dict[str, Any]) -> str:
             f"{blocking['true_pairs']:,} true pairs among identifiable records "
             f"({blocking['pairs_missed']:,} reach the model by no rule or edge); "
             f"deterministic edges {blocking['by_deterministic_edges']:.4f}, "
-            f"blocking rules {blocking['by_blocking_rules']:.4f}"
+            f"blocking rules {blocking['by_blocking_rules']:.4f}; "
+            f"{blocking['reachable_through_other_records']:.4f} reachable through other records "
+            "of the person"
             + (
                 f"; {scoring['per_record']:,} comparisons per record in the last full scoring"
                 if scoring
                 else ""
             ),
         ]
+    auto = result.get("auto_links")
+    if auto:
+        lines += [
+            f"auto-link threshold {auto['applied_threshold']} (the model's own, for at most "
+            f"{auto['target_false_link_rate']:.2%} of its links false: {auto['threshold']}); "
+            "of its "
+            f"{auto['auto_links']:,} auto-links the model expects "
+            f"{auto['expected_false_link_rate']:.4%} false, the truth shows "
+            f"{auto['measured_false_link_rate']:.4%}",
+        ]
+        if auto["contradiction_checks"]:
+            lines += [
+                "contradiction checks above the threshold "
+                "(true / false pairs stopped; by it alone):"
+            ]
+            lines += [
+                f"  {c['check']:<24} {c['true_pairs']:>7,} / {c['false_pairs']:<7,} "
+                f"alone {c['true_pairs_only_this_check']:,} / {c['false_pairs_only_this_check']:,}"
+                for c in auto["contradiction_checks"]
+            ]
     pairs = sorted(
         result["by_source_pair"],
         key=lambda r: (r["f1"], -(r["fp"] + r["fn"]), r["source_a"], r["source_b"]),

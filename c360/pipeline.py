@@ -488,6 +488,9 @@ def format_day(day: DayResult) -> str:
         line += (
             f"; scored {day.scoring.records:,} records ({day.scoring.comparisons:,} comparisons)"
         )
+    if day.trained:
+        # The sessions EM ran, then what was set rather than estimated.
+        line += "".join(f"\n  model: {note}" for note in day.trained.notes)
     m = day.metrics
     if m:
         line += (

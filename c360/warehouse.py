@@ -80,7 +80,36 @@ def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
         "set temp_directory = ?",
         [os.environ.get(TEMP_DIRECTORY_ENV) or f"{target}.tmp"],
     )
+    register_functions(con)
     return con
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """The project's SQL functions that SQL cannot express, on this connection
+    (and the cursors it hands out). A model or view calling one is readable
+    only through a connection that has them: this module's, or dbt's
+    (c360.dbt_plugin)."""
+    from duckdb import sqltypes
+
+    from c360 import phones
+
+    # Connections of one process to one file share a database instance, and
+    # a function registered by one is there for all: register it once.
+    registered = con.execute(
+        "select count(*) from duckdb_functions() where function_name = ?", [phones.SQL_FUNCTION]
+    ).fetchall()[0][0]
+    if registered:
+        return
+    con.create_function(
+        phones.SQL_FUNCTION,
+        phones.e164_arrow,
+        [sqltypes.VARCHAR, sqltypes.VARCHAR],
+        sqltypes.VARCHAR,
+        type="arrow",
+        # An invalid number is null: DEFAULT handling would reject the UDF's nulls.
+        null_handling="special",
+        side_effects=False,
+    )
 
 
 def bind_hmac_pads(con: duckdb.DuckDBPyConnection, pads: str, key: bytes) -> None:

@@ -122,6 +122,16 @@ def _date_of_birth() -> cl.CustomComparison:
                 label_for_charts="One slip: the year by 1 or 10, or the day within the month",
                 base_dialect_str=SQL_DIALECT,
             ),
+            # Many sources store a birth year alone as its 1 January.
+            cll.CustomLevel(
+                "year(date_of_birth_normalized_l) = year(date_of_birth_normalized_r)"
+                " and ((month(date_of_birth_normalized_l) = 1"
+                " and day(date_of_birth_normalized_l) = 1)"
+                " or (month(date_of_birth_normalized_r) = 1"
+                " and day(date_of_birth_normalized_r) = 1))",
+                label_for_charts="Same year, one date a year only (1 January)",
+                base_dialect_str=SQL_DIALECT,
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -200,6 +210,86 @@ def comparisons() -> list[cl.CustomComparison]:
     ]
 
 
+def phonetic_code_sql(column: str) -> str:
+    """American Soundex of a name in portable SQL (translate, replace,
+    regexp_replace, substr): the first letter, then three digits for the
+    consonant sounds that follow; letters of one sound side by side, or split
+    only by h or w, count once, and vowels separate them. Typos that keep a
+    name's sound keep its code: baliey and bailey are both B400, tyalor and
+    taylor T460."""
+    letters = f"regexp_replace(lower({column}), '[^a-z]', '', 'g')"
+    # Vowels (and y) become 0, which separates repeated sounds; h and w vanish.
+    digits = f"translate({letters}, 'aeiouybfpvcgjkqsxzdtlmnrhw', '000000111122222222334556')"
+    for digit in "123456":
+        digits = f"regexp_replace({digits}, '{digit}{digit}+', '{digit}', 'g')"
+    tail = f"replace(substr({digits}, 2), '0', '')"
+    return (
+        f"case when {letters} <> '' then "
+        f"upper(substr({letters}, 1, 1)) || substr({tail} || '000', 1, 3) end"
+    )
+
+
+# Keys for pairs that exact-name blocks miss: a typo in each name, a changed
+# surname, a day and month swapped. Each is SQL over the model's input
+# columns, and each is capped like the dbt-built keys: a key value that more
+# than FUZZY_BLOCK_MAX_RECORDS records share is no key (null), so every block
+# is bounded and comparisons grow linearly with the records. At a very large
+# N the birth-date keys of common names reach the cap and stop blocking; the
+# postcode keys stay narrow.
+FUZZY_BLOCK_MAX_RECORDS = 30
+
+
+def fuzzy_block_keys() -> dict[str, str]:
+    first, last = "first_name_normalized", "last_name_normalized"
+    dob, postcode = "date_of_birth_normalized", "postal_code_normalized"
+    first_sound, last_sound = phonetic_code_sql(first), phonetic_code_sql(last)
+    return {
+        # Initials with the birth date: a typo in each name.
+        "dob_initials_key": (
+            f"cast({dob} as varchar) || ':' || substr({first}, 1, 1) || substr({last}, 1, 1)"
+        ),
+        # The birth date with the postcode: a new surname, a nickname.
+        "dob_postcode_key": f"cast({dob} as varchar) || ':' || {postcode}",
+        # Both names by sound, at one postcode: a typo in each name.
+        "name_sound_postcode_key": f"{first_sound} || {last_sound} || ':' || {postcode}",
+        # The surname by sound with the birth year and first initial.
+        "surname_sound_birth_year_key": (
+            f"{last_sound} || ':' || cast(extract(year from {dob}) as varchar)"
+            f" || substr({first}, 1, 1)"
+        ),
+        # The birth date with day and month swapped (when both can be
+        # months), and the surname by sound: blocked against the true date.
+        "swapped_dob_surname_key": (
+            f"case when extract(day from {dob}) <= 12"
+            f" and extract(day from {dob}) <> extract(month from {dob}) then"
+            f" cast(extract(year from {dob}) as varchar) || '-'"
+            f" || cast(extract(day from {dob}) as varchar) || '-'"
+            f" || cast(extract(month from {dob}) as varchar) || ':' || {last_sound} end"
+        ),
+        "dob_surname_key": (
+            f"cast(extract(year from {dob}) as varchar) || '-'"
+            f" || cast(extract(month from {dob}) as varchar) || '-'"
+            f" || cast(extract(day from {dob}) as varchar) || ':' || {last_sound}"
+        ),
+    }
+
+
+def model_input_sql(relation: str) -> str:
+    """The model's input from int_identity_records: the columns it reads and
+    the fuzzy block keys, each capped at FUZZY_BLOCK_MAX_RECORDS."""
+    keys = fuzzy_block_keys()
+    raw = ", ".join(f"{expr} as {name}" for name, expr in keys.items())
+    capped = ", ".join(
+        f"case when count(*) over (partition by {name}) <= {FUZZY_BLOCK_MAX_RECORDS}"
+        f" then {name} end as {name}"
+        for name in keys
+    )
+    return (
+        f"select {', '.join(INPUT_COLUMNS)}, {capped} "
+        f"from (select {', '.join(INPUT_COLUMNS)}, {raw} from {relation})"
+    )
+
+
 def prediction_blocking_rules() -> list:
     """Pairs worth scoring. Every key is bounded: a block holds the people who
     share a name and a birth date, a name and a postal code, or one address,
@@ -220,6 +310,15 @@ def prediction_blocking_rules() -> list:
         block_on("address_token"),
         block_on("email_block_key"),
         block_on("phone_block_key"),
+        block_on("dob_postcode_key"),
+        block_on("name_sound_postcode_key"),
+        block_on("dob_initials_key"),
+        block_on("surname_sound_birth_year_key"),
+        # One record's birth date with day and month swapped against the
+        # other's as given, either way round: two equality joins, not one
+        # join on an `or`, which no engine can hash.
+        "l.swapped_dob_surname_key = r.dob_surname_key",
+        "l.dob_surname_key = r.swapped_dob_surname_key",
     ]
 
 
@@ -232,18 +331,94 @@ TRAINING_BLOCKS = (
 )
 
 
+# Sessions for narrow deployments, run only when the sessions above leave a
+# comparison that has data without any estimate: with names and birth dates
+# only, no session above estimates the birth date (the one that yields pairs
+# blocks on it). name_block_key is the full name, capped in size by dbt, so
+# the session stays linear in the records.
+FALLBACK_TRAINING_BLOCKS = (
+    ("name_block_key",),
+    ("first_name_canonical", "date_of_birth_normalized"),
+)
+
+
 def training_blocking_rules() -> list:
     return [block_on(*columns) for columns in TRAINING_BLOCKS]
 
 
+# The columns each comparison reads, with the block keys derived from them:
+# an EM session blocked on any of them cannot estimate that comparison's m.
+COMPARISON_COLUMNS = {
+    "first_name": ("first_name_normalized", "first_name_canonical", "name_block_key"),
+    "last_name": ("last_name_normalized", "name_block_key", "unordered_name_key"),
+    "date_of_birth": ("date_of_birth_normalized",),
+    "location": (
+        "postal_code_normalized",
+        "city_normalized",
+        "state_normalized",
+        "address_token",
+        "house_number_token",
+        "street_name_normalized",
+    ),
+    "email": ("email_token", "email_block_key"),
+    "phone": ("phone_token", "phone_block_key"),
+    "name_suffix": ("name_suffix",),
+}
+
+
+def comparisons_blocked_by(columns: tuple[str, ...]) -> set[str]:
+    return {name for name, read in COMPARISON_COLUMNS.items() if set(read) & set(columns)}
+
+
+# m per non-null level, in each comparison's order, for levels no EM session
+# could estimate: a young or narrow deployment, or a level its data never
+# shows among candidate pairs. They are the shares one expects among true
+# matches of customer records (most agree exactly, a few per cent carry a
+# typo, a nickname or a swapped field, people move and marry), deliberately
+# modest so that an untrained level neither decides a pair alone nor vetoes
+# it. Training reports every level it set from here.
+DEFAULT_M = {
+    "first_name": (0.85, 0.01, 0.05, 0.03, 0.02, 0.04),
+    "last_name": (0.90, 0.01, 0.03, 0.01, 0.05),
+    "date_of_birth": (0.93, 0.01, 0.03, 0.01, 0.02),
+    "location": (0.60, 0.05, 0.10, 0.05, 0.20),
+    "email": (0.60, 0.40),
+    "phone": (0.70, 0.30),
+    "name_suffix": (0.50, 0.49, 0.001),
+}
+
+# The least m a disagreement level may have. EM on data where true matches
+# almost never disagree (a generator with few moves) learns m near zero for
+# "all other comparisons", which turns one disagreement into a veto: a
+# moved customer would never link again, whatever else agrees. A veto needs
+# evidence that two people differ (records_conflict and the guards in dbt
+# hold those rules), not a disagreement the model has rarely seen.
+DISAGREEMENT_M_FLOOR = {
+    "first_name": 0.01,
+    "last_name": 0.02,
+    "date_of_birth": 0.005,
+    "location": 0.02,
+}
+
+
+# Near-certain rules whose pair count, divided by their recall, gives the
+# prior probability that two random records match. Each rule is a conjunction
+# of agreements: (comparison, the levels of it the agreement means, the column
+# that must hold a value on both records). Their recall among matches is what
+# the trained model implies (docs/architecture.md, "The prior").
+PRIOR_RULES = (
+    (("email", (0,), "email_block_key"),),
+    (
+        ("first_name", (0, 2), "first_name_canonical"),
+        ("last_name", (0,), "last_name_normalized"),
+        ("date_of_birth", (0,), "date_of_birth_normalized"),
+    ),
+)
+
+
 def deterministic_rules_for_prior() -> list[str]:
-    """Near-certain rules whose pair count, divided by their recall, gives the
-    prior probability that two random records match."""
     return [
-        "l.email_block_key = r.email_block_key",
-        "l.first_name_canonical = r.first_name_canonical"
-        " and l.last_name_normalized = r.last_name_normalized"
-        " and l.date_of_birth_normalized = r.date_of_birth_normalized",
+        " and ".join(f"l.{column} = r.{column}" for _, _, column in rule) for rule in PRIOR_RULES
     ]
 
 

@@ -24,6 +24,8 @@ import duckdb
 
 from splink_models import identity
 
+logger = logging.getLogger(__name__)
+
 SCHEMA = "matching"
 MODELS_TABLE = f"{SCHEMA}.splink_models"
 PAIRS_TABLE = f"{SCHEMA}.splink_match_pairs"
@@ -38,6 +40,10 @@ _INPUT_TABLE = "c360_splink_input"
 # An EM session needs pairs to learn from; a deployment whose sources lack a
 # column (no emails at all) skips the sessions that block on it.
 MIN_TRAINING_PAIRS = 500
+# Below MIN_TRAINING_PAIRS everywhere, the best block is still used down to
+# this many pairs (a deployment of a few thousand records); below it, the
+# defaults alone.
+MIN_FALLBACK_TRAINING_PAIRS = 50
 
 # Pairs below this probability are kept nowhere: they are neither links nor
 # worth a steward's look (the dbt vars set the bands above it).
@@ -55,6 +61,9 @@ class TrainedModel:
     records: int
     model: dict
     definition_version: str | None = None
+    # How training went: its EM sessions, and every parameter set from a
+    # default or floor rather than estimated from the records.
+    notes: tuple[str, ...] = ()
 
     @property
     def fits_the_code(self) -> bool:
@@ -87,6 +96,7 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
     # Models stored before definitions were versioned count as not fitting.
     con.execute(f"alter table {MODELS_TABLE} add column if not exists definition_version varchar")
+    con.execute(f"alter table {MODELS_TABLE} add column if not exists training_notes varchar")
     con.execute(
         f"""create table if not exists {RUNS_TABLE} (
             scored_at timestamp not null,
@@ -119,10 +129,13 @@ def _stage_input(con: duckdb.DuckDBPyConnection) -> int:
             f"{INPUT_RELATION} does not exist: build the dbt models up to it first "
             "(c360 run does this)"
         )
-    columns = ", ".join(identity.INPUT_COLUMNS)
+    # The hash covers the fuzzy block keys too: a record whose key a growing
+    # group capped (or freed) is scored again, with its blocks as they are.
+    columns = ", ".join([*identity.INPUT_COLUMNS, *identity.fuzzy_block_keys()])
     con.execute(
         f"create or replace temp table {_INPUT_TABLE} as select {columns}, "
-        f"hash({columns}) as _features_hash, true as _is_changed from {INPUT_RELATION}"
+        f"hash({columns}) as _features_hash, true as _is_changed "
+        f"from ({identity.model_input_sql(INPUT_RELATION)})"
     )
     return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
 
@@ -147,13 +160,20 @@ def _pairs_in_block(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) ->
 def current_model(con: duckdb.DuckDBPyConnection) -> TrainedModel | None:
     _ensure_schema(con)
     rows = con.execute(
-        f"select model_version, trained_at, trained_on_records, model_json, definition_version "
-        f"from {MODELS_TABLE} where is_current"
+        "select model_version, trained_at, trained_on_records, model_json, definition_version, "
+        f"training_notes from {MODELS_TABLE} where is_current"
     ).fetchall()
     if not rows:
         return None
-    version, trained_at, records, model_json, definition = rows[0]
-    return TrainedModel(version, trained_at, records, json.loads(model_json), definition)
+    version, trained_at, records, model_json, definition, notes = rows[0]
+    return TrainedModel(
+        version,
+        trained_at,
+        records,
+        json.loads(model_json),
+        definition,
+        tuple(notes.split("\n")) if notes else (),
+    )
 
 
 def train(
@@ -166,33 +186,64 @@ def train(
     """Estimate the model from the warehouse's identity records and make it current.
 
     u comes from random sampling (random pairs are almost all non-matches);
-    m from expectation maximisation over the training blocks; the prior from
-    near-certain rules divided by their assumed recall.
+    m from expectation maximisation over the training blocks that yield
+    pairs, then the fallback blocks for comparisons those left without an
+    estimate; the prior from near-certain rules divided by their assumed
+    recall. Whatever the records cannot estimate (a narrow or young
+    deployment) is set from documented defaults and listed in the model's
+    `training_notes`: every deployment gets a model, and says how.
     """
     _ensure_schema(con)
     records = _stage_input(con)
     if records < 2:
         raise UntrainableModel(f"cannot train on {records} identity record(s)")
     linker = _linker(con, identity.settings())
-    linker.training.estimate_probability_two_random_records_match(
-        identity.deterministic_rules_for_prior(), recall=prior_recall
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
-    sessions = [
-        columns
-        for columns in identity.TRAINING_BLOCKS
-        if _pairs_in_block(con, columns) >= MIN_TRAINING_PAIRS
-    ]
-    if not sessions:
-        raise UntrainableModel(
-            "no training block yields enough pairs to estimate the model "
-            f"(at least {MIN_TRAINING_PAIRS} needed): the identity records share too little"
-        )
-    from splink import block_on
+    notes: list[str] = []
+    # EM reports, per session, every level its blocked pairs never show: a
+    # session blocked on the postal code never sees another postal code, by
+    # design. What matters is the model after all sessions, reported below.
+    em_logger = logging.getLogger("splink.internals.expectation_maximisation")
+    previous_level = em_logger.level
+    em_logger.setLevel(logging.ERROR)
+    try:
+        if _pairs_matching(con, identity.deterministic_rules_for_prior()):
+            linker.training.estimate_probability_two_random_records_match(
+                identity.deterministic_rules_for_prior(), recall=prior_recall
+            )
+        linker.training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+        sessions = _training_sessions(con)
+        from splink import block_on
 
-    for columns in sessions:
-        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*columns))
+        for columns in sessions:
+            linker.training.estimate_parameters_using_expectation_maximisation(block_on(*columns))
+        estimated = _comparisons_with_m_estimates(linker)
+        for columns in identity.FALLBACK_TRAINING_BLOCKS:
+            lacking = (
+                _comparisons_with_data(con) - estimated - identity.comparisons_blocked_by(columns)
+            )
+            if lacking and _pairs_in_block(con, columns) >= MIN_FALLBACK_TRAINING_PAIRS:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*columns)
+                )
+                sessions.append(columns)
+                estimated = _comparisons_with_m_estimates(linker)
+    finally:
+        em_logger.setLevel(previous_level)
+    if sessions:
+        notes.append("m estimated by EM blocked on " + "; ".join(map(" + ".join, sessions)))
+    else:
+        notes.append(
+            "no block yields enough pairs for EM "
+            f"(at least {MIN_FALLBACK_TRAINING_PAIRS}): every m from the documented defaults"
+        )
     model = linker.misc.save_model_to_json()
+    notes += _implied_prior(con, model, records=records, assumed_recall=prior_recall)
+    notes += _complete(
+        model,
+        records=records,
+        u_pairs=min(u_max_pairs, records * (records - 1) / 2),
+        with_data=_comparisons_with_data(con),
+    )
     # The linker's uid is random per run; leaving it out makes the version a
     # function of what was learned.
     model.pop("linker_uid", None)
@@ -205,12 +256,177 @@ def train(
     definition = identity.definition_version()
     con.execute(
         f"insert into {MODELS_TABLE} (model_version, model_name, trained_at, trained_on_records, "
-        "is_current, model_json, definition_version) values (?, ?, ?, ?, true, ?, ?)",
-        [version, identity.MODEL_NAME, trained_at, records, text, definition],
+        "is_current, model_json, definition_version, training_notes) "
+        "values (?, ?, ?, ?, true, ?, ?, ?)",
+        [version, identity.MODEL_NAME, trained_at, records, text, definition, "\n".join(notes)],
     )
     con.execute("commit")
     linker.table_management.delete_tables_created_by_splink_from_db()
-    return TrainedModel(version, trained_at, records, model, definition)
+    for note in notes:
+        logger.info("%s: %s", version, note)
+    return TrainedModel(version, trained_at, records, model, definition, tuple(notes))
+
+
+def _training_sessions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, ...]]:
+    """The training blocks that yield enough pairs; if none does, the one that
+    yields most, when it yields any useful number."""
+    counted = [(columns, _pairs_in_block(con, columns)) for columns in identity.TRAINING_BLOCKS]
+    sessions = [columns for columns, pairs in counted if pairs >= MIN_TRAINING_PAIRS]
+    if not sessions:
+        columns, pairs = max(counted, key=lambda c: c[1])
+        if pairs >= MIN_FALLBACK_TRAINING_PAIRS:
+            sessions = [columns]
+    return sessions
+
+
+def _comparisons_with_m_estimates(linker) -> set[str]:
+    return {
+        comparison.output_column_name
+        for comparison in linker._settings_obj.comparisons
+        if any(
+            level._has_estimated_m_values for level in comparison._comparison_levels_excluding_null
+        )
+    }
+
+
+def _comparisons_with_data(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Comparisons whose columns hold a value on at least two records."""
+    columns = {
+        name: f"coalesce({', '.join(read)})" for name, read in identity.COMPARISON_COLUMNS.items()
+    }
+    counts = con.execute(
+        "select "
+        + ", ".join(f"count({expr})" for expr in columns.values())
+        + f" from {_INPUT_TABLE}"
+    ).fetchall()[0]
+    return {name for name, n in zip(columns, counts, strict=True) if n >= 2}
+
+
+def _pairs_matching(con: duckdb.DuckDBPyConnection, rules: list[str]) -> int:
+    """Pairs any of the rules (SQL over l. and r.) matches, an upper bound by rule."""
+    total = 0
+    for rule in rules:
+        total += con.execute(
+            f"select count(*) from {_INPUT_TABLE} as l inner join {_INPUT_TABLE} as r "
+            f"on l.record_key < r.record_key and {rule}"
+        ).fetchall()[0][0]
+    return total
+
+
+def _implied_prior(
+    con: duckdb.DuckDBPyConnection, model: dict, *, records: int, assumed_recall: float
+) -> list[str]:
+    """The prior again, from the near-certain rules' recall as the trained
+    model implies it rather than as assumed. A rule fires on a match when
+    each of its columns holds a value on both records and each agrees: the
+    share of records holding the column, squared, times m of the agreeing
+    levels. With few emails, or birth dates often missing, the rules catch
+    far fewer matches than the assumed 70%, and the assumed prior is too
+    small (40 times, on the hard generator profile): every pair then scores
+    too low, and the auto-link threshold, which trusts the probabilities,
+    too high."""
+    prior = model.get("probability_two_random_records_match")
+    if not prior:
+        return []
+    total_pairs = records * (records - 1) / 2
+    observed = prior * assumed_recall * total_pairs
+    columns = sorted({column for rule in identity.PRIOR_RULES for _, _, column in rule})
+    counts = con.execute(
+        "select " + ", ".join(f"count({c})" for c in columns) + f" from {_INPUT_TABLE}"
+    ).fetchall()[0]
+    held = {c: n / records for c, n in zip(columns, counts, strict=True)}
+    m = {
+        comparison["output_column_name"]: [
+            level.get("m_probability")
+            for level in comparison["comparison_levels"]
+            if not level.get("is_null_level")
+        ]
+        for comparison in model["comparisons"]
+    }
+    missed = 1.0
+    for rule in identity.PRIOR_RULES:
+        fires = 1.0
+        for comparison, levels, column in rule:
+            agree = sum(
+                identity.DEFAULT_M[comparison][i] if m[comparison][i] is None else m[comparison][i]
+                for i in levels
+            )
+            fires *= held[column] ** 2 * min(agree, 1.0)
+        missed *= 1 - fires
+    # Rules of one person are not independent; a floor keeps a rule set that
+    # the model believes almost never fires from inflating the prior beyond
+    # reason.
+    recall = min(max(1 - missed, 0.01), 1.0)
+    model["probability_two_random_records_match"] = min(observed / recall / total_pairs, 0.5)
+    return [
+        f"prior: the near-certain rules found {observed:,.0f} pairs; the trained model says "
+        f"they catch {recall:.1%} of matches (assumed {assumed_recall:.0%}): prior "
+        f"{model['probability_two_random_records_match']:.3g}"
+    ]
+
+
+def _complete(model: dict, *, records: int, u_pairs: float, with_data: set[str]) -> list[str]:
+    """Fill what training could not estimate and floor disagreement levels;
+    return what was done, one note each."""
+    notes: list[str] = []
+    prior = model.get("probability_two_random_records_match")
+    if not prior or prior <= 0:
+        # About one other record of the same person for every record: the
+        # prior the deployment would have if each person appeared twice.
+        model["probability_two_random_records_match"] = 1 / records
+        notes.append(
+            f"prior: the near-certain rules found no pairs; set to 1/records ({1 / records:.3g})"
+        )
+    defaulted: list[str] = []
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        levels = [
+            level for level in comparison["comparison_levels"] if not level.get("is_null_level")
+        ]
+        if name not in with_data:
+            # Nothing to compare: every level weighs nothing (m = u) until a
+            # model is trained on records that hold the columns.
+            for level, m in zip(levels, identity.DEFAULT_M[name], strict=True):
+                if not level.get("fix_m_probability"):
+                    level["m_probability"] = m
+                if not level.get("fix_u_probability"):
+                    level["u_probability"] = level["m_probability"]
+            notes.append(f"{name}: no record holds it; it weighs nothing")
+            continue
+        # The u of the nearest level above that sampling estimated (not one
+        # set by hand, such as the unsampleable swapped-name level).
+        estimated_u_above = None
+        for position, level in enumerate(levels):
+            label = f"{name}: {level.get('label_for_charts', position)}"
+            if level.get("m_probability") is None:
+                level["m_probability"] = identity.DEFAULT_M[name][position]
+                defaulted.append(label)
+            if level.get("u_probability") is None:
+                # Random sampling never met the level among u_pairs pairs: its
+                # u is below about 1/u_pairs, but taken no lower than that of
+                # a stronger agreement above it, lest a weaker agreement
+                # weigh more than a stronger one.
+                level["u_probability"] = max(1 / max(u_pairs, 1), estimated_u_above or 0)
+                notes.append(
+                    f"u of {label}: never met among {u_pairs:,.0f} random pairs; "
+                    f"set to {level['u_probability']:.3g}"
+                )
+            elif not level.get("fix_u_probability"):
+                estimated_u_above = level["u_probability"]
+        floor = identity.DISAGREEMENT_M_FLOOR.get(name)
+        last = levels[-1] if levels else None
+        if floor is not None and last is not None and last["m_probability"] < floor:
+            notes.append(
+                f"m of {name}: {last.get('label_for_charts')} raised from "
+                f"{last['m_probability']:.3g} to the floor {floor}"
+            )
+            last["m_probability"] = floor
+    if defaulted:
+        notes.append(
+            f"m of {len(defaulted)} level(s) no session could estimate, from the defaults: "
+            + "; ".join(defaulted)
+        )
+    return notes
 
 
 def score(

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import duckdb
 
+from c360.warehouse import register_functions
+
 
 def values_in_tables(path: Path, needles: set[str]) -> list[tuple[str, str, str, str]]:
     """(schema, relation, column, needle) for every text cell that contains a
     needle, case-insensitively, in any table or view of the warehouse."""
     # Not read-only: an in-process dbt run may still hold the file open.
     con = duckdb.connect(str(path))
+    # Views may call the engine's Python functions (stg_privacy__requests).
+    register_functions(con)
     try:
         con.execute("create temp table needles (needle varchar)")
         con.executemany("insert into needles values (?)", [(n.lower(),) for n in needles])

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from c360.warehouse import register_functions
+
 
 def copy_warehouse(source: Path, target: Path) -> Path:
     """A DuckDB file and, if present, its .wal: without it, a copy can miss the
@@ -23,6 +25,8 @@ def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
     """Rows of one query, on a connection opened and closed for it (not
     read-only: an in-process dbt run may still hold the file)."""
     con = duckdb.connect(str(path))
+    # Views may call the engine's Python functions (stg_privacy__requests).
+    register_functions(con)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:

@@ -59,7 +59,12 @@ class ActivityMixin:
             status = ORDER_STATUS[rng.choice(4, n, p=[0.85, 0.06, 0.05, 0.04])]
             status = np.where(when > self.start_ts + day * DAY_S - 3 * DAY_S, "placed", status)
             zips = p["zip"][ec.person[owners]]
-            zips = np.where(rng.random(n) < 0.1, rng.integers(1001, 99950, n), zips)
+            elsewhere = rng.random(n) < 0.1
+            zips = np.where(elsewhere, rng.integers(1001, 99950, n), zips)
+            ship = [f"{z:05d}" for z in zips]
+            home_abroad = (p["country"][ec.person[owners]] > 0) & ~elsewhere
+            for i in np.where(home_abroad)[0]:
+                ship[i] = self.pools.intl.postcodes[zips[i]]
             self._emit(
                 emit,
                 "ecommerce_orders",
@@ -73,7 +78,7 @@ class ActivityMixin:
                     ),
                     "currency": pa.array(np.where(rng.random(n) < 0.96, "USD", "CAD").tolist()),
                     "status": pa.array(status.tolist()),
-                    "ship_postal_code": pa.array([f"{z:05d}" for z in zips]),
+                    "ship_postal_code": pa.array(ship, pa.string()),
                 },
             )
 
@@ -89,7 +94,9 @@ class ActivityMixin:
             for j in np.where(family)[0]:
                 members = self.family_members[int(owners[j])]
                 user[j] = members[rng.integers(0, len(members))]
-            logged_in = (apps.present[owners, 0] | family) & (rng.random(n) < 0.8)
+            logged_in = (apps.present[owners, 0] | family) & (
+                rng.random(n) < ch.logged_in_event_share
+            )
             account = np.where(logged_in, account_of[user], -1)
             account_keys = (
                 ec.keys.take(pa.array(np.maximum(account, 0)))

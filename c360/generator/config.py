@@ -86,6 +86,11 @@ class Population:
     title_doctor_rate: float = 0.01
     suffix_iii_rate: float = 0.002
     international_phone_rate: float = 0.02
+    # Share of people (drawn per household) living abroad, and where: their
+    # names, streets, cities, regions and postal codes are that country's
+    # (c360/generator/international.py). 0 keeps everyone in the US.
+    international_share: float = 0.0
+    international_mix: dict[str, float] = _d(GB=0.35, CA=0.25, AU=0.15, DE=0.25)
     # Number of cities (population Zipf-distributed) and surname long tail.
     n_cities: int = 600
     n_tail_surnames: int = 20000
@@ -110,6 +115,14 @@ class Noise:
     placeholder: float = 0.002  # junk like 'N/A', 'test@test.com', '0000000000'
     dob_typo: float = 0.01  # one digit of the year or day wrong
     dob_day_month_swap: float = 0.01  # 1980-03-07 -> 1980-07-03 (when both <= 12)
+    # Partial birth dates, as sources that store only what they were told
+    # deliver them in a date column: the year alone as YYYY-01-01, the year
+    # and month as YYYY-MM-01.
+    dob_year_only: float = 0.0
+    dob_year_month: float = 0.0
+    # ASCII-only systems spell letters that have no accent to strip: ß -> ss,
+    # ø -> o, æ -> ae, ł -> l, and German umlauts as ue/oe/ae (Müller -> Mueller).
+    ascii_fold: float = 0.0
     phone_formats: dict[str, float] = _d(
         paren=0.25,
         dots=0.12,
@@ -149,6 +162,9 @@ class Changes:
     txns_per_card_day: float = 0.012
     tickets_per_contact_day: float = 0.004
     anonymous_pos_share: float = 0.3
+    # Share of app events of a logged-in device that carry the account
+    # (mobile_app_events.customer_account_id: a key link device -> account).
+    logged_in_event_share: float = 0.8
     # Privacy requests per person per day.
     privacy_request_rate: float = 0.00005
 
@@ -167,6 +183,9 @@ class GeneratorConfig:
     # not depend on the machine; bounds the generator's memory at any N.
     chunk_size: int = 100_000
     workers: int = 2
+    # The named set of knobs this config started from (PROFILES); recorded
+    # in truth/generator.json with the knobs themselves.
+    profile: str = "default"
 
     def to_json(self) -> str:
         def default(o):
@@ -180,3 +199,54 @@ class GeneratorConfig:
 
     def day_date(self, day: int) -> dt.date:
         return self.start_date + dt.timedelta(days=day)
+
+
+def _hard(cfg: GeneratorConfig) -> None:
+    """No email, no phone, no key typed across systems; three times the typos;
+    birth dates often partial or missing; a quarter of people abroad."""
+    for presence in cfg.coverage.field_presence.values():
+        presence["email"] = presence["phone"] = 0.0
+        presence["dob"] = round(presence["dob"] * 0.7, 4)
+    _no_key_links(cfg)
+    noise = cfg.noise
+    noise.typo *= 3
+    noise.dob_typo *= 3
+    noise.dob_day_month_swap *= 3
+    noise.first_last_swap *= 3
+    noise.dob_year_only = 0.25
+    noise.dob_year_month = 0.10
+    noise.ascii_fold = 0.4
+    cfg.population.international_share = 0.25
+
+
+def _names_dob(cfg: GeneratorConfig) -> None:
+    """Names and birth dates only: no address, email or phone anywhere, and no
+    key typed across systems. Noise and population as by default, so that
+    the one thing that differs from the default is which fields exist."""
+    for presence in cfg.coverage.field_presence.values():
+        presence["email"] = presence["phone"] = presence["address"] = 0.0
+    _no_key_links(cfg)
+
+
+def _no_key_links(cfg: GeneratorConfig) -> None:
+    # Keys other systems hold: a loyalty number typed at the till, an app
+    # event naming the account logged in. Without them (and without email
+    # and phone) only the probabilistic path can link two systems' records.
+    cfg.noise.pos_loyalty_number_typed = 0.0
+    cfg.changes.logged_in_event_share = 0.0
+    # A shared family email is given in CRM by construction: no emails, no
+    # such hard negative.
+    cfg.population.shared_household_email_rate = 0.0
+
+
+PROFILES = {"default": lambda cfg: None, "hard": _hard, "names_dob": _names_dob}
+
+
+def profile_config(profile: str = "default", **kwargs) -> GeneratorConfig:
+    """A GeneratorConfig with the knobs of `profile` (PROFILES); `kwargs` are
+    GeneratorConfig's own fields (customers, days, seed, ...)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown generator profile {profile!r}: one of {', '.join(PROFILES)}")
+    cfg = GeneratorConfig(profile=profile, **kwargs)
+    PROFILES[profile](cfg)
+    return cfg

@@ -89,7 +89,12 @@ def generate(cfg: GeneratorConfig, out: str | Path, progress: bool | None = None
             shutil.rmtree(out_dir / sub)
     sizes = plan_chunks(cfg.customers, cfg.chunk_size)
     check_capacity(len(sizes))
-    _POOLS = build_pools(cfg.seed, cfg.population.n_cities, cfg.population.n_tail_surnames)
+    _POOLS = build_pools(
+        cfg.seed,
+        cfg.population.n_cities,
+        cfg.population.n_tail_surnames,
+        international=cfg.population.international_share > 0,
+    )
     jobs = [(cfg, i, len(sizes), n, str(out_dir)) for i, n in enumerate(sizes)]
     show = progress if progress is not None else len(sizes) > 1
     counts: Counter[str] = Counter()

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from c360.generator.international import postcode_noise, street_line
 from c360.generator.pools import (
     DIRECTIONS,
     PLACEHOLDER_EMAILS,
@@ -219,7 +220,14 @@ class Renderer:
         non_ascii = ~np.asarray(pc.string_is_ascii(arr).fill_null(True))
         m = self.mask(self.cfg.accent_strip, non_ascii)
         self.note(m, field, "accent_strip")
-        return self.sparse(arr, m, lambda v, r: strip_accents(v))
+        arr = self.sparse(arr, m, lambda v, r: strip_accents(v))
+        if self.cfg.ascii_fold:
+            # What accent stripping leaves (ß, ø, æ, ł) or spells otherwise (ü -> ue).
+            still = ~np.asarray(pc.string_is_ascii(arr).fill_null(True))
+            f = self.mask(self.cfg.ascii_fold, still)
+            self.note(f, field, "ascii_fold")
+            arr = self.sparse(arr, f, lambda v, r: ascii_fold(v))
+        return arr
 
     # -- email ------------------------------------------------------------
     def emails(self, clean: pa.Array, field: str = "email") -> pa.Array:
@@ -264,7 +272,9 @@ class Renderer:
         return self.placeholder(arr, field, PLACEHOLDER_PHONES)
 
     # -- address ----------------------------------------------------------
-    def streets(self, pools, no, direction, street, sfx, unit, unit_letter) -> pa.Array:
+    def streets(
+        self, pools, no, direction, street, sfx, unit, unit_letter, country=None
+    ) -> pa.Array:
         style = self.rng.random(self.n)
         abbrev = style < self.cfg.address_abbreviation
         # 0 full words, 1 "St", 2 "St.", 3 USPS capitals "ST"
@@ -278,6 +288,18 @@ class Renderer:
                 no, direction, street, sfx, unit, unit_letter, mode, unit_fmt, strict=True
             )
         ]
+        if country is not None:
+            # Lines abroad are written the country's way, with the same draws.
+            for i in np.where(country > 0)[0]:
+                out[i] = street_line(
+                    pools.intl,
+                    int(country[i]),
+                    int(no[i]),
+                    int(street[i]),
+                    int(unit[i]),
+                    int(mode[i]),
+                    int(unit_fmt[i]),
+                )
         self.note(mode > 0, "street_address", "address_abbreviation")
         self.note((unit > 0) & (unit_fmt > 0), "street_address", "unit_format")
         arr = pa.array(out, pa.string())
@@ -285,10 +307,18 @@ class Renderer:
         self.note(ws, "street_address", "whitespace")
         return self.sparse(arr, ws, lambda v, r: v.replace(" ", "  ", 1) if r[0] < 0.5 else v + " ")
 
-    def postal_codes(self, zips: np.ndarray, field: str = "postal_code") -> pa.Array:
+    def postal_codes(
+        self,
+        zips: np.ndarray,
+        field: str = "postal_code",
+        country: np.ndarray | None = None,
+        canonical: np.ndarray | None = None,
+    ) -> pa.Array:
+        """US ZIPs from `zips`; abroad (`country` > 0) the `canonical` code."""
         r = self.rng.random(self.n)
-        plus4 = r < 0.08
-        dropped = (r >= 0.08) & (r < 0.11) & (zips < 10000)
+        us = np.ones(self.n, bool) if country is None else country == 0
+        plus4 = (r < 0.08) & us
+        dropped = (r >= 0.08) & (r < 0.11) & (zips < 10000) & us
         four = self.rng.integers(1, 9999, self.n)
         out = [
             (f"{z:05d}-{f:04d}" if p else (str(z) if d else f"{z:05d}"))
@@ -296,6 +326,12 @@ class Renderer:
         ]
         self.note(plus4, field, "zip_plus4")
         self.note(dropped, field, "zip_leading_zero_dropped")
+        if country is not None:
+            kinds = np.full(self.n, None, dtype=object)
+            for i in np.where(~us)[0]:
+                out[i], kinds[i] = postcode_noise(canonical[i], int(country[i]), float(r[i]))
+            for kind in {k for k in kinds if k}:
+                self.note(kinds == kind, field, kind)
         return pa.array(out, pa.string())
 
     def dates_of_birth(self, dob_days: np.ndarray) -> pa.Array:
@@ -322,7 +358,50 @@ class Renderer:
             dtype="datetime64[D]",
         )
         out = np.where(place, np.datetime64("1900-01-01"), out)
+        if self.cfg.dob_year_only or self.cfg.dob_year_month:
+            # What the source was told, padded to a date: a year alone
+            # arrives as YYYY-01-01, a year and month as YYYY-MM-01.
+            kind = self.rng.random(self.n)
+            year_only = (kind < self.cfg.dob_year_only) & ~place
+            year_month = (
+                (kind >= self.cfg.dob_year_only)
+                & (kind < self.cfg.dob_year_only + self.cfg.dob_year_month)
+                & ~place
+            )
+            out = np.where(year_only, out.astype("datetime64[Y]").astype("datetime64[D]"), out)
+            out = np.where(year_month, out.astype("datetime64[M]").astype("datetime64[D]"), out)
+            self.note(year_only, "date_of_birth", "dob_year_only")
+            self.note(year_month, "date_of_birth", "dob_year_month")
         return pa.array(out, pa.date32())
+
+
+_FOLD = str.maketrans(
+    {
+        "ß": "ss",
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "Ae",
+        "ł": "l",
+        "Ł": "L",
+        "œ": "oe",
+        "Œ": "Oe",
+        "ä": "ae",
+        "ö": "oe",
+        "ü": "ue",
+        "Ä": "Ae",
+        "Ö": "Oe",
+        "Ü": "Ue",
+    }
+)
+
+
+def ascii_fold(value: str | None) -> str | None:
+    """A name as an ASCII-only system spells it: Müller -> Mueller, Groß ->
+    Gross, Søren -> Soren, Łukasz -> Lukasz, Zoë -> Zoe."""
+    if not value:
+        return value
+    return strip_accents(value.translate(_FOLD))
 
 
 def _typo(value: str | None, r) -> str | None:

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from c360.generator.config import DAY_S, SOURCES, GeneratorConfig
+from c360.generator.international import CALLING_CODES, COUNTRIES
 from c360.generator.keys import (
     PERSON_SPAN,
     RECORD_SPAN,
@@ -163,13 +164,68 @@ class PeopleMixin:
             landline=landline,
             arrival=np.full(n, day, np.int16),
             multi=multi,
+            country=np.zeros(n, np.int8),  # COUNTRIES index: 0 is the US
         )
+        if pop.international_share > 0:
+            self._place_abroad(people, day, head_of, same_surname)
         if day == 0:
             self._plant_hard_negatives(people, rng, is_head, head_of)
         self._assign_emails(people, rng, day, is_head)
         for k, v in people.items():
             self.p[k] = np.concatenate([self.p[k], v]) if k in self.p else v
         return local
+
+    def _place_abroad(self, people, day: int, head_of: np.ndarray, same_surname) -> None:
+        """Whole households abroad: that country's names, city, region, postal
+        code and street. Its own random stream, so that the US people of a
+        profile with people abroad are drawn as they would be without."""
+        rng = self.rng(day, "abroad")
+        pop, intl = self.cfg.population, self.pools.intl
+        n = len(people["pid"])
+        mix = list(pop.international_mix)
+        weights = np.array([pop.international_mix[c] for c in mix], float)
+        codes = np.array([COUNTRIES.index(c) for c in mix], np.int8)
+        abroad = (rng.random(n) < pop.international_share)[head_of]
+        country = np.where(abroad, codes[rng.choice(len(mix), n, p=weights / weights.sum())], 0)
+        country = country[head_of].astype(np.int8)
+        people["country"] = country
+        gender = people["gender"]
+        first, last = people["first"].copy(), people["last"].copy()
+        city, street = people["city"].copy(), people["street"].copy()
+        for code in np.unique(country[country > 0]):
+            here = country == code
+            female = rng.choice(len(self.pools.first_names), n, p=intl.first_p_female[code])
+            male = rng.choice(len(self.pools.first_names), n, p=intl.first_p_male[code])
+            first = np.where(here, np.where(gender == 1, male, female), first)
+            last = np.where(
+                here, rng.choice(len(self.pools.surnames), n, p=intl.surname_p[code]), last
+            )
+            cities, city_p = intl.city_p[code]
+            city = np.where(here, rng.choice(cities, n, p=city_p)[head_of], city)
+            streets, street_p = intl.street_p[code]
+            street = np.where(here, rng.choice(streets, n, p=street_p)[head_of], street)
+        last = np.where(same_surname & abroad, last[head_of], last)
+        people["first"], people["last"], people["birth_last"] = first, last, last.copy()
+        people["city"], people["street"] = city, street
+        people["zip"] = np.where(
+            abroad,
+            (
+                intl.city_zip_base[np.where(abroad, city, 0)]
+                + rng.integers(0, 1 << 30, n) % intl.city_zip_count[np.where(abroad, city, 0)]
+            )[head_of],
+            people["zip"],
+        )
+        # House numbers abroad are small; the street name carries its kind.
+        people["street_no"] = np.where(
+            abroad,
+            (np.exp(rng.uniform(0, np.log(250), n)).astype(np.int64) + 1)[head_of],
+            people["street_no"],
+        )
+        people["direction"] = np.where(abroad, -1, people["direction"])
+        people["sfx"] = np.where(abroad, 0, people["sfx"])
+        people["unit_letter"] = np.where(abroad, 0, people["unit_letter"])
+        calling = np.array([1] + [CALLING_CODES[c] for c in COUNTRIES[1:]])
+        people["cc"] = np.where(abroad, calling[country], people["cc"])
 
     def _plant_hard_negatives(self, people, rng, is_head, head_of) -> None:
         pop = self.cfg.population
@@ -217,8 +273,8 @@ class PeopleMixin:
         # Ordinary households are hard negatives too: shared surname, address, phone.
         members = np.where(multi)[0]
         self._tag(people["pid"][members], "household", hh[members])
-        # Common names crowded into the largest cities.
-        singles = np.where(~multi)[0]
+        # Common names crowded into the largest (US) cities.
+        singles = np.where(~multi & (people["country"] == 0))[0]
         k = min(len(singles), int(round(n * pop.common_name_city_share)))
         crowd = rng.choice(singles, k, replace=False) if k else singles[:0]
         g = people["gender"][crowd]

@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
+from c360.generator.international import International, build_international, extend_names
+
 # Share of the name mass held by each name family. en_US carries US census
 # frequencies (a heavy head: Smith, Johnson, ...); the other locales and the
 # synthetic tail give the long tail that term-frequency matching needs.
@@ -166,6 +168,9 @@ class Pools:
     surname_rank_top: np.ndarray  # indices of the 20 most common surnames
     first_top_female: np.ndarray
     first_top_male: np.ndarray
+    # People abroad (c360/generator/international.py); None unless a profile
+    # places some there.
+    intl: International | None = None
 
     def __post_init__(self) -> None:
         self.first_pa = pa.array(self.first_names.tolist(), pa.string())
@@ -277,7 +282,9 @@ def _tail_surnames(rng: np.random.Generator, count: int) -> list[str]:
     return [combos[i] for i in sorted(picked)]
 
 
-def build_pools(seed: int, n_cities: int = 600, n_tail_surnames: int = 20000) -> Pools:
+def build_pools(
+    seed: int, n_cities: int = 600, n_tail_surnames: int = 20000, international: bool = False
+) -> Pools:
     rng = np.random.default_rng([seed, 9001])
     first_names, first_gender, p_f, p_m = _first_names()
 
@@ -297,6 +304,14 @@ def build_pools(seed: int, n_cities: int = 600, n_tail_surnames: int = 20000) ->
             (tail, _zipf(len(tail), 0.3), _SURNAME_MASS["tail"]),
         ]
     )
+
+    intl_names = None
+    if international:
+        # Appended after every US name, with probability 0 in the US: the US
+        # draws are the same as without people abroad.
+        (first_names, first_gender, p_f, p_m, surnames, surname_p), *intl_names = extend_names(
+            first_names, first_gender, p_f, p_m, surnames, surname_p, seed
+        )
 
     nickname_by_name: dict[str, list[str]] = {}
     with resources.files("c360.generator").joinpath("data/nicknames.csv").open() as fh:
@@ -363,6 +378,15 @@ def build_pools(seed: int, n_cities: int = 600, n_tail_surnames: int = 20000) ->
     valid = np.array([x for x in range(200, 1000) if x % 100 != 11], dtype=np.int64)
 
     top_surnames = np.argsort(-surname_p)[:20]
+    intl = None
+    if intl_names is not None:
+        p_female, p_male, p_last = intl_names
+        places = build_international(
+            seed, {c: surnames[np.argsort(-p, kind="stable")] for c, p in p_last.items()}
+        )
+        intl = International(
+            **places, first_p_female=p_female, first_p_male=p_male, surname_p=p_last
+        )
     return Pools(
         first_names=first_names,
         first_gender=first_gender,
@@ -385,4 +409,5 @@ def build_pools(seed: int, n_cities: int = 600, n_tail_surnames: int = 20000) ->
         surname_rank_top=top_surnames,
         first_top_female=np.argsort(-p_f)[:20],
         first_top_male=np.argsort(-p_m)[:20],
+        intl=intl,
     )

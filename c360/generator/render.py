@@ -8,6 +8,8 @@ import pyarrow.compute as pc
 
 from c360.contract import TABLES
 from c360.generator.config import DAY_S, SOURCE_TABLE
+from c360.generator.international import COUNTRIES
+from c360.generator.international import COUNTRY_SPELLINGS as ABROAD_SPELLINGS
 from c360.generator.keys import (
     PERSON_SPAN,
 )
@@ -92,6 +94,9 @@ class RenderMixin:
             cc = np.where(nat == p["mobile"][who], p["cc"][who], 1)
             return r.phones(cc, nat)
 
+        country = p["country"][who]
+        abroad = country > 0 if (country > 0).any() else None
+
         def address_cols():
             c = {}
             c["street_address"] = r.missing(
@@ -103,24 +108,40 @@ class RenderMixin:
                     p["sfx"][who],
                     p["unit"][who],
                     p["unit_letter"][who],
+                    country=country if abroad is not None else None,
                 ),
                 present[:, 2],
                 "street_address",
             )
             city = r.case_and_space(
-                pa.array(pools.cities[p["city"][who]].tolist(), pa.string()), "city"
+                pa.array(place_values(pools.cities, "cities").tolist(), pa.string()), "city"
             )
             c["city"] = r.missing(city, present[:, 2], "city")
-            state = pa.array(pools.city_states[p["city"][who]].tolist(), pa.string())
+            state = pa.array(place_values(pools.city_states, "city_region").tolist(), pa.string())
             c["state"] = r.missing(
                 pc.if_else(pa.array(rng.random(n) < 0.1), pc.utf8_lower(state), state),
                 present[:, 2],
                 "state",
             )
-            c["postal_code"] = r.missing(
-                r.postal_codes(p["zip"][who]), present[:, 2], "postal_code"
-            )
+            c["postal_code"] = r.missing(postal_codes(), present[:, 2], "postal_code")
             return c
+
+        def place_values(us: np.ndarray, abroad_attr: str) -> np.ndarray:
+            """A city's name or region: the US pools', or those abroad."""
+            if abroad is None:
+                return us[p["city"][who]]
+            out = np.empty(n, dtype=object)
+            out[~abroad] = us[p["city"][who][~abroad]]
+            out[abroad] = getattr(pools.intl, abroad_attr)[p["city"][who][abroad]]
+            return out
+
+        def postal_codes() -> pa.Array:
+            if abroad is None:
+                return r.postal_codes(p["zip"][who])
+            canonical = np.where(
+                abroad, pools.intl.postcodes[np.where(abroad, p["zip"][who], 0)], None
+            )
+            return r.postal_codes(p["zip"][who], country=country, canonical=canonical)
 
         def names(nickname_boost=1.0):
             first = r.first_names(
@@ -151,10 +172,17 @@ class RenderMixin:
             cols["first_name"], cols["last_name"] = names()
             cols["phone"] = r.missing(phone_values(np.zeros(n, bool)), present[:, 1], "phone")
             cols.update(address_cols())
-            country = np.array(COUNTRY_SPELLINGS, dtype=object)[
+            spelled = np.array(COUNTRY_SPELLINGS, dtype=object)[
                 rng.integers(0, len(COUNTRY_SPELLINGS), n)
             ]
-            cols["country"] = pa.array(country.tolist(), pa.string())
+            if abroad is not None:
+                spelled = spelled.copy()
+                pick = rng.random(n)
+                for code in np.unique(country[abroad]):
+                    options = ABROAD_SPELLINGS[COUNTRIES[code]]
+                    here = country == code
+                    spelled[here] = [options[int(x * len(options))] for x in pick[here]]
+            cols["country"] = pa.array(spelled.tolist(), pa.string())
             cols["date_of_birth"] = dob()
             cols["marketing_opt_in"] = pa.array(rng.random(n) < 0.55)
             cols["created_at"] = ts(recs.created_ts[idx])
@@ -204,9 +232,7 @@ class RenderMixin:
                 upper, pc.utf8_upper(cols["last_name"]), cols["last_name"]
             )
             cols["phone"] = r.missing(phone_values(rng.random(n) < 0.5), present[:, 1], "phone")
-            cols["postal_code"] = r.missing(
-                r.postal_codes(p["zip"][who]), present[:, 2], "postal_code"
-            )
+            cols["postal_code"] = r.missing(postal_codes(), present[:, 2], "postal_code")
             cols["home_store_id"] = pa.array(
                 [f"S{(z // 10) % 900 + 100:03d}" for z in p["zip"][who]], pa.string()
             )
@@ -222,9 +248,7 @@ class RenderMixin:
                 r.emails(pa.array(clean.tolist(), pa.string())), present[:, 0], "email"
             )
             cols["first_name"], cols["last_name"] = names()
-            cols["postal_code"] = r.missing(
-                r.postal_codes(p["zip"][who]), present[:, 2], "postal_code"
-            )
+            cols["postal_code"] = r.missing(postal_codes(), present[:, 2], "postal_code")
             cols["created_at"] = ts(recs.created_ts[idx])
             cols["updated_at"] = ts(updated)
         elif src == "enrichment":

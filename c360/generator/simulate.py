@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from c360.contract import TABLES
 from c360.generator.activity import ActivityMixin
 from c360.generator.config import DAY_S, SOURCE_TABLE, SOURCES, GeneratorConfig
+from c360.generator.international import COUNTRIES, street_line
 from c360.generator.keys import (
     ACTIVITY_SPAN,
     MAX_CHUNKS,
@@ -257,7 +258,7 @@ class ChunkRun(ChunkSimulator):
         movers_hh = np.unique(p["hh"][existing[rng.random(n_people) < ch.move_rate]])
         if len(movers_hh):
             movers = np.where(np.isin(p["hh"], movers_hh))[0]
-            self._move(movers, rng)
+            self._move(movers, rng, day)
             self._log_people(movers, day, "move")
             touch(movers, "address", "move")
         new_email = existing[rng.random(n_people) < ch.new_email_rate]
@@ -336,7 +337,7 @@ class ChunkRun(ChunkSimulator):
         self._activity(day, emit)
         self._privacy_requests(day, emit)
 
-    def _move(self, movers: np.ndarray, rng) -> None:
+    def _move(self, movers: np.ndarray, rng, day: int) -> None:
         p, pools = self.p, self.pools
         hh_ids, first = np.unique(p["hh"][movers], return_index=True)
         k = len(hh_ids)
@@ -344,10 +345,13 @@ class ChunkRun(ChunkSimulator):
         city = np.where(
             local_move, p["city"][movers[first]], rng.choice(len(pools.cities), k, p=pools.city_p)
         )
+        # (A household abroad staying local holds an index of a city abroad;
+        # its US zip is drawn only to keep the stream and then replaced.)
+        us_city = np.minimum(city, len(pools.cities) - 1)
         new = dict(
             city=city,
-            zip=pools.city_zip_base[city]
-            + rng.integers(0, 1 << 30, k) % pools.city_zip_count[city],
+            zip=pools.city_zip_base[us_city]
+            + rng.integers(0, 1 << 30, k) % pools.city_zip_count[us_city],
             street_no=np.exp(rng.uniform(0, np.log(9999), k)).astype(np.int64) + 1,
             direction=np.where(rng.random(k) < 0.15, rng.integers(0, 4, k), -1),
             street=rng.choice(len(pools.streets), k, p=pools.street_p),
@@ -355,9 +359,37 @@ class ChunkRun(ChunkSimulator):
             unit=np.where(rng.random(k) < 0.25, rng.integers(1, 40, k), 0),
             unit_letter=np.where(rng.random(k) < 0.4, rng.integers(1, 7, k), 0),
         )
+        abroad = p["country"][movers[first]] > 0
+        if abroad.any():
+            self._move_within_country(new, p["country"][movers[first]], local_move, day)
         which = np.searchsorted(hh_ids, p["hh"][movers])
         for name, values in new.items():
             p[name][movers] = values[which]
+
+    def _move_within_country(self, new: dict, country, local_move, day: int) -> None:
+        """Households abroad move within their country (their own stream:
+        the US draws stay those of a run without people abroad)."""
+        rng, intl = self.rng(day, "abroad_move"), self.pools.intl
+        k = len(country)
+        for code in np.unique(country[country > 0]):
+            here = country == code
+            cities, city_p = intl.city_p[code]
+            streets, street_p = intl.street_p[code]
+            far = here & ~local_move
+            new["city"] = np.where(far, rng.choice(cities, k, p=city_p), new["city"])
+            new["street"] = np.where(here, rng.choice(streets, k, p=street_p), new["street"])
+        abroad = country > 0
+        city = np.where(abroad, new["city"], 0)
+        new["zip"] = np.where(
+            abroad,
+            intl.city_zip_base[city] + rng.integers(0, 1 << 30, k) % intl.city_zip_count[city],
+            new["zip"],
+        )
+        new["street_no"] = np.where(
+            abroad, np.exp(rng.uniform(0, np.log(250), k)).astype(np.int64) + 1, new["street_no"]
+        )
+        for name in ("direction", "sfx", "unit_letter"):
+            new[name] = np.where(abroad, -1 if name == "direction" else 0, new[name])
 
     def _log_people(self, people: np.ndarray, day: int, event: str) -> None:
         for person in people:
@@ -412,7 +444,57 @@ class ChunkRun(ChunkSimulator):
         if new_rows.num_rows:
             recs.rows = pa.concat_tables([recs.rows, new_rows])
 
-    # -- activity ----------------------------------------------------------------
+    # -- truth -------------------------------------------------------------------
+    def _true_places(self) -> dict[str, pa.Array]:
+        """Each person's clean address, as their country writes it."""
+        p, pools = self.p, self.pools
+        street = (
+            [
+                _street_line(pools, *(int(x) for x in row), 0, 0)
+                for row in zip(
+                    p["street_no"],
+                    p["direction"],
+                    p["street"],
+                    p["sfx"],
+                    p["unit"],
+                    p["unit_letter"],
+                    strict=True,
+                )
+            ]
+            if not (p["country"] > 0).any()
+            else [
+                street_line(pools.intl, int(c), int(no), int(s), int(u), 0, 0)
+                if c
+                else _street_line(pools, int(no), int(d), int(s), int(f), int(u), int(ul), 0, 0)
+                for c, no, d, s, f, u, ul in zip(
+                    p["country"],
+                    p["street_no"],
+                    p["direction"],
+                    p["street"],
+                    p["sfx"],
+                    p["unit"],
+                    p["unit_letter"],
+                    strict=True,
+                )
+            ]
+        )
+        abroad = p["country"] > 0
+        city = np.where(abroad, 0, p["city"])
+        city_abroad = np.where(abroad, p["city"], 0)
+        cities = pools.cities[city].copy()
+        states = pools.city_states[city].copy()
+        postal = np.array([f"{z:05d}" for z in p["zip"]], dtype=object)
+        if abroad.any():
+            cities[abroad] = pools.intl.cities[city_abroad[abroad]]
+            states[abroad] = pools.intl.city_region[city_abroad[abroad]]
+            postal[abroad] = pools.intl.postcodes[p["zip"][abroad]]
+        return {
+            "street_address": pa.array(street, pa.string()),
+            "city": pa.array(cities.tolist()),
+            "state": pa.array(states.tolist()),
+            "postal_code": pa.array(postal.tolist()),
+        }
+
     def _truth(self) -> dict[str, pa.Table]:
         p, pools = self.p, self.pools
         links = []
@@ -432,6 +514,7 @@ class ChunkRun(ChunkSimulator):
                 )
             )
         dates = p["dob"].astype("datetime64[D]")
+        places = self._true_places()
         persons = pa.table(
             {
                 "person_id": pa.array(p["pid"]),
@@ -452,27 +535,15 @@ class ChunkRun(ChunkSimulator):
                 "home_phone_e164": pa.array(
                     [f"+1{m:010d}" if m else None for m in p["landline"]], pa.string()
                 ),
-                "street_address": pa.array(
-                    [
-                        _street_line(pools, *(int(x) for x in row), 0, 0)
-                        for row in zip(
-                            p["street_no"],
-                            p["direction"],
-                            p["street"],
-                            p["sfx"],
-                            p["unit"],
-                            p["unit_letter"],
-                            strict=True,
-                        )
-                    ],
-                    pa.string(),
-                ),
-                "city": pa.array(pools.cities[p["city"]].tolist()),
-                "state": pa.array(pools.city_states[p["city"]].tolist()),
-                "postal_code": pa.array([f"{z:05d}" for z in p["zip"]]),
+                **places,
                 "arrival_day": pa.array(p["arrival"]),
             }
         )
+        if self.cfg.population.international_share > 0:
+            # Only where some may live abroad, so that the default truth keeps its bytes.
+            persons = persons.append_column(
+                "country", pa.array(np.array(COUNTRIES, dtype=object)[p["country"]].tolist())
+            )
         kinds = [
             pa.table(
                 {

@@ -15,6 +15,7 @@
             a ~ '.first_name_canonical', b ~ '.first_name_canonical',
             a ~ '.last_name_normalized', b ~ '.last_name_normalized',
             equivalents ~ '.first_name_a is not null',
+            a ~ '.first_name_normalized', b ~ '.first_name_normalized',
         ) }}
         or {{ suffix_conflict(a ~ '.name_suffix', b ~ '.name_suffix') }}
         or {{ dob_conflict(a ~ '.date_of_birth_normalized', b ~ '.date_of_birth_normalized') }}
@@ -22,15 +23,24 @@
 {%- endmacro %}
 
 {#
-    Birth dates that differ by more than data entry explains. Not a conflict:
-    a day/month swap (04-07 vs 07-04), another day in the same month, and a
-    year off by one or by ten (one mistyped digit) with day and month equal.
-    Jr./Sr. pairs (decades apart, even one digit apart: 1969 and 1999) and
-    strangers stay in conflict.
+    Two complete birth dates that differ by more than data entry explains.
+    Not a conflict: a day/month swap (04-07 vs 07-04), another day in the
+    same month, a year off by one or by ten (one mistyped digit) with day and
+    month equal, and 1 January against another day of the same year: many
+    sources store a birth year alone as its first day, which is no complete
+    date. Jr./Sr. pairs (decades apart, even one digit apart: 1969 and 1999)
+    and strangers stay in conflict.
 #}
 {% macro dob_conflict(dob_a, dob_b) -%}
     coalesce(
         {{ dob_a }} <> {{ dob_b }}
+        and not (
+            extract(year from {{ dob_a }}) = extract(year from {{ dob_b }})
+            and (
+                (extract(month from {{ dob_a }}) = 1 and extract(day from {{ dob_a }}) = 1)
+                or (extract(month from {{ dob_b }}) = 1 and extract(day from {{ dob_b }}) = 1)
+            )
+        )
         and not (
             extract(year from {{ dob_a }}) = extract(year from {{ dob_b }})
             and extract(month from {{ dob_a }}) = extract(day from {{ dob_b }})
@@ -68,9 +78,13 @@
 {%- endmacro %}
 
 {#
-    A pair the model scores high on surname and address alone, with a first
-    name missing on one side and no equal birth date: in a household that is
-    as likely a relative as the same person.
+    The pair agrees on what a household shares (the model scores it high on
+    surname and address) while the one personal attribute that could tell
+    two members apart is missing on one side, and no equal birth date vouches
+    for them. Not a veto on the missing value: a missing first name with a
+    birth date that agrees stops nothing. At 20,000 generated customers,
+    without this check, household members were auto-linked (precision fell
+    from 0.9993 to 0.9985).
 #}
 {% macro first_name_unverified(first_a, first_b, dob_a, dob_b) -%}
     (
@@ -80,15 +94,15 @@
 {%- endmacro %}
 
 {#
-    Two records at one address whose first names are alike but not the same
-    name (michael and micheal, brian and brita), with no equal birth date: in
-    a household that is more often two people than one typo.
+    Two records at one address whose first names are alike but not one name
+    (mark and mary, michael and micheal), with no equal birth date to vouch
+    for a typo: in a household that is as often two people as one typo.
 #}
-{% macro household_lookalike(a, b, equivalents) -%}
+{% macro household_lookalike(a, b, are_equivalent) -%}
     (
         coalesce({{ a }}.address_token = {{ b }}.address_token, false)
         and coalesce({{ a }}.first_name_canonical <> {{ b }}.first_name_canonical, false)
-        and {{ equivalents }}.first_name_a is null
+        and not {{ are_equivalent }}
         and not coalesce({{ a }}.date_of_birth_normalized = {{ b }}.date_of_birth_normalized, false)
     )
 {%- endmacro %}
@@ -97,25 +111,51 @@
     First names that cannot be one person's: not the same name, not names the
     nickname seed relates (`are_equivalent`: kathy and katherine, pat and
     patricia), not one a shortening of the other (3+ letters), not a typo
-    (Jaro-Winkler at or above var('first_name_typo_similarity')), and not the
-    first and last name swapped between the two records (one of them may carry
-    a typo). Two members of one
-    household sharing a phone are what is left.
+    (one edit apart, or Jaro-Winkler at or above
+    var('first_name_typo_similarity')), and not the first and last name
+    swapped between the two records (one of them may carry a typo). The swap
+    is checked on the names as given (`given_a`, `given_b`; the canonical
+    names by default): bobby hernandez and hernandez bobby are one person,
+    though bobby's canonical name is robert. Two members of one household
+    are what is left.
 #}
-{% macro first_name_conflict(first_a, first_b, last_a, last_b, are_equivalent) -%}
+{% macro first_name_conflict(
+    first_a, first_b, last_a, last_b, are_equivalent, given_a=none, given_b=none
+) -%}
+    {%- set given_a = given_a or first_a -%}
+    {%- set given_b = given_b or first_b -%}
     coalesce(
         {{ first_a }} <> {{ first_b }}
         and not {{ are_equivalent }}
         and not (length({{ first_b }}) >= 3 and substr({{ first_a }}, 1, length({{ first_b }})) = {{ first_b }})
         and not (length({{ first_a }}) >= 3 and substr({{ first_b }}, 1, length({{ first_a }})) = {{ first_a }})
+        and not {{ one_edit_apart(given_a, given_b) }}
         and {{ string_similarity(first_a, first_b) }} < {{ var('first_name_typo_similarity', 0.88) }}
         and not coalesce(
-            ({{ first_a }} = {{ last_b }} and {{ string_similarity(last_a, first_b) }} >= 0.85)
-            or ({{ last_a }} = {{ first_b }} and {{ string_similarity(first_a, last_b) }} >= 0.85),
+            ({{ given_a }} = {{ last_b }} and {{ string_similarity(last_a, given_b) }} >= 0.85)
+            or ({{ last_a }} = {{ given_b }} and {{ string_similarity(given_a, last_b) }} >= 0.85),
             false
         ),
         false
     )
+{%- endmacro %}
+
+{#
+    One typo apart: one letter changed, dropped, added, or two neighbours
+    transposed (sue and seu, jack and jck). Jaro-Winkler alone misses these
+    in short names, where one letter is a large share of the name.
+#}
+{% macro one_edit_apart(a, b) -%}
+    {{ return(adapter.dispatch('one_edit_apart', 'c360')(a, b)) }}
+{%- endmacro %}
+
+{% macro default__one_edit_apart(a, b) -%}
+    coalesce(damerau_levenshtein({{ a }}, {{ b }}) <= 1, false)
+{%- endmacro %}
+
+{# Spark has no Damerau distance: a transposition counts as two edits there. #}
+{% macro spark__one_edit_apart(a, b) -%}
+    coalesce(levenshtein({{ a }}, {{ b }}) <= 1, false)
 {%- endmacro %}
 
 {# Jaro-Winkler similarity in [0, 1]; engines without it dispatch their own. #}

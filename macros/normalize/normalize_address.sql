@@ -16,7 +16,12 @@
         ('\\bnorth\\b', 'n'), ('\\bsouth\\b', 's'), ('\\beast\\b', 'e'), ('\\bwest\\b', 'w'),
         (' +', ' '),
     ] -%}
-    {%- set ns = namespace(expr=regexp_replace_all("strip_accents(lower(trim(" ~ column ~ ")))", '[.,]', ' ')) -%}
+    {#-
+        Letters folded as in names, but of the letters spelled with two only ß
+        (Hauptstraße): sqlfluff cannot parse one more nested call.
+    -#}
+    {%- set folded = "replace(" ~ translate_letters("lower(trim(" ~ column ~ "))", '.,', '  ') ~ ", 'ß', 'ss')" -%}
+    {%- set ns = namespace(expr=remove_accents(folded)) -%}
     {%- for pattern, replacement in replacements -%}
         {%- set ns.expr = regexp_replace_all(ns.expr, pattern, replacement) -%}
     {%- endfor -%}
@@ -24,22 +29,11 @@
 {%- endmacro %}
 
 {#
-    US postal codes as five digits: ZIP+4 loses its +4, and a code whose
-    leading zero was eaten by a numeric column (2134 for 02134) gets it back.
+    A city for comparison: letters folded as in names (Düsseldorf ->
+    dusseldorf, København -> kobenhavn, Łódź -> lodz), spaces collapsed.
 #}
-{% macro normalize_postal_code(column) -%}
-    {%- set digits = regexp_replace_all(column, '[^0-9]', '') -%}
-    case
-        when length({{ digits }}) in (5, 9) then left({{ digits }}, 5)
-        when length({{ digits }}) in (3, 4) then lpad({{ digits }}, 5, '0')
-    end
-{%- endmacro %}
-
-{% macro postal_code_issue(column) -%}
-    case
-        when nullif(trim({{ column }}), '') is null then null
-        when {{ normalize_postal_code(column) }} is null then 'invalid_postal_code'
-    end
+{% macro normalize_city(column) -%}
+    nullif(trim({{ regexp_replace_all(fold_letters(column), '\\s+', ' ') }}), '')
 {%- endmacro %}
 
 {#

@@ -1,8 +1,9 @@
 {#
     Person names for comparison. Titles (Mr., Dr.) go; suffixes (Jr., Sr.,
     III) are split off but kept in their own column, because a suffix is what
-    tells a father from his son. Then accents fold (José -> jose), case
-    lowers, punctuation goes and spaces collapse.
+    tells a father from his son. Then letters fold to plain Latin (José ->
+    jose, Groß -> gross, Søren -> soren: fold_letters), case lowers,
+    punctuation goes and spaces collapse.
 #}
 {% macro name_title(column) -%}
     nullif(regexp_extract(lower(trim({{ column }})), '^\s*(mr|mrs|ms|miss|mx|dr|prof)\.?\s+', 1), '')
@@ -19,7 +20,7 @@
             '[\s,]+(jr|sr|ii|iii|iv)\.?\s*$', ''
         )
     {%- endset -%}
-    {%- set folded = "replace(strip_accents(" ~ bare ~ "), '''', '')" -%}
+    {%- set folded = "replace(" ~ fold_letters(bare) ~ ", '''', '')" -%}
     case
         when {{ name_issue(column) }} is not null then null
         else nullif(trim({{ regexp_replace_all(regexp_replace_all(folded, '[^a-z]+', ' '), ' +', ' ') }}), '')

@@ -3,14 +3,18 @@
     shape whatever the source holds, so identity records of six systems union
     without per-source special cases. Arguments name the source's raw columns
     (the contract's usual names by default); a field passed as none, which
-    the source does not hold, becomes a typed null.
+    the source does not hold, becomes a typed null. Only e-commerce holds a
+    country: country_iso names a column with its country_code() (none
+    elsewhere); it tells the phone's numbering plan and the postal code's
+    country, and a state can tell the latter too.
 #}
 {% macro normalized_pii(
     email='email', phone='phone', first_name='first_name', last_name='last_name',
-    street_address='street_address', city='city', state='state', postal_code='postal_code'
+    street_address='street_address', city='city', state='state', postal_code='postal_code',
+    country_iso=none
 ) -%}
     {{ normalize_email(email) if email else 'cast(null as varchar)' }} as email_normalized,
-    {{ normalize_phone(phone) if phone else 'cast(null as varchar)' }} as phone_e164,
+    {{ normalize_phone(phone, country_iso) if phone else 'cast(null as varchar)' }} as phone_e164,
     {{ name_title(first_name) if first_name else 'cast(null as varchar)' }} as name_title,
     {{ normalize_name(first_name) if first_name else 'cast(null as varchar)' }}
         as first_name_normalized,
@@ -25,10 +29,10 @@
     {%- endif %} as name_suffix,
     {{ normalize_street(street_address) if street_address else 'cast(null as varchar)' }}
         as street_address_normalized,
-    {{ "nullif(lower(trim(" ~ city ~ ")), '')" if city else 'cast(null as varchar)' }}
+    {{ normalize_city(city) if city else 'cast(null as varchar)' }}
         as city_normalized,
     {{ "nullif(upper(trim(" ~ state ~ ")), '')" if state else 'cast(null as varchar)' }}
         as state_normalized,
-    {{ normalize_postal_code(postal_code) if postal_code else 'cast(null as varchar)' }}
+    {{ normalize_postal_code(postal_code, country_iso, state) if postal_code else 'cast(null as varchar)' }}
         as postal_code_normalized
 {%- endmacro %}

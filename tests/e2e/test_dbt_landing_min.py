@@ -16,7 +16,7 @@ import pytest
 from c360.contract import TABLES
 from c360.dbt import DbtError, run_dbt
 from c360.pipeline import AFTER_SCORING
-from c360.warehouse import WAREHOUSE_ENV, connect, load_landing
+from c360.warehouse import WAREHOUSE_ENV, connect, load_landing, register_functions
 from tests.warehouse_files import query as _query
 
 LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
@@ -63,6 +63,7 @@ def _rows(warehouse: Path, sql: str) -> list[tuple]:
     # Not read_only: dbt-duckdb keeps its in-process connection to the file open,
     # and DuckDB refuses a second one with a different configuration.
     with duckdb.connect(str(warehouse)) as con:
+        register_functions(con)  # stg_privacy__requests calls c360_phone_e164
         return con.execute(sql).fetchall()
 
 

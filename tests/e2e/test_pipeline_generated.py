@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -133,11 +134,12 @@ def test_a_deployment_with_two_sources_runs(generated: Path, tmp_path: Path) -> 
     assert result.staged_rows["stg_crm__contacts"] > 0
     assert result.staged_rows["stg_loyalty__members"] == 0
     assert result.staged_rows["stg_mobile_app__events"] == 0
-    # Too few comparable pairs to train a model: the run still resolves, by the
-    # rules alone, and says so.
-    assert result.trained is None
-    assert result.scoring.model_version == "none"
-    assert "deterministic rules only" in pipeline.format_run(result)
+    # Few comparable pairs: the model is still trained, from what pairs there
+    # are and documented defaults for the rest, and the run says which.
+    assert result.trained is not None
+    assert result.scoring.model_version == result.trained.version
+    assert "model: m of" in pipeline.format_run(result)
+    assert "deterministic rules only" not in pipeline.format_run(result)
     con = duckdb.connect(str(tmp_path / "two.duckdb"))
     try:
         xref, records = con.execute(
@@ -950,3 +952,247 @@ def test_a_model_trained_for_another_definition_is_retrained(
         con.close()
     assert current is not None and current.fits_the_code
     assert stale == 0
+
+
+# Life events and look-alikes, delivered on a day after the generated ones,
+# to a warehouse whose model was trained on the generated people. Each is
+# two records of one made-up person (or of two people, for the look-alikes),
+# with names no generated person has.
+_LIFE_EVENTS = {
+    "ecommerce_customers": [
+        # A married surname and a move, with the same email, first name and birth date.
+        {
+            "customer_account_id": "LE-E1",
+            "first_name": "Maren",
+            "last_name": "Quistgaard",
+            "email": "maren.q@example.org",
+            "date_of_birth": "1985-04-12",
+            "street_address": "14 Alder Way",
+            "city": "Springfield",
+            "state": "IL",
+            "postal_code": "62701",
+        },
+        # A nickname with a typo, and a typo in the surname: the same birth date and postcode.
+        {
+            "customer_account_id": "LE-E3",
+            "first_name": "Katherine",
+            "last_name": "Wojtowicz",
+            "email": "k.wojtowicz.90@example.net",
+            "date_of_birth": "1990-02-14",
+            "street_address": "301 Peachtree St",
+            "city": "Atlanta",
+            "state": "GA",
+            "postal_code": "30301",
+        },
+        # Twins: one surname, birth date and address, two first names.
+        {
+            "customer_account_id": "LE-E6",
+            "first_name": "Henrietta",
+            "last_name": "Oyelaran",
+            "email": "henrietta.oyelaran@example.com",
+            "date_of_birth": "2001-03-09",
+            "street_address": "6 Maple Dr",
+            "city": "Boise",
+            "state": "ID",
+            "postal_code": "83702",
+        },
+    ],
+    "loyalty_members": [
+        {
+            "loyalty_id": "LE-L1",
+            "first_name": "Maren",
+            "last_name": "Tollefsrud",
+            "email": "maren.q@example.org",
+            "date_of_birth": "1985-04-12",
+            "street_address": "92 Birch Rd",
+            "city": "Peoria",
+            "state": "IL",
+            "postal_code": "61602",
+        },
+        # A move with the same name, birth date and phone.
+        {
+            "loyalty_id": "LE-L2",
+            "first_name": "Osric",
+            "last_name": "Venhuizen",
+            "phone": "(217) 555-0143",
+            "date_of_birth": "1971-09-03",
+            "street_address": "77 Pine Ave",
+            "city": "Champaign",
+            "state": "IL",
+            "postal_code": "61820",
+        },
+        # First and last name swapped.
+        {
+            "loyalty_id": "LE-L4",
+            "first_name": "Ingrid",
+            "last_name": "Solvang",
+            "date_of_birth": "1979-11-30",
+            "street_address": "8 Elm Ct",
+            "city": "Madison",
+            "state": "WI",
+            "postal_code": "53703",
+        },
+        # A father's son: one name, one address and landline, 30 years apart.
+        {
+            "loyalty_id": "LE-L5",
+            "first_name": "Bartholomew",
+            "last_name": "Ekwueme Jr.",
+            "phone": "918-555-0190",
+            "date_of_birth": "1988-06-02",
+            "street_address": "31 Cedar Ln",
+            "city": "Tulsa",
+            "state": "OK",
+            "postal_code": "74103",
+        },
+        {
+            "loyalty_id": "LE-L6",
+            "first_name": "Philippa",
+            "last_name": "Oyelaran",
+            "email": "pip.oyelaran@example.com",
+            "date_of_birth": "2001-03-09",
+            "street_address": "6 Maple Dr",
+            "city": "Boise",
+            "state": "ID",
+            "postal_code": "83702",
+        },
+        # A household: one address and landline, two people.
+        {
+            "loyalty_id": "LE-L7",
+            "first_name": "Evangeline",
+            "last_name": "Fairweather",
+            "phone": "518-555-0111",
+            "date_of_birth": "1968-07-04",
+            "street_address": "2 Spruce St",
+            "city": "Albany",
+            "state": "NY",
+            "postal_code": "12207",
+        },
+    ],
+    "enrichment_profiles": [
+        {
+            "provider_record_id": "LE-N2",
+            "first_name": "Osric",
+            "last_name": "Venhuizen",
+            "phone": "217-555-0143",
+            "date_of_birth": "1971-09-03",
+            "street_address": "5 Oak St",
+            "city": "Decatur",
+            "state": "IL",
+            "postal_code": "62521",
+        },
+        {
+            "provider_record_id": "LE-N3",
+            "first_name": "Kahty",
+            "last_name": "Wojtowcz",
+            "date_of_birth": "1990-02-14",
+            "street_address": "301 Peachtree Street",
+            "city": "Atlanta",
+            "state": "GA",
+            "postal_code": "30301",
+        },
+        {
+            "provider_record_id": "LE-N4",
+            "first_name": "Solvang",
+            "last_name": "Ingrid",
+            "date_of_birth": "1979-11-30",
+            "street_address": "8 Elm Court",
+            "city": "Madison",
+            "state": "WI",
+            "postal_code": "53703",
+        },
+        {
+            "provider_record_id": "LE-N5",
+            "first_name": "Bartholomew",
+            "last_name": "Ekwueme",
+            "phone": "918-555-0190",
+            "date_of_birth": "1958-06-02",
+            "street_address": "31 Cedar Ln",
+            "city": "Tulsa",
+            "state": "OK",
+            "postal_code": "74103",
+        },
+        {
+            "provider_record_id": "LE-N7",
+            "first_name": "Cornelius",
+            "last_name": "Fairweather",
+            "phone": "518-555-0111",
+            "date_of_birth": "1966-01-20",
+            "street_address": "2 Spruce St",
+            "city": "Albany",
+            "state": "NY",
+            "postal_code": "12207",
+        },
+    ],
+}
+_ONE_PERSON = {
+    "married surname and a move, same email": (
+        "ecommerce_customers:LE-E1",
+        "loyalty_members:LE-L1",
+    ),
+    "a move, same name, birth date and phone": (
+        "loyalty_members:LE-L2",
+        "enrichment_profiles:LE-N2",
+    ),
+    "a nickname and a typo in each name": (
+        "ecommerce_customers:LE-E3",
+        "enrichment_profiles:LE-N3",
+    ),
+    "first and last name swapped": ("loyalty_members:LE-L4", "enrichment_profiles:LE-N4"),
+}
+_TWO_PEOPLE = {
+    "father and son": ("loyalty_members:LE-L5", "enrichment_profiles:LE-N5"),
+    "twins": ("ecommerce_customers:LE-E6", "loyalty_members:LE-L6"),
+    "household members": ("loyalty_members:LE-L7", "enrichment_profiles:LE-N7"),
+}
+
+
+def _deliver(landing: Path, day: str, rows_by_table: dict[str, list[dict]]) -> None:
+    import pyarrow as pa
+
+    from c360.generator.render import conform, with_op
+
+    extracted = int(dt.datetime.fromisoformat(f"{day}T06:00:00").timestamp() * 1_000_000)
+    for table, rows in rows_by_table.items():
+        columns = {name for row in rows for name in row}
+        data = {name: [row.get(name) for row in rows] for name in sorted(columns)}
+        for name in ("date_of_birth",):
+            if name in data:
+                data[name] = pa.array(
+                    [dt.date.fromisoformat(v) if v else None for v in data[name]], pa.date32()
+                )
+        stamped = {
+            "ecommerce_customers": ("created_at", "updated_at"),
+            "loyalty_members": ("enrolled_at", "updated_at"),
+            "enrichment_profiles": ("refreshed_at",),
+        }[table]
+        for name in stamped:
+            data[name] = pa.array([dt.datetime.fromisoformat(f"{day}T05:00:00")] * len(rows))
+        folder = landing / table / f"dt={day}"
+        folder.mkdir(parents=True)
+        pq.write_table(with_op(conform(table, data), "U", extracted), folder / "part-00000.parquet")
+
+
+def test_life_events_link_and_look_alikes_stay_apart(
+    generated: Path, warehouse, tmp_path: Path
+) -> None:
+    path, _ = warehouse
+    landing = tmp_path / "landing"
+    shutil.copytree(generated / "landing", landing)
+    last_day = max(p.name for p in (landing / "ecommerce_customers").iterdir())
+    day = (dt.date.fromisoformat(last_day.removeprefix("dt=")) + dt.timedelta(days=1)).isoformat()
+    _deliver(landing, day, _LIFE_EVENTS)
+    copy = copy_warehouse(path, tmp_path / "w.duckdb")
+
+    pipeline.run(landing, copy)
+
+    customer = dict(
+        _query(
+            copy,
+            "select source_table || ':' || source_record_id, customer_id "
+            "from marts.customer_source_xref where source_record_id like 'LE-%'",
+        )
+    )
+    assert len(customer) == sum(len(rows) for rows in _LIFE_EVENTS.values())
+    apart = [case for case, (a, b) in _ONE_PERSON.items() if customer[a] != customer[b]]
+    merged = [case for case, (a, b) in _TWO_PEOPLE.items() if customer[a] == customer[b]]
+    assert (apart, merged) == ([], [])

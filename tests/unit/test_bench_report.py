@@ -173,3 +173,84 @@ def test_baseline_on_a_tiny_landing(tiny_landing: Path, tmp_path: Path):
     assert set(seconds) == {"load", "train", "predict", "cluster", "total"}
     assert seconds["total"] >= seconds["train"]
     assert not (tmp_path / "work" / "baseline.duckdb").exists()
+
+
+def _quality(profile, *, pipeline=None, baseline=None, run_id="q1", customers=20_000):
+    return {
+        "benchmark": "quality",
+        "run_id": run_id,
+        "date": "2026-11-30",
+        "profile": profile,
+        "customers": customers,
+        "pipeline": pipeline
+        or {"precision": 0.99, "recall": 0.9, "f1": 0.942857, "records": 70_000},
+        "baseline": baseline or {"precision": 0.95, "recall": 0.6, "f1": 0.735484},
+    }
+
+
+def test_quality_table_by_profile():
+    rows = [
+        *_rows(),
+        _quality("hard", pipeline={"precision": 0.1, "recall": 0.1, "f1": 0.1}, run_id="q0"),
+        _quality("names_dob", pipeline={"error": "ValueError: no training block"}),
+        _quality(
+            "hard",
+            baseline={
+                "precision": 0.98,
+                "recall": 0.25,
+                "f1": 0.398374,
+                "columns_without_values": ["email", "phone"],
+                "em_blocks": ["first_name+last_name", "date_of_birth"],
+            },
+        ),
+        _quality("default"),
+    ]
+    text = section(rows, chart=None)
+    assert "#### Match quality by profile: pipeline vs plain Splink" in text
+    block = text.split("#### Match quality by profile")[1]
+    profiles = [line.split("|")[1].strip() for line in block.splitlines() if line.startswith("| `")]
+    assert profiles == ["`default`", "`hard`", "`names_dob`"]  # the generator's order
+    hard = _table_row(text, "`hard`", "#### Match quality")
+    # The later hard row wins over the earlier one.
+    assert hard[1:9] == [
+        "20,000",
+        "70,000",
+        "0.9900",
+        "0.9000",
+        "0.9429",
+        "0.9800",
+        "0.2500",
+        "0.3984",
+    ]
+    names_dob = _table_row(text, "`names_dob`", "#### Match quality")
+    assert names_dob[3:6] == ["failed", "", ""] and names_dob[6] == "0.9500"
+    assert "the pipeline failed: ValueError: no training block" in text
+    assert "no values for email, phone; the baseline's EM sessions blocked on " in text
+    assert text.endswith(END)
+    # Without any pipeline run, the quality table still shows.
+    alone = section([_quality("hard")], chart=None)
+    assert "No pipeline run" in alone and "`hard`" in alone
+
+
+@pytest.mark.slow
+def test_baseline_degrades_on_a_landing_without_contact_or_address(tmp_path: Path):
+    """The names_dob profile leaves email, phone and address empty: the
+    baseline drops their comparisons and still trains, predicts and scores."""
+    from c360.bench_baseline import run_baseline
+    from c360.generator.config import profile_config
+    from c360.generator.core import generate
+
+    out = tmp_path / "gen"
+    generate(profile_config("names_dob", customers=1500, seed=5), out, progress=False)
+    result = run_baseline(out / "landing", tmp_path / "work", out / "truth")
+    assert set(result["columns_without_values"]) == {
+        "email",
+        "phone",
+        "postal_code",
+        "city",
+        "street_address",
+    }
+    assert result["em_blocks"] == ["first_name+last_name", "date_of_birth"]
+    assert result["pairs"] > 0
+    assert result["accuracy"]["precision"] > 0.5 and 0 < result["accuracy"]["recall"] < 1
+    assert 0 < result["accuracy"]["f1"] < 1

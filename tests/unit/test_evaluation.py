@@ -82,6 +82,7 @@ def _oracle(links: list[Link], xref: list[Xref], negatives: list[Negative]) -> d
         "missing_from_xref": len(live - cluster_of.keys()),
         "xref_not_in_truth": len(cluster_of.keys() - truth.keys()),
         "xref_not_live_in_truth": len((cluster_of.keys() & truth.keys()) - live),
+        "erased_by_request": 0,
     }
 
     tp = fp = fn = 0
@@ -206,6 +207,7 @@ def test_one_false_merge_and_one_false_split(tmp_path: Path) -> None:
         "missing_from_xref": 0,
         "xref_not_in_truth": 0,
         "xref_not_live_in_truth": 0,
+        "erased_by_request": 0,
     }
     assert result["pairwise"] == {
         "precision": 0.5,
@@ -282,11 +284,42 @@ def test_non_live_records_are_not_scored(tmp_path: Path) -> None:
         "missing_from_xref": 1,
         "xref_not_in_truth": 1,
         "xref_not_live_in_truth": 1,
+        "erased_by_request": 0,
     }
     assert result["pairwise"]["precision"] == result["pairwise"]["recall"] == 1.0
     assert result["bcubed"]["f1"] == 1.0
     assert result["clusters"]["false_merges"]["clusters"] == 0
     assert result["hard_negatives"] == {}
+
+
+def test_records_erased_by_a_privacy_request_are_told_apart_from_missing_ones(tmp_path):
+    from c360.privacy import suppression_hash
+
+    links = [
+        ("crm", "a1", 1, True),
+        ("ecom", "a2", 1, True),
+        ("pos", "erased", 2, True),  # erased: the xref lacks it, the suppression list has it
+        ("pos", "lost", 3, True),  # lost: the xref lacks it, nothing explains why
+    ]
+    xref = [("crm", "a1", "A"), ("ecom", "a2", "A")]
+    warehouse, truth = _build(tmp_path, links, xref)
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema privacy")
+    con.execute(
+        "create table privacy.suppression_list (identifier_kind varchar, identifier_hash varchar)"
+    )
+    con.execute(
+        "insert into privacy.suppression_list values ('source_record', ?), ('email', ?)",
+        [suppression_hash("source_record", "pos|erased"), suppression_hash("email", "lost")],
+    )
+    con.close()
+
+    records = evaluate(warehouse, truth)["records"]
+
+    assert (records["erased_by_request"], records["missing_from_xref"]) == (1, 1)
+    assert "1 erased by privacy requests; 1 live missing from xref" in format_evaluation(
+        evaluate(warehouse, truth)
+    )
 
 
 def _random_case(seed: int) -> tuple[list[Link], list[Xref], list[Negative]]:
@@ -457,6 +490,8 @@ def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path
         (t, "c2", 3, True),
         (t, "d1", 4, True),
         (t, "d2", 4, True),
+        (t, "e1", 5, True),
+        (t, "e2", 5, True),  # shares nothing with e1
     ]
     xref = [(t, rid, f"cus_{rid}") for _, rid, _, live in links if live]
     warehouse, truth = _build(tmp_path, links, xref)
@@ -475,6 +510,8 @@ def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path
         ("c2", "4", "v", False),
         ("d1", "5", "z", False),
         ("d2", "6", "z", False),
+        ("e1", "7", "s", False),
+        ("e2", "8", "t", False),
     ]
     _insert(
         con,
@@ -504,14 +541,17 @@ def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path
         )
     finally:
         con.close()
-    # Person 1: a1~a2 (both rules), a1~a3 (the edge), a2~a3 (nothing); person 4: d1~d2 (name).
-    assert result["true_pairs"] == 4
-    assert result["pairs_completeness"] == 0.75
-    assert result["pairs_missed"] == 1
-    assert result["by_deterministic_edges"] == 0.25
-    assert result["by_blocking_rules"] == 0.5
+    # Person 1: a1~a2 (both rules), a1~a3 (the edge), a2~a3 (nothing); person 4: d1~d2
+    # (name); person 5: e1~e2 (nothing).
+    assert result["true_pairs"] == 5
+    assert result["pairs_completeness"] == 0.6
+    assert result["pairs_missed"] == 2
+    assert result["by_deterministic_edges"] == 0.2
+    assert result["by_blocking_rules"] == 0.4
     assert [(r["pairs"], r["pairs_no_other_rule_or_edge_reaches"]) for r in result["rules"]] == [
         (1, 0),
         (2, 1),
     ]
     assert result["full_scoring"] == {"records": 10, "comparisons": 25, "per_record": 2.5}
+    # a2~a3 is reached by no rule, but a2~a1~a3 chains it; nothing chains e1~e2.
+    assert result["reachable_through_other_records"] == 0.8

@@ -1,16 +1,21 @@
 -- Splink's scored pairs given a meaning: an auto-link band (accepted as
 -- edges), a review band (for a steward), and nothing below. Pairs the
 -- deterministic rules already link are left out: they are decided. A pair
--- whose records contradict each other (different first names, Jr. against
--- Sr., birth dates further apart than a typo), or that rests on a surname
--- and an address with a first name missing and no equal birth date, is
--- never auto-linked, however much else agrees: a household shares an
--- address, a surname and a phone.
+-- whose records show two people (different first names that no typo,
+-- nickname or swap explains, Jr. against Sr., two complete birth dates
+-- further apart than a typo, a suffix on one side without an equal birth
+-- date), or that agrees on what a household shares while the first name
+-- that could tell two members apart is missing or only alike (with no equal
+-- birth date), is never auto-linked, however much else agrees: a household
+-- shares an address, a surname and a phone. A missing value, a typo or a
+-- changed surname stops nothing by itself: the model weighs them.
 -- Incremental: a build recomputes the pairs of the records its changes reach
 -- (int_identity_changes), whose scores, records or deterministic edges may
 -- have changed, or every pair when scoring scored all of them; the pre-hook
--- deletes those pairs first. A change of the band thresholds needs a full
--- refresh.
+-- deletes those pairs first. The auto-link threshold is the model's own
+-- (int_auto_link_thresholds), fixed per model version, and a new model
+-- re-scores in full; a change of the review threshold or a pinned auto-link
+-- threshold needs a full refresh.
 -- depends_on: {{ ref('int_identity_changes') }}
 {%- set scored = adapter.get_relation(
     database=target.database, schema='matching', identifier='splink_match_pairs'
@@ -55,6 +60,12 @@ first_name_equivalents as (
 
 ),
 
+auto_link_thresholds as (
+
+    select * from {{ ref('int_auto_link_thresholds') }}
+
+),
+
 deterministic_edges as (
 
     select * from {{ ref('int_identity_edges__deterministic') }}
@@ -73,7 +84,41 @@ undecided as (
 
 ),
 
-checked as (
+-- A nickname with a typo (kahty for kathy, a form of katherine) is no other
+-- name: one edit from a name the nickname seed relates to the other's.
+nickname_typos as (
+
+    select distinct
+        undecided.record_key_a,
+        undecided.record_key_b
+    from undecided
+    inner join identity_records as record_a
+        on undecided.record_key_a = record_a.record_key
+    inner join identity_records as record_b
+        on undecided.record_key_b = record_b.record_key
+    inner join first_name_equivalents
+        on
+            record_b.first_name_normalized = first_name_equivalents.first_name_b
+            or record_a.first_name_normalized = first_name_equivalents.first_name_b
+    where
+        (
+            record_b.first_name_normalized = first_name_equivalents.first_name_b
+            and {{ one_edit_apart(
+                'first_name_equivalents.first_name_a', 'record_a.first_name_normalized'
+            ) }}
+        )
+        or (
+            record_a.first_name_normalized = first_name_equivalents.first_name_b
+            and {{ one_edit_apart(
+                'first_name_equivalents.first_name_a', 'record_b.first_name_normalized'
+            ) }}
+        )
+
+),
+
+-- Each check on its own, so that a pair carries the names of the checks that
+-- stopped it (for a steward) and evaluation can weigh each check's cost.
+checks as (
 
     select
         undecided.record_key_a,
@@ -81,19 +126,40 @@ checked as (
         undecided.match_weight,
         undecided.match_probability,
         undecided.model_version,
-        {{ records_conflict('record_a', 'record_b', 'first_name_equivalents') }}
-        or {{ first_name_unverified(
+        {%- if var('match_probability_auto_link') is none %}
+            auto_link_thresholds.auto_link_threshold,
+        {%- else %}
+            {{ var('match_probability_auto_link') }} as auto_link_threshold,
+        {%- endif %}
+        {{ first_name_conflict(
             'record_a.first_name_canonical', 'record_b.first_name_canonical',
-            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
-        ) }}
-        or {{ household_lookalike('record_a', 'record_b', 'first_name_equivalents') }}
-        -- Suffixes as the records' own keys tell them (name_suffix_inferred).
-        or {{ suffix_conflict('record_a.name_suffix_inferred', 'record_b.name_suffix_inferred') }}
-        or {{ suffix_uncertain(
+            'record_a.last_name_normalized', 'record_b.last_name_normalized',
+            '(first_name_equivalents.first_name_a is not null'
+            ~ ' or nickname_typos.record_key_a is not null)',
+            'record_a.first_name_normalized', 'record_b.first_name_normalized',
+        ) }} as has_first_name_conflict,
+        {{ dob_conflict(
+            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized'
+        ) }} as has_birth_date_conflict,
+        -- Suffixes as given, and as the records' own keys tell them
+        -- (name_suffix_inferred).
+        {{ suffix_conflict('record_a.name_suffix', 'record_b.name_suffix') }}
+        or {{ suffix_conflict(
+            'record_a.name_suffix_inferred', 'record_b.name_suffix_inferred'
+        ) }} as has_suffix_conflict,
+        {{ suffix_uncertain(
             'record_a.name_suffix_inferred', 'record_b.name_suffix_inferred',
             'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
-        ) }}
-            as is_contradicted
+        ) }} as is_suffix_uncertain,
+        {{ first_name_unverified(
+            'record_a.first_name_canonical', 'record_b.first_name_canonical',
+            'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
+        ) }} as is_first_name_unverified,
+        {{ household_lookalike(
+            'record_a', 'record_b',
+            '(first_name_equivalents.first_name_a is not null'
+            ~ ' or nickname_typos.record_key_a is not null)',
+        ) }} as is_household_lookalike
     from undecided
     inner join identity_records as record_a
         on undecided.record_key_a = record_a.record_key
@@ -103,6 +169,40 @@ checked as (
         on
             record_a.first_name_normalized = first_name_equivalents.first_name_a
             and record_b.first_name_normalized = first_name_equivalents.first_name_b
+    left join nickname_typos
+        on
+            undecided.record_key_a = nickname_typos.record_key_a
+            and undecided.record_key_b = nickname_typos.record_key_b
+    left join auto_link_thresholds
+        on undecided.model_version = auto_link_thresholds.model_version
+
+),
+
+checked as (
+
+    select
+        record_key_a,
+        record_key_b,
+        match_weight,
+        match_probability,
+        model_version,
+        auto_link_threshold,
+        has_first_name_conflict
+        or has_birth_date_conflict
+        or has_suffix_conflict
+        or is_suffix_uncertain
+        or is_first_name_unverified
+        or is_household_lookalike as is_contradicted,
+        nullif(concat_ws(
+            ',',
+            case when has_first_name_conflict then 'first_name_conflict' end,
+            case when has_birth_date_conflict then 'birth_date_conflict' end,
+            case when has_suffix_conflict then 'suffix_conflict' end,
+            case when is_suffix_uncertain then 'suffix_uncertain' end,
+            case when is_first_name_unverified then 'first_name_unverified' end,
+            case when is_household_lookalike then 'household_lookalike' end
+        ), '') as contradicted_by
+    from checks
 
 ),
 
@@ -114,10 +214,14 @@ final as (
         match_weight,
         match_probability,
         model_version,
+        auto_link_threshold,
         is_contradicted,
+        contradicted_by,
         case
+            -- A model with no threshold within the target links nothing
+            -- unattended: its pairs all go to review.
             when
-                match_probability >= {{ var('match_probability_auto_link') }}
+                match_probability >= auto_link_threshold
                 and not is_contradicted
                 then 'auto_link'
             else 'review'

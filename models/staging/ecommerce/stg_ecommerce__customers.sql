@@ -16,7 +16,9 @@ ranked as (
 
     select
         source.*,
-        {{ landing_recency_rank('customer_account_id') }} as recency_rank
+        {{ landing_recency_rank('customer_account_id') }} as recency_rank,
+        -- Once per row: the phone and postal code rules read it many times.
+        {{ country_code('country') }} as country_iso
     from source
 
 ),
@@ -38,7 +40,7 @@ final as (
         {{ safe_cast('marketing_opt_in', dbt.type_boolean()) }} as marketing_opt_in,
         {{ safe_cast('created_at', dbt.type_timestamp()) }} as created_at,
         {{ safe_cast('updated_at', dbt.type_timestamp()) }} as updated_at,
-        {{ normalized_pii() }},
+        {{ normalized_pii(country_iso='country_iso') }},
         {{ normalize_date_of_birth(safe_cast('date_of_birth', 'date')) }}
             as date_of_birth_normalized,
         {{ landing_metadata() }}

@@ -1,0 +1,127 @@
+-- The auto-link threshold of each Splink model, chosen from the model's own
+-- estimate of how many of the pairs it would link are false. Splink's match
+-- probability is the model's posterior that a pair is one person, so among
+-- the undecided pairs (those no deterministic rule links) scored at or above
+-- a threshold t, sum(1 - match_probability) is the number of false links the
+-- model expects, and that sum over the count its false-link rate. The
+-- threshold is the least candidate whose rate stays within
+-- var('auto_link_max_false_link_rate'). It is estimated once per model
+-- version, from the full scoring that follows training: a model's threshold
+-- does not drift from day to day. The estimate is as good as the model's
+-- calibration; `c360 evaluate` sets it beside the measured rate.
+{%- set scored = adapter.get_relation(
+    database=target.database, schema='matching', identifier='splink_match_pairs'
+) if execute else none %}
+{%- set candidates = [
+    0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995, 0.999
+] %}
+with
+
+scored_pairs as (
+
+    {%- if scored is none and execute %}
+        select
+            cast(null as varchar) as record_key_a,
+            cast(null as varchar) as record_key_b,
+            cast(null as double) as match_probability,
+            cast(null as varchar) as model_version
+        where false
+    {%- else %}
+        select * from {{ source('matching', 'splink_match_pairs') }}
+    {%- endif %}
+
+),
+
+deterministic_edges as (
+
+    select distinct
+        record_key_a,
+        record_key_b
+    from {{ ref('int_identity_edges__deterministic') }}
+
+),
+
+-- The models whose threshold is already chosen.
+estimated_models as (
+
+    {%- if is_incremental() %}
+        select model_version from {{ this }}
+    {%- else %}
+        select cast(null as varchar) as model_version
+        where false
+    {%- endif %}
+
+),
+
+candidate_thresholds as (
+
+    {% for threshold in candidates -%}
+        select {{ threshold }} as auto_link_threshold
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+undecided as (
+
+    select
+        scored_pairs.model_version,
+        scored_pairs.match_probability
+    from scored_pairs
+    left join deterministic_edges
+        on
+            scored_pairs.record_key_a = deterministic_edges.record_key_a
+            and scored_pairs.record_key_b = deterministic_edges.record_key_b
+    left join estimated_models
+        on scored_pairs.model_version = estimated_models.model_version
+    where
+        deterministic_edges.record_key_a is null
+        and scored_pairs.model_version is not null
+        and estimated_models.model_version is null
+
+),
+
+estimates as (
+
+    select
+        undecided.model_version,
+        candidate_thresholds.auto_link_threshold,
+        count(*) as pairs_at_or_above,
+        sum(1 - undecided.match_probability) as expected_false_links
+    from undecided
+    inner join candidate_thresholds
+        on undecided.match_probability >= candidate_thresholds.auto_link_threshold
+    group by undecided.model_version, candidate_thresholds.auto_link_threshold
+
+),
+
+within_target as (
+
+    select
+        model_version,
+        auto_link_threshold,
+        pairs_at_or_above,
+        expected_false_links / pairs_at_or_above as estimated_false_link_rate,
+        row_number() over (
+            partition by model_version order by auto_link_threshold
+        ) as rank_from_lowest
+    from estimates
+    where expected_false_links / pairs_at_or_above <= {{ var('auto_link_max_false_link_rate') }}
+
+),
+
+final as (
+
+    select
+        model_version,
+        auto_link_threshold,
+        estimated_false_link_rate,
+        pairs_at_or_above as estimated_on_pairs,
+        {{ var('auto_link_max_false_link_rate') }} as max_false_link_rate,
+        {{ run_date_literal() }} as estimated_on
+    from within_target
+    where rank_from_lowest = 1
+
+)
+
+select * from final
