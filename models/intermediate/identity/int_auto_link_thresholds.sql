@@ -7,8 +7,14 @@
 -- threshold is the least candidate whose rate stays within
 -- var('auto_link_max_false_link_rate'). It is estimated once per model
 -- version, from the full scoring that follows training: a model's threshold
--- does not drift from day to day. The estimate is as good as the model's
+-- does not drift from day to day. A new target rate estimates it again (the
+-- row is replaced by model version). The estimate is as good as the model's
 -- calibration; `c360 evaluate` sets it beside the measured rate.
+{{
+    config(
+        unique_key='model_version',
+    )
+}}
 {%- set scored = adapter.get_relation(
     database=target.database, schema='matching', identifier='splink_match_pairs'
 ) if execute else none %}
@@ -41,11 +47,12 @@ deterministic_edges as (
 
 ),
 
--- The models whose threshold is already chosen.
+-- The models whose threshold is already chosen, for today's target.
 estimated_models as (
 
     {%- if is_incremental() %}
         select model_version from {{ this }}
+        where max_false_link_rate = {{ var('auto_link_max_false_link_rate') }}
     {%- else %}
         select cast(null as varchar) as model_version
         where false
