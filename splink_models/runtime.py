@@ -507,6 +507,7 @@ def score(
                 match_probability,
                 '{model.version}' as model_version,
                 {rule_index} as blocking_rule_index,
+                {_first_name_records(con, scored, records)},
                 {", ".join(_weight_columns(con, scored))}
             from {scored}
             where match_probability >= {STORE_FLOOR}"""
@@ -553,8 +554,27 @@ def _create_empty_pairs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""create or replace table {PAIRS_TABLE} (
             record_key_a varchar, record_key_b varchar, match_weight double,
-            match_probability double, model_version varchar, blocking_rule_index varchar
+            match_probability double, model_version varchar, blocking_rule_index varchar,
+            first_name_records_a bigint, first_name_records_b bigint
         )"""
+    )
+
+
+def _first_name_records(con: duckdb.DuckDBPyConnection, scored: str, records: int) -> str:
+    """How many records hold each side's first name, from the term frequencies
+    scoring computed over all records: a name many records hold is a name,
+    one held once is more likely a typo (the household check reads this)."""
+    columns = {r[1] for r in con.execute(f"pragma table_info('{scored}')").fetchall()}
+    if not {"tf_first_name_normalized_l", "tf_first_name_normalized_r"} <= columns:
+        return "null::bigint as first_name_records_a, null::bigint as first_name_records_b"
+    left, right = (
+        f"cast(round(tf_first_name_normalized_{side} * {records}) as bigint)" for side in "lr"
+    )
+    return (
+        f"case when record_key_l < record_key_r then {left} else {right} end"
+        " as first_name_records_a, "
+        f"case when record_key_l < record_key_r then {right} else {left} end"
+        " as first_name_records_b"
     )
 
 

@@ -95,8 +95,10 @@
 
 {#
     Two records at one address whose first names are alike but not one name
-    (mark and mary, michael and micheal), with no equal birth date to vouch
-    for a typo: in a household that is as often two people as one typo.
+    (mark and mary), with no equal birth date to vouch for a typo: in a
+    household that is as often two people as one typo. The model's edges
+    add that each name is held by several records
+    (var('household_name_min_records')): micheal, held by one, is a typo.
 #}
 {% macro household_lookalike(a, b, are_equivalent) -%}
     (

@@ -34,7 +34,9 @@ scored_pairs as (
             cast(null as varchar) as record_key_b,
             cast(null as double) as match_weight,
             cast(null as double) as match_probability,
-            cast(null as varchar) as model_version
+            cast(null as varchar) as model_version,
+            cast(null as bigint) as first_name_records_a,
+            cast(null as bigint) as first_name_records_b
         where false
     {%- else %}
         select * from {{ source('matching', 'splink_match_pairs') }}
@@ -159,7 +161,13 @@ checks as (
             'record_a', 'record_b',
             '(first_name_equivalents.first_name_a is not null'
             ~ ' or nickname_typos.record_key_a is not null)',
-        ) }} as is_household_lookalike
+        ) }}
+        -- Two names, each held by several records: a typo is held by one.
+        and coalesce(
+            undecided.first_name_records_a >= {{ var('household_name_min_records') }}
+            and undecided.first_name_records_b >= {{ var('household_name_min_records') }},
+            false
+        ) as is_household_lookalike
     from undecided
     inner join identity_records as record_a
         on undecided.record_key_a = record_a.record_key
