@@ -86,35 +86,96 @@ undecided as (
 
 ),
 
--- A nickname with a typo (kahty for kathy, a form of katherine) is no other
--- name: one edit from a name the nickname seed relates to the other's.
-nickname_typos as (
+-- Each undecided pair with what its records share by name and household key.
+undecided_records as (
 
-    select distinct
+    select
         undecided.record_key_a,
-        undecided.record_key_b
+        undecided.record_key_b,
+        record_a.first_name_normalized as first_name_a,
+        record_b.first_name_normalized as first_name_b,
+        case
+            when record_a.address_token = record_b.address_token then record_a.address_token
+        end as shared_address_token,
+        case
+            when record_a.phone_token = record_b.phone_token then record_a.phone_token
+        end as shared_phone_token
     from undecided
     inner join identity_records as record_a
         on undecided.record_key_a = record_a.record_key
     inner join identity_records as record_b
         on undecided.record_key_b = record_b.record_key
+
+),
+
+-- A nickname with a typo (kahty for kathy, a form of katherine) is no other
+-- name: one edit from a name the nickname seed relates to the other's.
+nickname_typos as (
+
+    select distinct
+        undecided_records.record_key_a,
+        undecided_records.record_key_b
+    from undecided_records
     inner join first_name_equivalents
         on
-            record_b.first_name_normalized = first_name_equivalents.first_name_b
-            or record_a.first_name_normalized = first_name_equivalents.first_name_b
+            undecided_records.first_name_b = first_name_equivalents.first_name_b
+            or undecided_records.first_name_a = first_name_equivalents.first_name_b
     where
         (
-            record_b.first_name_normalized = first_name_equivalents.first_name_b
+            undecided_records.first_name_b = first_name_equivalents.first_name_b
             and {{ one_edit_apart(
-                'first_name_equivalents.first_name_a', 'record_a.first_name_normalized'
+                'first_name_equivalents.first_name_a', 'undecided_records.first_name_a'
             ) }}
         )
         or (
-            record_a.first_name_normalized = first_name_equivalents.first_name_b
+            undecided_records.first_name_a = first_name_equivalents.first_name_b
             and {{ one_edit_apart(
-                'first_name_equivalents.first_name_a', 'record_b.first_name_normalized'
+                'first_name_equivalents.first_name_a', 'undecided_records.first_name_b'
             ) }}
         )
+
+),
+
+-- How many first names all records at a shared address, or with a shared
+-- phone, give: one is a household of one, where a record without a first
+-- name cannot be anybody else.
+address_first_names as (
+
+    select
+        address_token,
+        count(distinct first_name_canonical) as first_names
+    from identity_records
+    where address_token in (select undecided_records.shared_address_token from undecided_records)
+    group by address_token
+
+),
+
+phone_first_names as (
+
+    select
+        phone_token,
+        count(distinct first_name_canonical) as first_names
+    from identity_records
+    where phone_token in (select undecided_records.shared_phone_token from undecided_records)
+    group by phone_token
+
+),
+
+households_of_one as (
+
+    select
+        undecided_records.record_key_a,
+        undecided_records.record_key_b
+    from undecided_records
+    left join address_first_names
+        on undecided_records.shared_address_token = address_first_names.address_token
+    left join phone_first_names
+        on undecided_records.shared_phone_token = phone_first_names.phone_token
+    where
+        coalesce(undecided_records.shared_address_token, undecided_records.shared_phone_token)
+        is not null
+        and coalesce(address_first_names.first_names, 1) <= 1
+        and coalesce(phone_first_names.first_names, 1) <= 1
 
 ),
 
@@ -156,7 +217,8 @@ checks as (
         {{ first_name_unverified(
             'record_a.first_name_canonical', 'record_b.first_name_canonical',
             'record_a.date_of_birth_normalized', 'record_b.date_of_birth_normalized',
-        ) }} as is_first_name_unverified,
+        ) }}
+        and households_of_one.record_key_a is null as is_first_name_unverified,
         {{ household_lookalike(
             'record_a', 'record_b',
             '(first_name_equivalents.first_name_a is not null'
@@ -181,6 +243,10 @@ checks as (
         on
             undecided.record_key_a = nickname_typos.record_key_a
             and undecided.record_key_b = nickname_typos.record_key_b
+    left join households_of_one
+        on
+            undecided.record_key_a = households_of_one.record_key_a
+            and undecided.record_key_b = households_of_one.record_key_b
     left join auto_link_thresholds
         on undecided.model_version = auto_link_thresholds.model_version
 
