@@ -577,55 +577,49 @@ def _auto_links(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, Any]:
     if not rows:
         return {}
     version, threshold, estimated, target = rows[0]
-    applied = con.execute(
-        f"select max(auto_link_threshold) from {PROBABILISTIC_EDGES} where model_version = ?",
-        [version],
-    ).fetchall()[0][0]
-    linked, expected_false, false_links = con.execute(
-        f"""select count(*), coalesce(sum(1 - edges.match_probability), 0),
-            count(*) filter (where truth_a.person_id <> truth_b.person_id)
+    # The model's pairs with the truth's verdict, joined once for every figure.
+    con.execute(
+        f"""create or replace temp table _eval_model_edges as
+        select edges.match_band, edges.match_probability, edges.auto_link_threshold,
+            edges.contradicted_by, truth_a.person_id = truth_b.person_id as is_true
         from {PROBABILISTIC_EDGES} as edges
         inner join read_parquet({_sql_string(links)}) as truth_a
             on edges.record_key_a = truth_a.source_table || ':' || truth_a.source_record_id
         inner join read_parquet({_sql_string(links)}) as truth_b
             on edges.record_key_b = truth_b.source_table || ':' || truth_b.source_record_id
-        where edges.match_band = 'auto_link' and edges.model_version = ?""",
+        where edges.model_version = ?""",
         [version],
+    )
+    applied, linked, expected_false, false_links = con.execute(
+        """select max(auto_link_threshold), count(*) filter (where match_band = 'auto_link'),
+            coalesce(sum(1 - match_probability) filter (where match_band = 'auto_link'), 0),
+            count(*) filter (where match_band = 'auto_link' and not is_true)
+        from _eval_model_edges"""
     ).fetchall()[0]
-    vetoes = (
-        [
-            {
-                "check": check,
-                "true_pairs": int(true_pairs),
-                "false_pairs": int(false_pairs),
-                "true_pairs_only_this_check": int(true_alone),
-                "false_pairs_only_this_check": int(false_alone),
-            }
-            for check, true_pairs, false_pairs, true_alone, false_alone in con.execute(
-                f"""with stopped as (
+    vetoes = [
+        {
+            "check": check,
+            "true_pairs": int(true_pairs),
+            "false_pairs": int(false_pairs),
+            "true_pairs_only_this_check": int(true_alone),
+            "false_pairs_only_this_check": int(false_alone),
+        }
+        for check, true_pairs, false_pairs, true_alone, false_alone in con.execute(
+            """with stopped as (
                 select
-                    unnest(string_split(edges.contradicted_by, ',')) as check_name,
-                    edges.contradicted_by not like '%,%' as is_alone,
-                    truth_a.person_id = truth_b.person_id as is_true
-                from {PROBABILISTIC_EDGES} as edges
-                inner join read_parquet({_sql_string(links)}) as truth_a
-                    on edges.record_key_a = truth_a.source_table || ':' || truth_a.source_record_id
-                inner join read_parquet({_sql_string(links)}) as truth_b
-                    on edges.record_key_b = truth_b.source_table || ':' || truth_b.source_record_id
-                where edges.model_version = ? and edges.contradicted_by is not null
-                  and edges.match_probability >= edges.auto_link_threshold
+                    unnest(string_split(contradicted_by, ',')) as check_name,
+                    contradicted_by not like '%,%' as is_alone,
+                    is_true
+                from _eval_model_edges
+                where contradicted_by is not null and match_probability >= auto_link_threshold
             )
             select check_name, count(*) filter (where is_true),
                 count(*) filter (where not is_true),
                 count(*) filter (where is_true and is_alone),
                 count(*) filter (where not is_true and is_alone)
-            from stopped group by check_name order by check_name""",
-                [version],
-            ).fetchall()
-        ]
-        if _has_column(con, PROBABILISTIC_EDGES, "contradicted_by")
-        else []
-    )
+            from stopped group by check_name order by check_name"""
+        ).fetchall()
+    ]
     return {
         "model_version": version,
         "threshold": float(threshold),
@@ -643,17 +637,6 @@ def _auto_links(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, Any]:
         # buys (false pairs), as edges; alone, the pairs no other check stopped.
         "contradiction_checks": vetoes,
     }
-
-
-def _has_column(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> bool:
-    schema, table = relation.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.columns "
-            "where table_schema = ? and table_name = ? and column_name = ?",
-            [schema, table, column],
-        ).fetchall()[0][0]
-    )
 
 
 def _ratio_or_zero(num: float, den: int) -> float:

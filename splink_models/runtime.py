@@ -206,7 +206,12 @@ def train(
     previous_level = em_logger.level
     em_logger.setLevel(logging.ERROR)
     try:
-        if _pairs_matching(con, identity.deterministic_rules_for_prior()):
+        # Each prior rule is a conjunction of equal columns: its pairs are
+        # counted by a group-by, not a self-join.
+        if any(
+            _pairs_in_block(con, tuple(column for _, _, column in rule))
+            for rule in identity.PRIOR_RULES
+        ):
             linker.training.estimate_probability_two_random_records_match(
                 identity.deterministic_rules_for_prior(), recall=prior_recall
             )
@@ -217,10 +222,9 @@ def train(
         for columns in sessions:
             linker.training.estimate_parameters_using_expectation_maximisation(block_on(*columns))
         estimated = _comparisons_with_m_estimates(linker)
+        with_data = _comparisons_with_data(con)
         for columns in identity.FALLBACK_TRAINING_BLOCKS:
-            lacking = (
-                _comparisons_with_data(con) - estimated - identity.comparisons_blocked_by(columns)
-            )
+            lacking = with_data - estimated - identity.comparisons_blocked_by(columns)
             if lacking and _pairs_in_block(con, columns) >= MIN_FALLBACK_TRAINING_PAIRS:
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     block_on(*columns)
@@ -242,7 +246,7 @@ def train(
         model,
         records=records,
         u_pairs=min(u_max_pairs, records * (records - 1) / 2),
-        with_data=_comparisons_with_data(con),
+        with_data=with_data,
     )
     # The linker's uid is random per run; leaving it out makes the version a
     # function of what was learned.
@@ -300,17 +304,6 @@ def _comparisons_with_data(con: duckdb.DuckDBPyConnection) -> set[str]:
         + f" from {_INPUT_TABLE}"
     ).fetchall()[0]
     return {name for name, n in zip(columns, counts, strict=True) if n >= 2}
-
-
-def _pairs_matching(con: duckdb.DuckDBPyConnection, rules: list[str]) -> int:
-    """Pairs any of the rules (SQL over l. and r.) matches, an upper bound by rule."""
-    total = 0
-    for rule in rules:
-        total += con.execute(
-            f"select count(*) from {_INPUT_TABLE} as l inner join {_INPUT_TABLE} as r "
-            f"on l.record_key < r.record_key and {rule}"
-        ).fetchall()[0][0]
-    return total
 
 
 def _implied_prior(
@@ -497,6 +490,9 @@ def score(
         # The index of the model's rule a pair came from, as a full scoring numbers it.
         rule_index = "match_key" if full else "cast(cast(match_key as integer) // 2 as varchar)"
         scored = predictions.physical_name
+        # Kept with each pair: each comparison's share of the match weight (mw_*,
+        # why it scored what it did) and its first names' term frequencies.
+        scored_columns = [r[1] for r in con.execute(f"pragma table_info('{scored}')").fetchall()]
         comparisons = con.execute(f"select count(*) from {scored}").fetchall()[0][0]
         con.execute(
             f"""create or replace temp table c360_scored_pairs as
@@ -507,8 +503,8 @@ def score(
                 match_probability,
                 '{model.version}' as model_version,
                 {rule_index} as blocking_rule_index,
-                {_first_name_records(con, scored, records)},
-                {", ".join(_weight_columns(con, scored))}
+                {_first_name_records(scored_columns, records)},
+                {", ".join(c for c in scored_columns if c.startswith("mw_"))}
             from {scored}
             where match_probability >= {STORE_FLOOR}"""
         )
@@ -560,12 +556,11 @@ def _create_empty_pairs(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _first_name_records(con: duckdb.DuckDBPyConnection, scored: str, records: int) -> str:
+def _first_name_records(scored_columns: list[str], records: int) -> str:
     """How many records hold each side's first name, from the term frequencies
     scoring computed over all records: a name many records hold is a name,
     one held once is more likely a typo (the household check reads this)."""
-    columns = {r[1] for r in con.execute(f"pragma table_info('{scored}')").fetchall()}
-    if not {"tf_first_name_normalized_l", "tf_first_name_normalized_r"} <= columns:
+    if not {"tf_first_name_normalized_l", "tf_first_name_normalized_r"} <= set(scored_columns):
         return "null::bigint as first_name_records_a, null::bigint as first_name_records_b"
     left, right = (
         f"cast(round(tf_first_name_normalized_{side} * {records}) as bigint)" for side in "lr"
@@ -596,9 +591,3 @@ def score_nothing(
     )
     con.execute("commit")
     return ScoringResult("none", records, 0, 0, 0, True)
-
-
-def _weight_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Each comparison's share of the match weight: why a pair scored what it did."""
-    cols = [r[1] for r in con.execute(f"pragma table_info('{table}')").fetchall()]
-    return [c for c in cols if c.startswith("mw_")]

@@ -15,9 +15,6 @@
         unique_key='model_version',
     )
 }}
-{%- set scored = adapter.get_relation(
-    database=target.database, schema='matching', identifier='splink_match_pairs'
-) if execute else none %}
 {%- set candidates = [
     0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995, 0.999
 ] %}
@@ -25,16 +22,7 @@ with
 
 scored_pairs as (
 
-    {%- if scored is none and execute %}
-        select
-            cast(null as varchar) as record_key_a,
-            cast(null as varchar) as record_key_b,
-            cast(null as double) as match_probability,
-            cast(null as varchar) as model_version
-        where false
-    {%- else %}
-        select * from {{ source('matching', 'splink_match_pairs') }}
-    {%- endif %}
+    {{ scored_pairs_select() }}
 
 ),
 

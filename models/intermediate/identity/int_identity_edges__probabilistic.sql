@@ -17,36 +17,17 @@
 -- re-scores in full; a change of the review threshold or a pinned auto-link
 -- threshold needs a full refresh.
 -- depends_on: {{ ref('int_identity_changes') }}
-{%- set scored = adapter.get_relation(
-    database=target.database, schema='matching', identifier='splink_match_pairs'
-) if execute else none %}
+{%- set changes_only = '' %}
+{%- if is_incremental() %}
+    {%- set changes_only = 'where ' ~ scored_in_full_this_run()
+        ~ reached_by_changes_only('record_key_a', keyword='or')
+        ~ reached_by_changes_only('record_key_b', keyword='or') %}
+{%- endif %}
 with
 
 scored_pairs as (
 
-    {%- if scored is none and execute %}
-        {%- do log(
-            'matching.splink_match_pairs does not exist yet: no probabilistic edges '
-            ~ '(run `c360 score`)', info=true
-        ) %}
-        select
-            cast(null as varchar) as record_key_a,
-            cast(null as varchar) as record_key_b,
-            cast(null as double) as match_weight,
-            cast(null as double) as match_probability,
-            cast(null as varchar) as model_version,
-            cast(null as bigint) as first_name_records_a,
-            cast(null as bigint) as first_name_records_b
-        where false
-    {%- else %}
-        select * from {{ source('matching', 'splink_match_pairs') }}
-        {%- if is_incremental() %}
-        where
-            {{ scored_in_full_this_run() }}
-            {{- reached_by_changes_only('record_key_a', keyword='or') }}
-            {{- reached_by_changes_only('record_key_b', keyword='or') }}
-        {%- endif %}
-    {%- endif %}
+    {{ scored_pairs_select(changes_only) }}
 
 ),
 
