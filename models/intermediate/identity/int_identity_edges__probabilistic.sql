@@ -93,27 +93,27 @@ undecided_records as (
 -- name: one edit from a name the nickname seed relates to the other's.
 nickname_typos as (
 
-    select distinct
+    -- Two equality joins, one for each side's name as the seed's form: an
+    -- `or` in the join condition could not be hashed.
+    select
         undecided_records.record_key_a,
         undecided_records.record_key_b
     from undecided_records
     inner join first_name_equivalents
-        on
-            undecided_records.first_name_b = first_name_equivalents.first_name_b
-            or undecided_records.first_name_a = first_name_equivalents.first_name_b
-    where
-        (
-            undecided_records.first_name_b = first_name_equivalents.first_name_b
-            and {{ one_edit_apart(
-                'first_name_equivalents.first_name_a', 'undecided_records.first_name_a'
-            ) }}
-        )
-        or (
-            undecided_records.first_name_a = first_name_equivalents.first_name_b
-            and {{ one_edit_apart(
-                'first_name_equivalents.first_name_a', 'undecided_records.first_name_b'
-            ) }}
-        )
+        on undecided_records.first_name_b = first_name_equivalents.first_name_b
+    where {{ one_edit_apart(
+        'first_name_equivalents.first_name_a', 'undecided_records.first_name_a'
+    ) }}
+    union
+    select
+        undecided_records.record_key_a,
+        undecided_records.record_key_b
+    from undecided_records
+    inner join first_name_equivalents
+        on undecided_records.first_name_a = first_name_equivalents.first_name_b
+    where {{ one_edit_apart(
+        'first_name_equivalents.first_name_a', 'undecided_records.first_name_b'
+    ) }}
 
 ),
 
