@@ -559,6 +559,11 @@ PROBABILISTIC_EDGES = "intermediate.int_identity_edges__probabilistic"
 AUTO_LINK_THRESHOLDS = "intermediate.int_auto_link_thresholds"
 
 
+def _probability(value: float | None) -> str:
+    """A threshold read off the pairs has all of a float's digits; six say it."""
+    return "none" if value is None else f"{value:.6g}"
+
+
 def _auto_links(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, Any]:
     """The current model's auto-link threshold and the false-link rate it
     expected there, beside the rate measured against the truth: of the pairs
@@ -792,8 +797,9 @@ def format_evaluation(result: dict[str, Any]) -> str:
     auto = result.get("auto_links")
     if auto:
         lines += [
-            f"auto-link threshold {auto['applied_threshold']} (the model's own, for at most "
-            f"{auto['target_false_link_rate']:.2%} of its links false: {auto['threshold']}); "
+            f"auto-link threshold {_probability(auto['applied_threshold'])} (the model's own, "
+            f"for at most {auto['target_false_link_rate']:.2%} of its links false: "
+            f"{_probability(auto['threshold'])}); "
             "of its "
             f"{auto['auto_links']:,} auto-links the model expects "
             f"{auto['expected_false_link_rate']:.4%} false, the truth shows "

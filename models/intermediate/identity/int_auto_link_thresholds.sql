@@ -4,9 +4,12 @@
 -- the undecided pairs (those no deterministic rule links) scored at or above
 -- a threshold t, sum(1 - match_probability) is the number of false links the
 -- model expects, and that sum over the count its false-link rate. The
--- threshold is the least candidate whose rate stays within
--- var('auto_link_max_false_link_rate'). It is estimated once per model
--- version, from the full scoring that follows training: a model's threshold
+-- threshold is the least match probability of an undecided pair (from the
+-- review threshold up) at which that rate, over the pairs at or above it,
+-- stays within var('auto_link_max_false_link_rate'). No grid of candidates:
+-- its steps left links on the table (one step went from 0.995 to 0.999,
+-- and on names and birth dates alone that halved recall). It is estimated
+-- once per model version, from the full scoring that follows training: a model's threshold
 -- does not drift from day to day. A new target rate estimates it again (the
 -- row is replaced by model version). The estimate is as good as the model's
 -- calibration; `c360 evaluate` sets it beside the measured rate.
@@ -15,9 +18,6 @@
         unique_key='model_version',
     )
 }}
-{%- set candidates = [
-    0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.995, 0.999
-] %}
 with
 
 scored_pairs as (
@@ -48,15 +48,6 @@ estimated_models as (
 
 ),
 
-candidate_thresholds as (
-
-    {% for threshold in candidates -%}
-        select {{ threshold }} as auto_link_threshold
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-
-),
-
 undecided as (
 
     select
@@ -73,20 +64,25 @@ undecided as (
         deterministic_edges.record_key_a is null
         and scored_pairs.model_version is not null
         and estimated_models.model_version is null
+        and scored_pairs.match_probability >= {{ var('match_probability_review') }}
 
 ),
 
+-- At each probability, the pairs at or above it (ties together, by the
+-- range frame) and the false links the model expects among them.
 estimates as (
 
-    select
-        undecided.model_version,
-        candidate_thresholds.auto_link_threshold,
-        count(*) as pairs_at_or_above,
-        sum(1 - undecided.match_probability) as expected_false_links
+    select distinct
+        model_version,
+        match_probability as auto_link_threshold,
+        count(*) over tail_from_threshold as pairs_at_or_above,
+        sum(1 - match_probability) over tail_from_threshold as expected_false_links
     from undecided
-    inner join candidate_thresholds
-        on undecided.match_probability >= candidate_thresholds.auto_link_threshold
-    group by undecided.model_version, candidate_thresholds.auto_link_threshold
+    window tail_from_threshold as (
+        partition by model_version
+        order by match_probability desc
+        range between unbounded preceding and current row
+    )
 
 ),
 
