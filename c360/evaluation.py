@@ -439,18 +439,37 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     return relation_exists(con, *relation.split("."))
 
 
+# What two records of one person can share beyond a first name: a block on
+# exact values reaches no pair that shares none of these (a first name alone
+# is no bounded block; it grows with the records). The surname's sound with
+# the birth year is the one fuzzy key that needs no exact value.
+SHARED_VALUE_COLUMNS = (
+    "last_name_normalized",
+    "date_of_birth_normalized",
+    "email_token",
+    "phone_token",
+    "postal_code_normalized",
+    "address_token",
+    "loyalty_id",
+    "surname_sound_birth_year_key",
+)
+
+
 def _blocking(
     con: duckdb.DuckDBPyConnection,
     links: Path,
     rules: list[str] | None = None,
     records: str | None = None,
+    shared_value_columns: tuple[str, ...] = SHARED_VALUE_COLUMNS,
 ) -> dict[str, Any]:
     """Pairs completeness: of the true pairs among identifiable records (live in
     the truth and in the xref, not anonymous), the share a deterministic edge
     links or a prediction blocking rule puts in front of the model, each rule's
     share, and the comparisons per record of the last full scoring. A pair
     neither reaches can still join one customer through others, but nothing
-    ever weighed its own evidence."""
+    ever weighed its own evidence. Beside it, the share of true pairs whose
+    records share any value beyond a first name: the most that blocking on
+    values can reach on this data."""
     if not (_relation_exists(con, IDENTITY_RECORDS) and _relation_exists(con, DETERMINISTIC_EDGES)):
         return {}
     if rules is None:
@@ -501,6 +520,21 @@ def _blocking(
             on l.person_id = r.person_id and l.record_key < r.record_key
         """
     )
+    held = {row[0] for row in con.execute("describe _eval_identifiable").fetchall()}
+    shares_a_value = (
+        " or ".join(
+            f"coalesce(l.{column} = r.{column}, false)"
+            for column in shared_value_columns
+            if column in held
+        )
+        or "false"
+    )
+    (sharing,) = con.execute(
+        f"""select count(*) from _eval_identifiable as l
+        inner join _eval_identifiable as r
+            on l.person_id = r.person_id and l.record_key < r.record_key
+        where {shares_a_value}"""
+    ).fetchall()[0]
     any_rule = " or ".join(f"rule_{i}" for i in range(len(rules))) or "false"
     # How many of the edge and the rules reach a pair: 1 means only one does.
     reached_by = " + ".join(
@@ -542,6 +576,7 @@ def _blocking(
         # The ceiling blocking leaves to clustering: true pairs a chain of
         # reached pairs of the same person connects.
         "reachable_through_other_records": _ratio(reachable, int(true_pairs)),
+        "sharing_a_value_beyond_first_name": _ratio(int(sharing), int(true_pairs)),
         "rules": [
             {
                 "rule": rule,
@@ -787,7 +822,9 @@ def format_evaluation(result: dict[str, Any]) -> str:
             f"deterministic edges {blocking['by_deterministic_edges']:.4f}, "
             f"blocking rules {blocking['by_blocking_rules']:.4f}; "
             f"{blocking['reachable_through_other_records']:.4f} reachable through other records "
-            "of the person"
+            "of the person; "
+            f"{blocking['sharing_a_value_beyond_first_name']:.4f} share a value beyond a first "
+            "name (no block on values reaches the rest)"
             + (
                 f"; {scoring['per_record']:,} comparisons per record in the last full scoring"
                 if scoring

@@ -537,7 +537,10 @@ def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path
     )
     try:
         result = _blocking(
-            con, truth / "person_links.parquet", ["l.zip = r.zip", "l.name = r.name"]
+            con,
+            truth / "person_links.parquet",
+            ["l.zip = r.zip", "l.name = r.name"],
+            shared_value_columns=("zip",),
         )
     finally:
         con.close()
@@ -555,3 +558,6 @@ def test_pairs_completeness_counts_true_pairs_an_edge_or_a_rule_reaches(tmp_path
     assert result["full_scoring"] == {"records": 10, "comparisons": 25, "per_record": 2.5}
     # a2~a3 is reached by no rule, but a2~a1~a3 chains it; nothing chains e1~e2.
     assert result["reachable_through_other_records"] == 0.8
+    # Only a1~a2 share a zip: the name, standing in for a first name here, is no value
+    # blocking on values could use.
+    assert result["sharing_a_value_beyond_first_name"] == 0.2
