@@ -8,11 +8,12 @@
 -- review threshold up) at which that rate, over the pairs at or above it,
 -- stays within var('auto_link_max_false_link_rate'). No grid of candidates:
 -- its steps left links on the table (one step went from 0.995 to 0.999,
--- and on names and birth dates alone that halved recall). It is estimated
--- once per model version, from the full scoring that follows training: a model's threshold
--- does not drift from day to day. A new target rate estimates it again (the
--- row is replaced by model version). The estimate is as good as the model's
--- calibration; `c360 evaluate` sets it beside the measured rate.
+-- and on names and birth dates alone that cost a third of the recall).
+-- It is estimated once per model version, from the full scoring that
+-- follows training: a model's threshold does not drift from day to day.
+-- A new target rate estimates it again (the row is replaced by model
+-- version). The estimate is as good as the model's calibration;
+-- `c360 evaluate` sets it beside the measured rate.
 {{
     config(
         unique_key='model_version',
