@@ -448,36 +448,22 @@ class ChunkRun(ChunkSimulator):
     def _true_places(self) -> dict[str, pa.Array]:
         """Each person's clean address, as their country writes it."""
         p, pools = self.p, self.pools
-        street = (
-            [
-                _street_line(pools, *(int(x) for x in row), 0, 0)
-                for row in zip(
-                    p["street_no"],
-                    p["direction"],
-                    p["street"],
-                    p["sfx"],
-                    p["unit"],
-                    p["unit_letter"],
-                    strict=True,
-                )
-            ]
-            if not (p["country"] > 0).any()
-            else [
-                street_line(pools.intl, int(c), int(no), int(s), int(u), 0, 0)
-                if c
-                else _street_line(pools, int(no), int(d), int(s), int(f), int(u), int(ul), 0, 0)
-                for c, no, d, s, f, u, ul in zip(
-                    p["country"],
-                    p["street_no"],
-                    p["direction"],
-                    p["street"],
-                    p["sfx"],
-                    p["unit"],
-                    p["unit_letter"],
-                    strict=True,
-                )
-            ]
-        )
+        # A country of 0 is the US; the others have their own street styles.
+        street = [
+            street_line(pools.intl, int(c), int(no), int(s), int(u), 0, 0)
+            if c
+            else _street_line(pools, int(no), int(d), int(s), int(f), int(u), int(ul), 0, 0)
+            for c, no, d, s, f, u, ul in zip(
+                p["country"],
+                p["street_no"],
+                p["direction"],
+                p["street"],
+                p["sfx"],
+                p["unit"],
+                p["unit_letter"],
+                strict=True,
+            )
+        ]
         abroad = p["country"] > 0
         city = np.where(abroad, 0, p["city"])
         city_abroad = np.where(abroad, p["city"], 0)
