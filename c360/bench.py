@@ -344,12 +344,10 @@ def bench_privacy(warehouse: Path, erasures: int = 20) -> dict:
     import resource
     import time
 
-    import duckdb
-
     from c360 import pipeline, privacy
+    from c360 import warehouse as warehouse_state
 
-    # Not read-only: the in-process dbt run of the pipeline may still hold the file.
-    con = duckdb.connect(str(warehouse))
+    con = warehouse_state.connect_for_reading(warehouse)
     try:
         customers = [
             r[0]

@@ -34,9 +34,9 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
+from c360 import warehouse
 from c360.contract import IDENTITY_TABLES, OP_COLUMN
+from c360.engine import duckdb as engine
 
 # The one input table: unique_id = source_table || ':' || key.
 COLUMNS = (
@@ -158,7 +158,7 @@ def settings(present: set[str] | None = None):
     )
 
 
-def present_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+def present_columns(con: engine.Connection) -> set[str]:
     """The COLUMNS that hold a value in at least one record."""
     counts = con.execute(
         f"select {', '.join(f'count({c})' for c in COLUMNS)} from {INPUT_TABLE}"
@@ -166,7 +166,7 @@ def present_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {c for c, n in zip(COLUMNS, counts, strict=True) if n}
 
 
-def _accuracy(con: duckdb.DuckDBPyConnection, clusters: str, truth: Path) -> dict:
+def _accuracy(con: engine.Connection, clusters: str, truth: Path) -> dict:
     """Pairwise precision and recall of the clusters against the truth, from
     (cluster, person) cell counts as `c360 evaluate` computes them; and of the
     predicted pairs themselves."""
@@ -206,7 +206,7 @@ def _accuracy(con: duckdb.DuckDBPyConnection, clusters: str, truth: Path) -> dic
     }
 
 
-def _pair_accuracy(con: duckdb.DuckDBPyConnection, predictions: str) -> dict:
+def _pair_accuracy(con: engine.Connection, predictions: str) -> dict:
     tp, pairs = con.execute(
         f"""select count(*) filter (where tl.person_id = tr.person_id), count(*)
         from {predictions} p
@@ -231,7 +231,7 @@ def run_baseline(
     is timed apart and not in the total. With `truth` (a folder holding
     person_links.parquet), pairwise precision and recall of the clusters are
     added, and the precision of the predicted pairs."""
-    from splink import DuckDBAPI, Linker, block_on
+    from splink import Linker, block_on
 
     landing, work_dir = Path(landing), Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -246,7 +246,7 @@ def run_baseline(
         seconds[step] = round(now - clock, 1)
         clock = now
 
-    con = duckdb.connect(str(db_file))
+    con = warehouse.connect(db_file)
     try:
         con.execute(f"create table {INPUT_TABLE} as {input_sql(landing)}")
         records = con.execute(f"select count(*) from {INPUT_TABLE}").fetchall()[0][0]
@@ -255,7 +255,7 @@ def run_baseline(
         present = present_columns(con)
         if not {"first_name", "last_name"} <= present:
             raise ValueError("the baseline needs first and last names in the landing zone")
-        db_api = DuckDBAPI(connection=con)
+        db_api = engine.splink_api(con)
         linker = Linker(db_api.register(INPUT_TABLE), settings(present), log_level=logging.WARNING)
 
         comparisons, count_seconds = None, 0.0

@@ -25,8 +25,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import duckdb
-
+from c360 import warehouse
+from c360.engine import duckdb as engine
 from c360.evaluation import IDENTITY_RECORDS, XREF, _sql_string
 
 SCORED_PAIRS = "matching.splink_match_pairs"
@@ -46,7 +46,7 @@ EVIDENCE_COLUMNS = {
 }
 
 
-def recall_ceiling(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, float | int]:
+def recall_ceiling(con: engine.Connection, links: Path) -> dict[str, float | int]:
     con.execute(
         f"""create or replace temp table _ceiling_records as
         select records.*, xref.customer_id, truth.person_id
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", type=Path, required=True)
     parser.add_argument("--truth", type=Path, required=True)
     args = parser.parse_args(argv)
-    con = duckdb.connect(str(args.warehouse), read_only=True)
+    con = warehouse.connect_for_reading(args.warehouse)
     try:
         figures = recall_ceiling(con, args.truth / "person_links.parquet")
     finally:

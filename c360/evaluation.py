@@ -24,9 +24,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from c360.warehouse import relation_exists
+from c360.engine import duckdb as engine
+from c360.warehouse import connect_for_reading, relation_exists
 
 XREF_SCHEMA = "marts"
 XREF_TABLE = "customer_source_xref"
@@ -58,7 +57,7 @@ def _sql_string(value: str | os.PathLike) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _check_xref(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+def _check_xref(con: engine.Connection, warehouse: Path) -> None:
     columns = {
         row[0]
         for row in con.execute(
@@ -91,7 +90,7 @@ def _check_xref(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
         raise ValueError(f"{XREF}: {null_customers:,} row(s) with a null customer_id")
 
 
-def _records(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
+def _records(con: engine.Connection, links: Path) -> dict[str, int]:
     row = con.execute(
         """
         select
@@ -122,7 +121,7 @@ def _records(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
     return records
 
 
-def _erased_by_request(con: duckdb.DuckDBPyConnection, links: Path) -> int:
+def _erased_by_request(con: engine.Connection, links: Path) -> int:
     """Live truth records absent from the xref whose suppression entry (the
     keyed hash privacy keeps of every erased record) is on the list."""
     if not relation_exists(con, "privacy", "suppression_list"):
@@ -191,7 +190,7 @@ class _Pairs:
 
 
 def _scores(
-    con: duckdb.DuckDBPyConnection, scored: int, pairs: _Pairs, cells: str = "_eval_cp"
+    con: engine.Connection, scored: int, pairs: _Pairs, cells: str = "_eval_cp"
 ) -> tuple[dict, dict, dict, list[dict[str, Any]]]:
     tp, *tp_by = con.execute(
         f"select coalesce(sum(n * (n - 1) // 2), 0){pairs.products()} from {cells}"
@@ -277,7 +276,7 @@ def _scores(
     return pairwise, bcubed, cluster_stats, by_source_pair
 
 
-def _hard_negatives(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, dict[str, int]]:
+def _hard_negatives(con: engine.Connection, path: Path) -> dict[str, dict[str, int]]:
     con.execute(
         f"""
         create temp table _eval_hn as
@@ -333,12 +332,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse not found: {warehouse}")
 
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.ConnectionException:
-        # This process already holds the file open for writing (dbt ran in it,
-        # as in `c360 demo`); DuckDB allows one configuration per file.
-        con = duckdb.connect(str(warehouse))
+    con = connect_for_reading(warehouse)
     try:
         _check_xref(con, warehouse)
         # Records that carry no identifying attribute at all (an app install
@@ -435,7 +429,7 @@ DETERMINISTIC_EDGES = "intermediate.int_identity_edges__deterministic"
 SCORING_RUNS = "matching.splink_scoring_runs"
 
 
-def _relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+def _relation_exists(con: engine.Connection, relation: str) -> bool:
     return relation_exists(con, *relation.split("."))
 
 
@@ -456,7 +450,7 @@ SHARED_VALUE_COLUMNS = (
 
 
 def _blocking(
-    con: duckdb.DuckDBPyConnection,
+    con: engine.Connection,
     links: Path,
     rules: list[str] | None = None,
     records: str | None = None,
@@ -479,7 +473,7 @@ def _blocking(
 
         rules = [
             (CustomRule(rule) if isinstance(rule, str) else rule)
-            .get_blocking_rule("duckdb")
+            .get_blocking_rule(engine.SQL_DIALECT)
             .blocking_rule_sql
             for rule in prediction_blocking_rules()
         ]
@@ -599,7 +593,7 @@ def _probability(value: float | None) -> str:
     return "none" if value is None else f"{value:.6g}"
 
 
-def _auto_links(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, Any]:
+def _auto_links(con: engine.Connection, links: Path) -> dict[str, Any]:
     """The current model's auto-link threshold and the false-link rate it
     expected there, beside the rate measured against the truth: of the pairs
     the model auto-linked, the share whose records are two people."""
@@ -683,7 +677,7 @@ def _ratio_or_zero(num: float, den: int) -> float:
     return 0.0 if den == 0 else float(num) / den
 
 
-def _reachable_true_pairs(con: duckdb.DuckDBPyConnection, reached: str) -> int:
+def _reachable_true_pairs(con: engine.Connection, reached: str) -> int:
     """True pairs whose records a chain of reached true pairs connects: the
     components of each person's records under the reached pairs, by
     propagating the least record key until nothing changes."""
@@ -726,7 +720,7 @@ def _reachable_true_pairs(con: duckdb.DuckDBPyConnection, reached: str) -> int:
     )
 
 
-def _lifecycle(con: duckdb.DuckDBPyConnection, links: Path) -> dict[str, int]:
+def _lifecycle(con: engine.Connection, links: Path) -> dict[str, int]:
     """Merge and split events against the truth: a merge is true when the ids it
     joined held records of one person; a split is true when its parts now hold
     different people (by each part's most common person)."""

@@ -8,8 +8,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from c360 import privacy, warehouse
+from c360 import privacy, tokenization, warehouse
 from c360.dbt import project_dir, run_dbt
+from c360.engine import duckdb as engine
 from c360.progress import Log, Progress
 from splink_models import runtime
 
@@ -83,6 +84,14 @@ class RunResult:
         return self.days[-1].scoring if self.days else None
 
 
+def prepare_warehouse(con) -> None:
+    """The tables Python owns, before anything reads them: raw and the run logs,
+    and the privacy intake's state, which dbt reads as a source (it exists
+    before the first build even when no request ever came)."""
+    warehouse.ensure_raw_tables(con)
+    privacy.ensure_tables(con)
+
+
 def load(
     landing: str | os.PathLike,
     warehouse_file: str | os.PathLike | None = None,
@@ -94,6 +103,7 @@ def load(
     rows and rows per second as it goes (c360/progress.py)."""
     con = warehouse.connect(warehouse_file)
     try:
+        prepare_warehouse(con)
         with Progress("load", unit="rows", log=log) as progress:
             return warehouse.load_landing(
                 con,
@@ -111,6 +121,7 @@ def pending_run_dates(
 ) -> list[dt.date]:
     con = warehouse.connect(warehouse_file)
     try:
+        prepare_warehouse(con)
         return warehouse.pending_run_dates(con, landing)
     finally:
         con.close()
@@ -134,16 +145,9 @@ def row_counts(schema: str, warehouse_file: str | os.PathLike | None = None) -> 
     model; marts: what was published)."""
     con = warehouse.connect(warehouse_file)
     try:
-        names = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = ? order by table_name",
-                [schema],
-            ).fetchall()
-        ]
         return {
-            n: con.execute(f"select count(*) from {schema}.{n}").fetchall()[0][0] for n in names
+            name: engine.scalar(con, f"select count(*) from {schema}.{name}")
+            for name in engine.relation_names(con, schema)
         }
     finally:
         con.close()
@@ -378,8 +382,8 @@ def _stderr(line: str) -> None:
 def last_run_date(warehouse_file: str | os.PathLike | None = None) -> dt.date | None:
     con = warehouse.connect(warehouse_file)
     try:
-        warehouse.ensure_raw_tables(con)
-        return con.execute(f"select max(run_date) from {warehouse.RUN_LOG}").fetchall()[0][0]
+        prepare_warehouse(con)
+        return engine.scalar(con, f"select max(run_date) from {warehouse.RUN_LOG}")
     finally:
         con.close()
 
@@ -403,6 +407,31 @@ def rebuild(
     return build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
 
 
+def rotate_tokenization_key(
+    new_key: bytes, warehouse_file: str | os.PathLike | None = None, *, rebuild: bool = True
+) -> privacy.RotationResult:
+    """Key rotation (docs/privacy.md, "Keys"): re-tokenize the snapshot history,
+    then build the last run date again under the new key, which re-tokenizes
+    everything else from the vault's values; finally count the old tokens left
+    anywhere (none, or the rotation failed). With rebuild=False the next daily
+    run does the rebuild, under the new key it must then be given. Links are
+    by record and customer id, never by token, so no link changes; the
+    rebuild scores every record once more, since the tokens are among the
+    features the model reads.
+
+    The new key is in use for the rebuild only, and not through the
+    environment: after it, finished or failed, the process tokenizes with the
+    key it had."""
+    result, old_tokens = privacy.prepare_key_rotation(
+        new_key, tokenization.tokenization_key(), warehouse_file
+    )
+    if rebuild:
+        with tokenization.key_in_use(new_key):
+            rebuild(warehouse_file, quiet=True)
+        result.old_tokens_left = privacy.old_tokens_left(warehouse_file, old_tokens)
+    return result
+
+
 def full_refresh_requested(warehouse_file: str | os.PathLike | None = None) -> bool:
     """Whether the next run date must rebuild from raw (a key rotation asked for it)."""
     con = warehouse.connect(warehouse_file)
@@ -422,7 +451,7 @@ def finish_day(
     con = warehouse.connect(warehouse_file)
     try:
         warehouse.record_run(con, run_date, full_refresh=full_refresh)
-        warehouse.checkpoint(con)
+        engine.checkpoint(con)
         return run_metrics(con, run_date)
     finally:
         con.close()

@@ -18,10 +18,13 @@ printed: fine for a demo, never for real data.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 KEY_ENV = "C360_TOKENIZATION_KEY"
@@ -52,8 +55,35 @@ def secret_key(env: str, file_env: str, development_default: str) -> bytes:
     return development_default.encode()
 
 
+# The key a key rotation builds under, for as long as it builds: dbt's
+# connections (c360.engine.duckdb_dbt_plugin) ask for the key on threads of
+# their own, so it is process state, set and restored by `key_in_use` alone.
+_key_in_use: bytes | None = None
+_key_lock = threading.Lock()
+
+
 def tokenization_key() -> bytes:
+    """The key tokens are computed with: the one `key_in_use` holds, else the
+    environment's."""
+    held = _key_in_use
+    if held is not None:
+        return held
     return secret_key(KEY_ENV, KEY_FILE_ENV, DEVELOPMENT_KEY)
+
+
+@contextlib.contextmanager
+def key_in_use(key: bytes) -> Iterator[None]:
+    """Tokenize with `key` inside the block; the previous key again after it,
+    whether the block finished or failed, so a failed rotation never leaves
+    the new key half in use. The environment is never changed."""
+    global _key_in_use
+    with _key_lock:
+        previous, _key_in_use = _key_in_use, key
+    try:
+        yield
+    finally:
+        with _key_lock:
+            _key_in_use = previous
 
 
 # HMAC-SHA-256 (RFC 2104) is two plain SHA-256 passes over the key XOR-ed

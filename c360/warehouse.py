@@ -1,8 +1,8 @@
-"""The engine seam: everything that knows the warehouse is DuckDB.
+"""The warehouse's own state and the loader: landing zone -> raw tables.
 
-The rest of the pipeline asks this module for a connection and for the landing
-zone to be loaded into raw tables. A Spark deployment replaces this module
-(reading the same landing layout into the same raw tables), not the pipeline.
+Everything that knows the engine is behind c360.engine (DuckDB today); this
+module holds what any engine's warehouse holds: the raw tables, the load
+and run logs, and which run dates are pending.
 
 Raw tables are append-only: one row per delivered landing row, every contract
 column kept as the text that arrived (casting, and quarantining what does not
@@ -22,9 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from c360.contract import TABLES, LandingTable
+from c360.engine import duckdb as engine
 
 RAW_SCHEMA = "raw"
 LOAD_LOG = f"{RAW_SCHEMA}._landing_load_log"
@@ -54,72 +53,28 @@ DEFAULT_MEMORY_LIMIT = "12GB"
 TEMP_DIRECTORY_ENV = "C360_DUCKDB_TEMP_DIRECTORY"
 
 
-def checkpoint(con) -> None:
-    """Write what a run date committed from the write-ahead log into the
-    database file before the date counts as finished: the day's measured
-    cost includes it, rather than the next process's first connection."""
-    con.execute("checkpoint")
+checkpoint = engine.checkpoint
+relation_exists = engine.relation_exists
 
 
-def relation_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
-    )
-
-
-def connect(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
+def connect(path: str | os.PathLike | None = None) -> engine.Connection:
+    """A connection to the warehouse (the argument, else $C360_WAREHOUSE, else
+    the default)."""
     target = warehouse_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(target))
-    con.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT])
-    con.execute(
-        "set temp_directory = ?",
-        [os.environ.get(TEMP_DIRECTORY_ENV) or f"{target}.tmp"],
-    )
-    register_functions(con)
-    return con
-
-
-def register_functions(con: duckdb.DuckDBPyConnection) -> None:
-    """The project's SQL functions that SQL cannot express, on this connection
-    (and the cursors it hands out). A model or view calling one is readable
-    only through a connection that has them: this module's, or dbt's
-    (c360.dbt_plugin)."""
-    from duckdb import sqltypes
-
-    from c360 import phones
-
-    # Connections of one process to one file share a database instance, and
-    # a function registered by one is there for all: register it once.
-    registered = con.execute(
-        "select count(*) from duckdb_functions() where function_name = ?", [phones.SQL_FUNCTION]
-    ).fetchall()[0][0]
-    if registered:
-        return
-    con.create_function(
-        phones.SQL_FUNCTION,
-        phones.e164_arrow,
-        [sqltypes.VARCHAR, sqltypes.VARCHAR],
-        sqltypes.VARCHAR,
-        type="arrow",
-        # An invalid number is null: DEFAULT handling would reject the UDF's nulls.
-        null_handling="special",
-        side_effects=False,
+    return engine.connect(
+        target,
+        memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
+        temp_directory=os.environ.get(TEMP_DIRECTORY_ENV) or None,
     )
 
 
-def bind_hmac_pads(con: duckdb.DuckDBPyConnection, pads: str, key: bytes) -> None:
-    """Bind a key's HMAC pads to this connection's session variables
-    `<pads>_ipad` / `<pads>_opad`, as parameters: SQL computes HMACs with
-    tokenization.hmac_sha256_sql and never holds the key in its text."""
-    from c360.tokenization import hmac_pads
-
-    for suffix, pad in zip(("ipad", "opad"), hmac_pads(key), strict=True):
-        con.execute(f"set variable {pads}_{suffix} = ?", [pad])
+def connect_for_reading(path: str | os.PathLike | None = None) -> engine.Connection:
+    """A connection that only reads (evaluation, reports): read-only unless this
+    process already holds the warehouse open for writing."""
+    return engine.connect_for_reading(
+        warehouse_path(path),
+        memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
+    )
 
 
 @dataclass(frozen=True)
@@ -170,7 +125,7 @@ def discover_partitions(landing: str | os.PathLike) -> list[LandingPartition]:
     return sorted(partitions, key=lambda p: (p.dt, p.table))
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_raw_tables(con: engine.Connection) -> None:
     """Create every contract table in raw, so an absent source is an empty table."""
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
     for table in TABLES.values():
@@ -196,43 +151,18 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {SEED_DIGESTS} "
         "(seed varchar primary key, digest varchar not null)"
     )
-    # The privacy intake's state, which dbt reads as a source: it exists
-    # before the first build even when no request ever came.
-    from c360 import privacy
-
-    privacy.ensure_tables(con)
-
-
-def _file_columns(con: duckdb.DuckDBPyConnection, reader: str) -> list[str]:
-    return [row[0] for row in con.execute(f"describe select * from {reader}").fetchall()]
-
-
-def reader_sql(path: Path) -> str:
-    """A DuckDB table function reading one landing file as the loader reads it."""
-    quoted = str(path).replace("'", "''")
-    if path.suffix.lower() == ".csv":
-        # all_varchar: the contract says strings unless typed, and typing is
-        # staging's job. An empty field stays an empty string (CSV has no
-        # null; sources send '' for unknowns); `\N` is the explicit null.
-        return (
-            f"read_csv('{quoted}', header=true, all_varchar=true, nullstr='\\N', "
-            "allow_quoted_nulls=false, hive_partitioning=false)"
-        )
-    return f"read_parquet('{quoted}', hive_partitioning=false)"
 
 
 def load_partition(
-    con: duckdb.DuckDBPyConnection, partition: LandingPartition, loaded_at: dt.datetime
+    con: engine.Connection, partition: LandingPartition, loaded_at: dt.datetime
 ) -> LoadedPartition:
     table: LandingTable = TABLES[partition.table]
     expected = table.column_names
     ignored: set[str] = set()
     rows = 0
-    con.execute("begin transaction")
-    try:
+    with engine.transaction(con):
         for path in partition.files:
-            reader = reader_sql(path)
-            present = _file_columns(con, reader)
+            present = engine.file_columns(con, path)
             missing_required = {table.key, "_op"} - set(present)
             if missing_required:
                 raise ValueError(f"{path}: missing required column(s) {sorted(missing_required)}")
@@ -243,7 +173,7 @@ def load_partition(
             )
             count = con.execute(
                 f"insert into {RAW_SCHEMA}.{table.name} "
-                f"select {select}, ?::date, ?, ?::timestamp from {reader}",
+                f"select {select}, ?::date, ?, ?::timestamp from {engine.reader_sql(path)}",
                 [partition.dt, str(path), loaded_at],
             ).fetchall()[0][0]
             rows += count
@@ -251,20 +181,16 @@ def load_partition(
             f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?)",
             [partition.table, partition.dt, len(partition.files), rows, sorted(ignored), loaded_at],
         )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return LoadedPartition(
         partition.table, partition.dt, rows, len(partition.files), tuple(sorted(ignored))
     )
 
 
-def loaded_partitions(con: duckdb.DuckDBPyConnection) -> set[tuple[str, dt.date]]:
+def loaded_partitions(con: engine.Connection) -> set[tuple[str, dt.date]]:
     return {(t, d) for t, d in con.execute(f"select table_name, dt from {LOAD_LOG}").fetchall()}
 
 
-def pending_run_dates(con: duckdb.DuckDBPyConnection, landing: str | os.PathLike) -> list[dt.date]:
+def pending_run_dates(con: engine.Connection, landing: str | os.PathLike) -> list[dt.date]:
     """The run dates still to process, oldest first.
 
     A date is pending when a partition of it is not loaded yet, or is loaded
@@ -281,9 +207,7 @@ def pending_run_dates(con: duckdb.DuckDBPyConnection, landing: str | os.PathLike
     return sorted({max(d, last) if last else d for d in dates})
 
 
-def record_run(
-    con: duckdb.DuckDBPyConnection, run_date: dt.date, *, full_refresh: bool = False
-) -> None:
+def record_run(con: engine.Connection, run_date: dt.date, *, full_refresh: bool = False) -> None:
     """The run date finished; a full refresh, if it was one, was what was asked."""
     con.execute(
         f"insert or replace into {RUN_LOG} values (?, ?)",
@@ -293,7 +217,7 @@ def record_run(
         con.execute(f"delete from {FULL_REFRESH_REQUESTS}")
 
 
-def request_full_refresh(con: duckdb.DuckDBPyConnection, reason: str) -> None:
+def request_full_refresh(con: engine.Connection, reason: str) -> None:
     ensure_raw_tables(con)
     con.execute(
         f"insert into {FULL_REFRESH_REQUESTS} values (?, ?)",
@@ -301,24 +225,24 @@ def request_full_refresh(con: duckdb.DuckDBPyConnection, reason: str) -> None:
     )
 
 
-def seed_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def seed_digests(con: engine.Connection) -> dict[str, str]:
     ensure_raw_tables(con)
     return dict(con.execute(f"select seed, digest from {SEED_DIGESTS}").fetchall())
 
 
-def record_seed_digests(con: duckdb.DuckDBPyConnection, digests: dict[str, str]) -> None:
+def record_seed_digests(con: engine.Connection, digests: dict[str, str]) -> None:
     con.execute(f"delete from {SEED_DIGESTS}")
     if digests:
         con.executemany(f"insert into {SEED_DIGESTS} values (?, ?)", list(digests.items()))
 
 
-def full_refresh_requested(con: duckdb.DuckDBPyConnection) -> bool:
+def full_refresh_requested(con: engine.Connection) -> bool:
     ensure_raw_tables(con)
     return con.execute(f"select count(*) from {FULL_REFRESH_REQUESTS}").fetchall()[0][0] > 0
 
 
 def load_landing(
-    con: duckdb.DuckDBPyConnection,
+    con: engine.Connection,
     landing: str | os.PathLike,
     loaded_at: dt.datetime | None = None,
     *,

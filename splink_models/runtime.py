@@ -20,8 +20,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-import duckdb
-
+from c360.engine import duckdb as engine
 from splink_models import identity
 
 logger = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ class ScoringResult:
     is_full: bool = True
 
 
-def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+def _ensure_schema(con: engine.Connection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(
         f"""create table if not exists {MODELS_TABLE} (
@@ -119,7 +118,7 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"alter table {SCORED_TABLE} add column if not exists scored_on date")
 
 
-def _stage_input(con: duckdb.DuckDBPyConnection) -> int:
+def _stage_input(con: engine.Connection) -> int:
     exists = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'intermediate' and table_name = 'int_identity_records'"
@@ -140,15 +139,14 @@ def _stage_input(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
 
 
-def _linker(con: duckdb.DuckDBPyConnection, settings, log_level: int = logging.WARNING):
-    from splink import DuckDBAPI, Linker
+def _linker(con: engine.Connection, settings, log_level: int = logging.WARNING):
+    from splink import Linker
 
-    db_api = DuckDBAPI(connection=con)
-    frame = db_api.register(_INPUT_TABLE)
+    frame = engine.splink_api(con).register(_INPUT_TABLE)
     return Linker(frame, settings, log_level=log_level)
 
 
-def _pairs_in_block(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) -> int:
+def _pairs_in_block(con: engine.Connection, columns: tuple[str, ...]) -> int:
     keys = ", ".join(columns)
     present = " and ".join(f"{c} is not null" for c in columns)
     return con.execute(
@@ -157,7 +155,7 @@ def _pairs_in_block(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...]) ->
     ).fetchall()[0][0]
 
 
-def current_model(con: duckdb.DuckDBPyConnection) -> TrainedModel | None:
+def current_model(con: engine.Connection) -> TrainedModel | None:
     _ensure_schema(con)
     rows = con.execute(
         "select model_version, trained_at, trained_on_records, model_json, definition_version, "
@@ -177,7 +175,7 @@ def current_model(con: duckdb.DuckDBPyConnection) -> TrainedModel | None:
 
 
 def train(
-    con: duckdb.DuckDBPyConnection,
+    con: engine.Connection,
     *,
     u_max_pairs: float = 5e6,
     seed: int = 42,
@@ -254,24 +252,23 @@ def train(
     text = json.dumps(model, sort_keys=True)
     version = f"{identity.MODEL_NAME}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute("begin transaction")
-    con.execute(f"update {MODELS_TABLE} set is_current = false")
-    con.execute(f"delete from {MODELS_TABLE} where model_version = ?", [version])
     definition = identity.definition_version()
-    con.execute(
-        f"insert into {MODELS_TABLE} (model_version, model_name, trained_at, trained_on_records, "
-        "is_current, model_json, definition_version, training_notes) "
-        "values (?, ?, ?, ?, true, ?, ?, ?)",
-        [version, identity.MODEL_NAME, trained_at, records, text, definition, "\n".join(notes)],
-    )
-    con.execute("commit")
+    with engine.transaction(con):
+        con.execute(f"update {MODELS_TABLE} set is_current = false")
+        con.execute(f"delete from {MODELS_TABLE} where model_version = ?", [version])
+        con.execute(
+            f"insert into {MODELS_TABLE} (model_version, model_name, trained_at, "
+            "trained_on_records, is_current, model_json, definition_version, training_notes) "
+            "values (?, ?, ?, ?, true, ?, ?, ?)",
+            [version, identity.MODEL_NAME, trained_at, records, text, definition, "\n".join(notes)],
+        )
     linker.table_management.delete_tables_created_by_splink_from_db()
     for note in notes:
         logger.info("%s: %s", version, note)
     return TrainedModel(version, trained_at, records, model, definition, tuple(notes))
 
 
-def _training_sessions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, ...]]:
+def _training_sessions(con: engine.Connection) -> list[tuple[str, ...]]:
     """The training blocks that yield enough pairs; if none does, the one that
     yields most, when it yields any useful number."""
     counted = [(columns, _pairs_in_block(con, columns)) for columns in identity.TRAINING_BLOCKS]
@@ -293,7 +290,7 @@ def _comparisons_with_m_estimates(linker) -> set[str]:
     }
 
 
-def _comparisons_with_data(con: duckdb.DuckDBPyConnection) -> set[str]:
+def _comparisons_with_data(con: engine.Connection) -> set[str]:
     """Comparisons whose columns hold a value on at least two records."""
     columns = {
         name: f"coalesce({', '.join(read)})" for name, read in identity.COMPARISON_COLUMNS.items()
@@ -307,7 +304,7 @@ def _comparisons_with_data(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _implied_prior(
-    con: duckdb.DuckDBPyConnection, model: dict, *, records: int, assumed_recall: float
+    con: engine.Connection, model: dict, *, records: int, assumed_recall: float
 ) -> list[str]:
     """The prior again, from the near-certain rules' recall as the trained
     model implies it rather than as assumed. A rule fires on a match when
@@ -423,7 +420,7 @@ def _complete(model: dict, *, records: int, u_pairs: float, with_data: set[str])
 
 
 def score(
-    con: duckdb.DuckDBPyConnection,
+    con: engine.Connection,
     model: TrainedModel | None = None,
     *,
     run_date: dt.date | None = None,
@@ -510,43 +507,46 @@ def score(
         )
         linker.table_management.delete_tables_created_by_splink_from_db()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute("begin transaction")
-    if full:
-        if rescored:
-            con.execute(f"create or replace table {PAIRS_TABLE} as select * from c360_scored_pairs")
+    with engine.transaction(con):
+        if full:
+            if rescored:
+                con.execute(
+                    f"create or replace table {PAIRS_TABLE} as select * from c360_scored_pairs"
+                )
+            else:
+                _create_empty_pairs(con)
+            con.execute(f"delete from {SCORED_TABLE}")
         else:
-            _create_empty_pairs(con)
-        con.execute(f"delete from {SCORED_TABLE}")
-    else:
-        stale = f"""(select record_key from {_INPUT_TABLE} where _is_changed
-            union all select record_key from {SCORED_TABLE}
-            where record_key not in (select record_key from {_INPUT_TABLE}))"""
+            stale = f"""(select record_key from {_INPUT_TABLE} where _is_changed
+                union all select scored.record_key from {SCORED_TABLE} as scored
+                where not exists (select 1 from {_INPUT_TABLE} as live
+                    where live.record_key = scored.record_key))"""
+            con.execute(
+                f"delete from {PAIRS_TABLE} "
+                f"where record_key_a in {stale} or record_key_b in {stale}"
+            )
+            if rescored:
+                con.execute(f"insert into {PAIRS_TABLE} by name select * from c360_scored_pairs")
+            con.execute(
+                f"delete from {SCORED_TABLE} as scored where not exists "
+                f"(select 1 from {_INPUT_TABLE} as live where live.record_key = scored.record_key) "
+                f"or scored.record_key in (select record_key from {_INPUT_TABLE} where _is_changed)"
+            )
         con.execute(
-            f"delete from {PAIRS_TABLE} where record_key_a in {stale} or record_key_b in {stale}"
+            f"insert into {SCORED_TABLE} (record_key, features_hash, model_version, scored_on) "
+            f"select record_key, _features_hash, ?, ? from {_INPUT_TABLE} where _is_changed",
+            [model.version, run_date],
         )
-        if rescored:
-            con.execute(f"insert into {PAIRS_TABLE} by name select * from c360_scored_pairs")
+        kept = con.execute(f"select count(*) from {PAIRS_TABLE}").fetchall()[0][0]
         con.execute(
-            f"delete from {SCORED_TABLE} where record_key not in "
-            f"(select record_key from {_INPUT_TABLE}) or record_key in "
-            f"(select record_key from {_INPUT_TABLE} where _is_changed)"
+            f"insert into {RUNS_TABLE} (scored_at, model_version, records, comparisons, "
+            "pairs_kept, run_date, records_rescored, is_full) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [now, model.version, records, comparisons, kept, run_date, rescored, full],
         )
-    con.execute(
-        f"insert into {SCORED_TABLE} (record_key, features_hash, model_version, scored_on) "
-        f"select record_key, _features_hash, ?, ? from {_INPUT_TABLE} where _is_changed",
-        [model.version, run_date],
-    )
-    kept = con.execute(f"select count(*) from {PAIRS_TABLE}").fetchall()[0][0]
-    con.execute(
-        f"insert into {RUNS_TABLE} (scored_at, model_version, records, comparisons, pairs_kept, "
-        "run_date, records_rescored, is_full) values (?, ?, ?, ?, ?, ?, ?, ?)",
-        [now, model.version, records, comparisons, kept, run_date, rescored, full],
-    )
-    con.execute("commit")
     return ScoringResult(model.version, records, comparisons, kept, rescored, full)
 
 
-def _create_empty_pairs(con: duckdb.DuckDBPyConnection) -> None:
+def _create_empty_pairs(con: engine.Connection) -> None:
     con.execute(
         f"""create or replace table {PAIRS_TABLE} (
             record_key_a varchar, record_key_b varchar, match_weight double,
@@ -573,21 +573,19 @@ def _first_name_records(scored_columns: list[str], records: int) -> str:
     )
 
 
-def score_nothing(
-    con: duckdb.DuckDBPyConnection, *, run_date: dt.date | None = None
-) -> ScoringResult:
+def score_nothing(con: engine.Connection, *, run_date: dt.date | None = None) -> ScoringResult:
     """Record that no model could score this run: no pairs, so the records are
     linked by the deterministic rules alone (and stale pairs of an earlier
     run are not reused)."""
     _ensure_schema(con)
     records = _stage_input(con)
-    con.execute("begin transaction")
-    _create_empty_pairs(con)
-    con.execute(f"delete from {SCORED_TABLE}")
-    con.execute(
-        f"insert into {RUNS_TABLE} (scored_at, model_version, records, comparisons, pairs_kept, "
-        "run_date, records_rescored, is_full) values (?, 'none', ?, 0, 0, ?, 0, true)",
-        [dt.datetime.now(dt.UTC).replace(tzinfo=None), records, run_date],
-    )
-    con.execute("commit")
+    with engine.transaction(con):
+        _create_empty_pairs(con)
+        con.execute(f"delete from {SCORED_TABLE}")
+        con.execute(
+            f"insert into {RUNS_TABLE} (scored_at, model_version, records, comparisons, "
+            "pairs_kept, run_date, records_rescored, is_full) "
+            "values (?, 'none', ?, 0, 0, ?, 0, true)",
+            [dt.datetime.now(dt.UTC).replace(tzinfo=None), records, run_date],
+        )
     return ScoringResult("none", records, 0, 0, 0, True)

@@ -71,7 +71,7 @@
     there: a '+<country>...' number, or a national one in `region`. The
     function is libphonenumber's (the phonenumbers package), registered on
     every connection as c360_phone_e164 by the engine (c360.warehouse
-    register_functions; dbt's connections through c360.dbt_plugin). A Spark
+    register_functions; dbt's connections through c360.engine.duckdb_dbt_plugin). A Spark
     engine registers a UDF of the same name (c360.phones.e164).
 #}
 {% macro phone_e164_by_plan(number, region) -%}

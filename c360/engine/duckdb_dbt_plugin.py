@@ -1,13 +1,13 @@
 """dbt-duckdb plugin: hands every dbt cursor the tokenization key's HMAC pads,
 and dbt's connection the project's Python SQL functions.
 
-Registered in profiles.yml (`plugins: - module: c360.dbt_plugin`). Tokens are
+Registered in profiles.yml (`plugins: - module: c360.engine.duckdb_dbt_plugin`). Tokens are
 computed in SQL by the dispatched `pii_token` macro (macros/tokenize/), which
 reads the pads from session variables. The pads are bound as parameters, so
 the key never appears in SQL, compiled files or logs. The key is read again
 for every cursor, so a key rotation takes effect in a running process.
 
-The functions (c360.warehouse.register_functions: c360_phone_e164, phone
+The functions (c360.engine.duckdb.register_functions: c360_phone_e164, phone
 numbers under their country's plan) are registered once on the connection;
 its cursors share them.
 """
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from c360.engine.duckdb import bind_hmac_pads, register_functions
 from c360.tokenization import TOKEN_PADS, tokenization_key
-from c360.warehouse import bind_hmac_pads, register_functions
 
 
 def bind_token_pads(cursor) -> None:

@@ -1,0 +1,274 @@
+"""The DuckDB engine: the only module that imports duckdb.
+
+A connection is a `duckdb.DuckDBPyConnection`; the layers above use its
+DB-API calls only (`execute(sql, params).fetchall()`, `.description`,
+`executemany`, `close`), through `rows`, `scalar` and `insert_many` where
+they can. Never `fetchone()`: on a connection shared with Splink it leaves
+an open result that fails Splink's next query.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+NAME = "duckdb"
+# The dialect Splink and sqlglot write this engine's SQL in.
+SQL_DIALECT = "duckdb"
+
+Connection = duckdb.DuckDBPyConnection
+
+
+class WarehouseBusy(RuntimeError):
+    """Another connection holds the warehouse file in a way this one cannot share."""
+
+
+def connect(
+    path: str | os.PathLike,
+    *,
+    memory_limit: str,
+    temp_directory: str | os.PathLike | None = None,
+    read_only: bool = False,
+) -> Connection:
+    """A connection to the warehouse file, with the project's SQL functions.
+
+    DuckDB takes 80% of RAM by default and fails when a join outgrows it: a
+    limit and a spill directory (default: beside the file) let day 0 of
+    millions of records spill instead."""
+    target = Path(path)
+    if not read_only:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(target), read_only=read_only)
+    except duckdb.ConnectionException as held:
+        raise WarehouseBusy(f"cannot open {target}: {held}") from held
+    if not read_only:
+        con.execute("set memory_limit = ?", [memory_limit])
+        con.execute("set temp_directory = ?", [str(temp_directory or f"{target}.tmp")])
+    register_functions(con)
+    return con
+
+
+def connect_for_reading(path: str | os.PathLike, *, memory_limit: str) -> Connection:
+    """A read-only connection; if this process already holds the file open for
+    writing (dbt ran in it, as in `c360 demo`), a connection to that instance,
+    since DuckDB allows one configuration of a file per process."""
+    try:
+        return connect(path, memory_limit=memory_limit, read_only=True)
+    except WarehouseBusy:
+        return connect(path, memory_limit=memory_limit)
+
+
+def register_functions(con: Connection) -> None:
+    """The project's SQL functions that SQL cannot express, on this connection
+    (and the cursors it hands out). A model or view calling one is readable
+    only through a connection that has them: this module's, or dbt's
+    (c360.engine.duckdb_dbt_plugin)."""
+    from duckdb import sqltypes
+
+    from c360 import phones
+
+    # Connections of one process to one file share a database instance, and
+    # a function registered by one is there for all: register it once.
+    registered = con.execute(
+        "select count(*) from duckdb_functions() where function_name = ?", [phones.SQL_FUNCTION]
+    ).fetchall()[0][0]
+    if registered:
+        return
+    con.create_function(
+        phones.SQL_FUNCTION,
+        phones.e164_arrow,
+        [sqltypes.VARCHAR, sqltypes.VARCHAR],
+        sqltypes.VARCHAR,
+        type="arrow",
+        # An invalid number is null: DEFAULT handling would reject the UDF's nulls.
+        null_handling="special",
+        side_effects=False,
+    )
+
+
+def bind_hmac_pads(con: Connection, pads: str, key: bytes) -> None:
+    """Bind a key's HMAC pads to this connection's session variables
+    `<pads>_ipad` / `<pads>_opad`, as parameters: SQL computes HMACs with
+    tokenization.hmac_sha256_sql and never holds the key in its text."""
+    from c360.tokenization import hmac_pads
+
+    for suffix, pad in zip(("ipad", "opad"), hmac_pads(key), strict=True):
+        con.execute(f"set variable {pads}_{suffix} = ?", [pad])
+
+
+# -- statements ----------------------------------------------------------------
+
+
+def rows(con: Connection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def scalar(con: Connection, sql: str, params: list | None = None):
+    return con.execute(sql, params or []).fetchall()[0][0]
+
+
+def insert_many(con: Connection, sql: str, values: list) -> None:
+    if values:  # DuckDB refuses an empty executemany
+        con.executemany(sql, values)
+
+
+@contextlib.contextmanager
+def transaction(con: Connection) -> Iterator[Connection]:
+    """Commit what the block did, or roll all of it back if the block raises."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def checkpoint(con: Connection) -> None:
+    """Write what a run date committed from the write-ahead log into the
+    database file before the date counts as finished: the day's measured
+    cost includes it, rather than the next process's first connection."""
+    con.execute("checkpoint")
+
+
+# -- the catalog ---------------------------------------------------------------
+
+
+def relation_exists(con: Connection, schema: str, name: str) -> bool:
+    return bool(
+        scalar(
+            con,
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        )
+    )
+
+
+def relation_names(con: Connection, schema: str) -> list[str]:
+    """Every table and view of a schema, by name."""
+    return [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = ? order by table_name",
+            [schema],
+        ).fetchall()
+    ]
+
+
+def base_tables(
+    con: Connection, excluded_schemas: tuple[str, ...] = ()
+) -> list[tuple[str, str, dict[str, str]]]:
+    """(schema, table, {column: data type}) of every base table outside the
+    excluded schemas."""
+    found = con.execute(
+        """select c.table_schema, c.table_name, map(list(c.column_name), list(c.data_type))
+        from information_schema.columns as c
+        inner join information_schema.tables as t
+            on c.table_schema = t.table_schema and c.table_name = t.table_name
+        where t.table_type = 'BASE TABLE' and c.table_schema not in (select unnest(?::varchar[]))
+          and t.table_catalog = current_database()
+        group by 1, 2 order by 1, 2""",
+        [list(excluded_schemas)],
+    ).fetchall()
+    return [(s, t, dict(columns)) for s, t, columns in found]
+
+
+# -- files ---------------------------------------------------------------------
+
+
+def reader_sql(path: Path) -> str:
+    """A table function reading one landing file as the loader reads it."""
+    quoted = str(path).replace("'", "''")
+    if path.suffix.lower() == ".csv":
+        # all_varchar: the contract says strings unless typed, and typing is
+        # staging's job. An empty field stays an empty string (CSV has no
+        # null; sources send '' for unknowns); `\N` is the explicit null.
+        return (
+            f"read_csv('{quoted}', header=true, all_varchar=true, nullstr='\\N', "
+            "allow_quoted_nulls=false, hive_partitioning=false)"
+        )
+    return f"read_parquet('{quoted}', hive_partitioning=false)"
+
+
+def file_columns(con: Connection, path: Path) -> list[str]:
+    return [row[0] for row in con.execute(f"describe select * from {reader_sql(path)}").fetchall()]
+
+
+def write_file(con: Connection, relation: str, path: Path, file_format: str) -> None:
+    """Write a relation to a file, `csv` (with `\\N` for null, as reader_sql
+    reads it) or `parquet`."""
+    quoted = str(path).replace("'", "''")
+    if file_format == "csv":
+        con.execute(f"copy {relation} to '{quoted}' (format csv, header, nullstr '\\N')")
+    else:
+        con.execute(f"copy {relation} to '{quoted}' (format parquet)")
+
+
+# -- storage -------------------------------------------------------------------
+
+
+def compact(path: str | os.PathLike) -> None:
+    """Rewrite the database file table by table into a new one and swap it in.
+
+    DuckDB does not zero freed blocks: a deleted row can still be read from
+    the file's bytes after DELETE and CHECKPOINT. A copy holds live rows only.
+    """
+    path = Path(path).resolve()
+    release_connections(path)
+    scratch = path.with_name(path.name + ".compacting")
+    for stale in (scratch, scratch.with_name(scratch.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("checkpoint")
+        name = scalar(con, "select current_database()")
+        quoted = str(scratch).replace("'", "''")
+        con.execute(f"attach '{quoted}' as c360_compacted")
+        con.execute(f'copy from database "{name}" to c360_compacted')
+        con.execute("detach c360_compacted")
+    finally:
+        con.close()
+    os.replace(scratch, path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+
+def release_connections(path: str | os.PathLike) -> None:
+    """Close every connection this process holds to the file, so the file can be
+    swapped: a DuckDB instance still open would send later writes to the old,
+    unlinked file. dbt run in-process (c360/dbt.py) keeps dbt-duckdb's shared
+    connection open; it is private to dbt-duckdb, hence here, and reopened by
+    dbt's next invocation."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        DuckDBConnectionManager = None
+    if DuckDBConnectionManager is not None and DuckDBConnectionManager._ENV is not None:
+        DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager._ENV = None
+    gc.collect()
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.ConnectionException as held:
+        raise WarehouseBusy(
+            f"cannot rewrite {path}: a connection in this process still holds it ({held})"
+        ) from held
+
+
+# -- Splink --------------------------------------------------------------------
+
+
+def splink_api(con: Connection):
+    """Splink's database API over this connection."""
+    from splink import DuckDBAPI
+
+    return DuckDBAPI(connection=con)
