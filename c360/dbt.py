@@ -1,16 +1,47 @@
-"""Running the dbt project in-process, against a chosen warehouse file."""
+"""The one way the pipeline runs dbt: the same invocation from `c360 run` and
+from Dagster.
+
+A day's dbt work is a few phases, each a YAML selector of the project
+(selectors.yml), built with the same flags and the same vars:
+
+    seeds           the rules as versioned in the repo, reloaded and tested
+    before_scoring  staging .. identity records and deterministic edges
+    after_scoring   what reads the scored pairs or the privacy decisions
+    publish         marts and snapshots, once every check upstream passed
+
+Parameters reach dbt as `--vars` (the warehouse file, the run date), never
+through the process's environment. `c360 run` invokes dbt in-process
+(`run_dbt`); Dagster runs the same arguments through dagster-dbt, which
+passes the selector itself (orchestration/assets.py).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from c360.warehouse import WAREHOUSE_ENV, warehouse_path
+import yaml
+
+from c360.warehouse import warehouse_path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # Another checkout of the dbt project (a steward's branch with new overrides,
 # a test's copy) can be run instead of this one.
 PROJECT_DIR_ENV = "C360_DBT_PROJECT_DIR"
+
+PHASES = ("before_scoring", "after_scoring", "publish")
+SEEDS = "seeds"
+# Unit tests check the code, not the day's data: CI and `dbt build` by hand
+# run them; a daily run does not repeat them once per day.
+DAILY_BUILD = ["build", "--exclude-resource-type", "unit_test"]
+# Seeds are reloaded whole, so a changed column is picked up rather than
+# refused (the selector tests them "cautiously": their own tests only).
+SEED_BUILD = ["build", "--full-refresh"]
+# Vars that change only what a model's SQL compiles to, never what parsing
+# finds (refs, configs): a parsed project serves every value of them.
+COMPILE_TIME_VARS = frozenset({"run_date"})
 
 
 def project_dir() -> Path:
@@ -21,28 +52,87 @@ class DbtError(RuntimeError):
     pass
 
 
+def dbt_vars(warehouse: str | os.PathLike | None, run_date=None) -> dict[str, object]:
+    """The vars of an invocation: the warehouse file (profiles.yml) and the run
+    date (macros/lifecycle/run_date.sql); without a run date a hand-run
+    build's rule applies (the newest loaded date)."""
+    values: dict[str, object] = {"warehouse_path": str(warehouse_path(warehouse).resolve())}
+    if run_date is not None:
+        values["run_date"] = run_date.isoformat()
+    return values
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    """A dbt command, its selector and its vars."""
+
+    command: tuple[str, ...]
+    selector: str | None = None
+    vars: dict[str, object] = field(default_factory=dict)
+
+    def args(self, *, with_selector: bool = True) -> list[str]:
+        """The command line; Dagster's assets name their selector themselves."""
+        args = [*self.command, "--vars", json.dumps(self.vars, sort_keys=True)]
+        if with_selector and self.selector:
+            args += ["--selector", self.selector]
+        return args
+
+
+def phase_invocation(
+    phase: str,
+    warehouse: str | os.PathLike | None = None,
+    *,
+    run_date=None,
+    full_refresh: bool = False,
+    quiet: bool = False,
+) -> DbtInvocation:
+    """The build of one phase of a run date. With `full_refresh`, incremental
+    models rebuild from raw (state models, which hold history rather than
+    derive it, keep `full_refresh: false`)."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown dbt phase {phase!r}; expected one of {PHASES}")
+    command = [*DAILY_BUILD, *(["--full-refresh"] if full_refresh else [])]
+    command += ["--quiet"] if quiet else []
+    return DbtInvocation(tuple(command), phase, dbt_vars(warehouse, run_date))
+
+
+def seed_invocation(
+    warehouse: str | os.PathLike | None = None, *, quiet: bool = False
+) -> DbtInvocation:
+    command = [*SEED_BUILD, *(["--quiet"] if quiet else [])]
+    return DbtInvocation(tuple(command), SEEDS, dbt_vars(warehouse))
+
+
 # Parsing the project (or reading back its partial parse) costs a second or
 # two, and a day invokes dbt three or four times: one parse serves every
 # invocation of a process on the same warehouse until a file of the project
 # changes. The warehouse is part of what is parsed (DuckDB's catalog is named
-# after the file), and arguments that change what parsing renders (--vars)
-# parse afresh.
+# after the file), and vars other than COMPILE_TIME_VARS parse afresh.
 _PARSED: dict[tuple, object] = {}
 _PARSED_FOLDERS = ("models", "macros", "snapshots", "seeds", "data_tests")
 
 
 def _fingerprint(project: Path) -> tuple:
-    files = [project / "dbt_project.yml", project / "profiles.yml"]
+    files = [project / name for name in ("dbt_project.yml", "profiles.yml", "selectors.yml")]
     for folder in _PARSED_FOLDERS:
         files += [p for p in (project / folder).rglob("*") if p.is_file()]
     return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in files if p.exists()))
 
 
-def _parsed_manifest(project: str, runner_class) -> object | None:
-    key = (project, os.environ.get(WAREHOUSE_ENV), _fingerprint(Path(project)))
+def _parsed_manifest(project: str, parse_vars: dict, runner_class) -> object | None:
+    key = (project, json.dumps(parse_vars, sort_keys=True), _fingerprint(Path(project)))
     if key not in _PARSED:
         result = runner_class().invoke(
-            ["parse", "--quiet", "--project-dir", project, "--profiles-dir", project]
+            [
+                "parse",
+                "--quiet",
+                "--project-dir",
+                project,
+                "--profiles-dir",
+                project,
+                "--vars",
+                json.dumps(parse_vars, sort_keys=True),
+            ]
         )
         if not result.success:
             return None  # the invocation itself will report what is wrong
@@ -51,20 +141,45 @@ def _parsed_manifest(project: str, runner_class) -> object | None:
     return _PARSED[key]
 
 
-def run_dbt(args: list[str], warehouse: str | os.PathLike | None = None) -> object:
-    """Invoke dbt with `args` on the warehouse; raise DbtError if it fails.
+def _split_vars(args: list[str]) -> tuple[list[str], dict]:
+    """The arguments without `--vars`, and the vars it gave."""
+    if "--vars" not in args:
+        return list(args), {}
+    at = args.index("--vars")
+    given = yaml.safe_load(args[at + 1]) or {}
+    return [*args[:at], *args[at + 2 :]], dict(given)
 
-    The warehouse path travels in the environment because profiles.yml reads
-    it from there, which is also how an analytics engineer points a hand-run
-    `dbt build` at another file.
-    """
+
+def run(invocation: DbtInvocation) -> object:
+    """Run an invocation in this process; raise DbtError if it fails."""
     from dbt.cli.main import dbtRunner
 
-    os.environ[WAREHOUSE_ENV] = str(warehouse_path(warehouse).resolve())
     project = str(project_dir())
-    full_args = [*args, "--project-dir", project, "--profiles-dir", project]
-    manifest = None if "--vars" in args else _parsed_manifest(project, dbtRunner)
+    command, extra_vars = _split_vars(list(invocation.command))
+    all_vars = {**invocation.vars, **extra_vars}
+    selection = ["--selector", invocation.selector] if invocation.selector else []
+    full_args = [
+        *command,
+        *selection,
+        "--vars",
+        json.dumps(all_vars, sort_keys=True),
+        "--project-dir",
+        project,
+        "--profiles-dir",
+        project,
+    ]
+    parse_vars = {k: v for k, v in all_vars.items() if k not in COMPILE_TIME_VARS}
+    manifest = None
+    if set(parse_vars) <= {"warehouse_path"}:
+        manifest = _parsed_manifest(project, parse_vars, dbtRunner)
     result = dbtRunner(manifest=manifest).invoke(full_args)
     if not result.success:
-        raise DbtError(f"dbt {' '.join(args)} failed: {result.exception or 'see the log above'}")
+        shown = " ".join(invocation.command)
+        selection = f" --selector {invocation.selector}" if invocation.selector else ""
+        raise DbtError(f"dbt {shown}{selection} failed: {result.exception or 'see the log above'}")
     return result.result
+
+
+def run_dbt(args: list[str], warehouse: str | os.PathLike | None = None) -> object:
+    """Any dbt command on the warehouse (`--vars` in `args` are kept)."""
+    return run(DbtInvocation(tuple(args), None, dbt_vars(warehouse)))

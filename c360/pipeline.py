@@ -8,47 +8,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from c360 import privacy, tokenization, warehouse
-from c360.dbt import project_dir, run_dbt
+from c360 import dbt, privacy, tokenization, warehouse
 from c360.engine import duckdb as engine
 from c360.progress import Log, Progress
 from splink_models import runtime
-
-# The day's dbt work, in three phases around the Splink scoring step; each
-# is one `dbt build` of a selection. `c360 run` and the Dagster assets
-# (orchestration/assets.py) use these same selections.
-#   before_scoring: staging .. identity records and deterministic edges;
-#   (then the privacy intake, c360/privacy.py, and the Splink scoring)
-#   after_scoring:  what reads the scored pairs or the privacy decisions, up
-#                   to the golden record;
-#   publish:        marts and their snapshots, built only once every check
-#                   upstream passed, so a failed check leaves yesterday's
-#                   marts in place rather than half of today's.
-AFTER_SCORING = "source:matching+ source:privacy_actions+"
-PUBLISHED = "path:models/marts resource_type:snapshot"
-DBT_PHASES: dict[str, dict[str, str | None]] = {
-    "before_scoring": {"select": None, "exclude": f"{AFTER_SCORING} resource_type:seed"},
-    "after_scoring": {"select": AFTER_SCORING, "exclude": f"{PUBLISHED} resource_type:seed"},
-    "publish": {"select": PUBLISHED, "exclude": "resource_type:seed"},
-}
-# Unit tests check the code, not the day's data: CI and `dbt build` by hand
-# run them; a daily run does not repeat them once per day.
-DAILY_BUILD = ["build", "--exclude-resource-type", "unit_test"]
-
-
-# A full refresh rebuilds every incremental model from raw (state models,
-# which hold history rather than derive it, keep `full_refresh: false`).
-FULL_REFRESH = ["--full-refresh"]
-
-
-def dbt_phase_args(phase: str, *, full_refresh: bool = False) -> list[str]:
-    selection = DBT_PHASES[phase]
-    args = list(DAILY_BUILD) + (FULL_REFRESH if full_refresh else [])
-    if selection["select"]:
-        args += ["--select", *selection["select"].split()]
-    if selection["exclude"]:
-        args += ["--exclude", *selection["exclude"].split()]
-    return args
 
 
 @dataclass
@@ -127,19 +90,6 @@ def pending_run_dates(
         con.close()
 
 
-RUN_DATE_ENV = "C360_RUN_DATE"
-
-
-def _dbt_flags(run_date: dt.date | None, quiet: bool) -> list[str]:
-    # The run date travels in the environment (macros/lifecycle/run_date.sql):
-    # a --vars value that changes daily would make dbt re-parse the project.
-    if run_date is not None:
-        os.environ[RUN_DATE_ENV] = run_date.isoformat()
-    else:
-        os.environ.pop(RUN_DATE_ENV, None)
-    return ["--quiet"] if quiet else []
-
-
 def row_counts(schema: str, warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
     """Rows in every table and view of a schema (staging: current records per
     model; marts: what was published)."""
@@ -157,20 +107,6 @@ def staged_row_counts(warehouse_file: str | os.PathLike | None = None) -> dict[s
     return row_counts("staging", warehouse_file)
 
 
-# Seeds are the rules as versioned in the repo (match rules, survivorship,
-# nicknames, steward overrides): reloaded whole, so a changed column is picked
-# up rather than refused, and tested before anything uses them ("cautious":
-# the seeds' own tests, not those of models that refer to a seed).
-SEED_BUILD = [
-    "build",
-    "--select",
-    "resource_type:seed",
-    "--indirect-selection",
-    "cautious",
-    "--full-refresh",
-]
-
-
 # Seeds that incremental models read: a change must reach every row, not only
 # the rows that change, so it asks for a full refresh. (Steward overrides
 # feed int_identity_edges, rebuilt whole, and incremental clustering, which
@@ -183,7 +119,7 @@ def seed_file_digests() -> dict[str, str]:
     holds their tests and column types), by seed name."""
     import hashlib
 
-    seeds = project_dir() / "seeds"
+    seeds = dbt.project_dir() / "seeds"
     return {
         path.stem: hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(seeds.iterdir())
@@ -222,7 +158,7 @@ def load_seeds(warehouse_file: str | os.PathLike | None = None, *, quiet: bool =
     changed = seeds_to_reload(warehouse_file)
     if not changed:
         return
-    run_dbt([*SEED_BUILD, *_dbt_flags(None, quiet)], warehouse=warehouse_file)
+    dbt.run(dbt.seed_invocation(warehouse_file, quiet=quiet))
     seeds_reloaded(changed, warehouse_file)
 
 
@@ -234,9 +170,10 @@ def build_phase(
     quiet: bool = False,
     full_refresh: bool = False,
 ) -> None:
-    run_dbt(
-        [*dbt_phase_args(phase, full_refresh=full_refresh), *_dbt_flags(run_date, quiet)],
-        warehouse=warehouse_file,
+    dbt.run(
+        dbt.phase_invocation(
+            phase, warehouse_file, run_date=run_date, full_refresh=full_refresh, quiet=quiet
+        )
     )
 
 

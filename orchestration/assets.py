@@ -28,6 +28,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from c360 import pipeline, privacy, warehouse
 from c360.contract import TABLES
+from c360.dbt import phase_invocation, seed_invocation
 from orchestration.partitions import daily_partitions
 from orchestration.project import dbt_project
 from orchestration.translator import C360Translator
@@ -113,43 +114,42 @@ def _succeeded(invocation) -> None:
 
 
 def _dbt_phase(phase: str):
-    selection = pipeline.DBT_PHASES[phase]
-
     @dbt_assets(
         manifest=dbt_project().manifest_path,
         project=dbt_project(),
-        select=selection["select"] or "fqn:*",
-        exclude=selection["exclude"],
+        selector=phase,
         name=phase,
         partitions_def=daily_partitions,
         dagster_dbt_translator=C360Translator(),
         retry_policy=RETRY,
     )
     def _assets(context: AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings):
-        # dbt runs as a subprocess: the warehouse and the run date reach it
-        # through the environment, as in `c360 run` (macros/lifecycle/run_date.sql).
+        # The invocation `c360 run` makes (c360/dbt.py), in a dbt subprocess;
+        # dagster-dbt adds the phase's selector, or the subset of it asked for.
         target = warehouse.warehouse_path(c360.warehouse).resolve()
-        os.environ[warehouse.WAREHOUSE_ENV] = str(target)
-        os.environ[pipeline.RUN_DATE_ENV] = context.partition_key
         if phase == "before_scoring":
             # In the dbt subprocess too: an in-process dbt run would keep the
             # warehouse file open and locked against the subprocess.
             changed = pipeline.seeds_to_reload(target)
             if changed:
-                _succeeded(
-                    dbt.cli(pipeline.SEED_BUILD, target_path=DBT_TARGET, raise_on_error=False)
-                )
+                seeds = seed_invocation(target)
+                _succeeded(dbt.cli(seeds.args(), target_path=DBT_TARGET, raise_on_error=False))
                 pipeline.seeds_reloaded(changed, target)
-        # A full refresh a key rotation asked for (c360/pipeline.py, build_day).
-        full = pipeline.FULL_REFRESH if pipeline.full_refresh_requested(target) else []
-        invocation = dbt.cli(
-            [*pipeline.DAILY_BUILD, *full],
+        invocation = phase_invocation(
+            phase,
+            target,
+            run_date=_run_date(context),
+            # A full refresh a key rotation asked for (c360/pipeline.py, build_day).
+            full_refresh=pipeline.full_refresh_requested(target),
+        )
+        build = dbt.cli(
+            invocation.args(with_selector=False),
             context=context,
             target_path=DBT_TARGET,
             raise_on_error=False,
         )
-        yield from invocation.stream()
-        _succeeded(invocation)
+        yield from build.stream()
+        _succeeded(build)
 
     return _assets
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from c360.warehouse import register_functions
+from c360.engine.duckdb import register_functions
 
 
 def values_in_tables(path: Path, needles: set[str]) -> list[tuple[str, str, str, str]]:

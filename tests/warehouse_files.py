@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from c360.warehouse import register_functions
+from c360.engine.duckdb import register_functions
 
 
 def copy_warehouse(source: Path, target: Path) -> Path:

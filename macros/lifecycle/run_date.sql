@@ -1,17 +1,12 @@
 {#
-    The landing date a build processes. `c360 run` sets it for each day in
-    turn (C360_RUN_DATE: an environment variable, not a --vars value, so that
-    dbt keeps its partial parse from one day to the next); `--vars
-    '{run_date: ...}'` overrides it. A hand-run `dbt build` processes the
-    newest date the loader has loaded: it repeats that day's run rather than
-    inventing a new one.
+    The landing date a build processes: the `run_date` var, which `c360 run`
+    and Dagster pass for each day in turn (c360/dbt.py). A hand-run `dbt
+    build` without it processes the newest date the loader has loaded: it
+    repeats that day's run rather than inventing a new one.
 #}
 {% macro run_date() -%}
-    {%- if var('run_date', none) -%}
+    {%- if var('run_date') -%}
         {{ return(var('run_date') | string) }}
-    {%- endif -%}
-    {%- if env_var('C360_RUN_DATE', '') -%}
-        {{ return(env_var('C360_RUN_DATE')) }}
     {%- endif -%}
     {%- if not execute -%}
         {{ return('1970-01-01') }}

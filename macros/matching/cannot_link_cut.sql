@@ -169,7 +169,7 @@
         ~ ' left join ' ~ sides ~ ' as side_a on edges.node_a = side_a.node'
         ~ ' left join ' ~ sides ~ ' as side_b on edges.node_b = side_b.node'
         ~ ' where side_a.side is null or side_b.side is null or side_a.side = side_b.side'
-        ~ ' or edges.confidence >= ' ~ var('steward_must_link_confidence', 2.0)
+        ~ ' or edges.confidence >= ' ~ var('steward_must_link_confidence')
     ) %}
     {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
     {% do recluster_components(labels, live_edges, conflicted) %}

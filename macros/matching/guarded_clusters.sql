@@ -157,17 +157,17 @@
         select
             component_id,
             case
-                when records > {{ var('guard_max_records', 40) }} then 'too_many_records'
-                when emails > {{ var('guard_max_emails', 6) }} then 'too_many_emails'
-                when phones > {{ var('guard_max_phones', 5) }} then 'too_many_phones'
+                when records > {{ var('guard_max_records') }} then 'too_many_records'
+                when emails > {{ var('guard_max_emails') }} then 'too_many_emails'
+                when phones > {{ var('guard_max_phones') }} then 'too_many_phones'
                 else 'too_many_loyalty_ids'
             end as reason
         from component_sizes
         where
-            records > {{ var('guard_max_records', 40) }}
-            or emails > {{ var('guard_max_emails', 6) }}
-            or phones > {{ var('guard_max_phones', 5) }}
-            or loyalty_ids > {{ var('guard_max_loyalty_ids', 3) }}
+            records > {{ var('guard_max_records') }}
+            or emails > {{ var('guard_max_emails') }}
+            or phones > {{ var('guard_max_phones') }}
+            or loyalty_ids > {{ var('guard_max_loyalty_ids') }}
 
     ),
 
@@ -217,7 +217,7 @@
 {%- endmacro %}
 
 {% macro first_name_conflict_of_members() -%}
-    {%- if var('guard_first_name_conflicts', false) -%}
+    {%- if var('guard_first_name_conflicts') -%}
         {{ first_name_conflict(
             'member_a.first_name_canonical', 'member_b.first_name_canonical',
             'member_a.last_name_normalized', 'member_b.last_name_normalized',
@@ -245,7 +245,7 @@
         where
             labels.component_id in (select component_id from {{ conflicted }})
             -- a steward's must-link is never cut
-            and edges.confidence < {{ var('steward_must_link_confidence', 2.0) }}
+            and edges.confidence < {{ var('steward_must_link_confidence') }}
 
     ),
 

@@ -29,7 +29,7 @@
         database=target.database, schema=output.split('.')[0], identifier=output.split('.')[-1] ~ '__edge_state'
     ) -%}
     {%- set has_state = previous is not none and state_relation is not none
-        and not var('full_recluster', false) -%}
+        and not var('full_recluster') -%}
     {% do run_query(
         'create or replace table ' ~ today_edges ~ ' as select record_key_a, record_key_b, confidence from ' ~ edges
     ) %}
@@ -43,9 +43,9 @@
         records='(select * from ' ~ records ~ ' where record_key in (select record_key from ' ~ sub_records ~ '))',
         name_equivalents=name_equivalents,
         output=labels,
-        max_rounds=var('guard_max_rounds', 4),
+        max_rounds=var('guard_max_rounds'),
         cannot_links=cannot_links,
-        cannot_link_max_rounds=var('cannot_link_max_rounds', 16),
+        cannot_link_max_rounds=var('cannot_link_max_rounds'),
     ) %}
     {%- set output_relation = adapter.get_relation(
         database=target.database, schema=output.split('.')[0], identifier=output.split('.')[-1]

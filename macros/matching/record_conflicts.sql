@@ -134,7 +134,7 @@
         and not (length({{ first_b }}) >= 3 and substr({{ first_a }}, 1, length({{ first_b }})) = {{ first_b }})
         and not (length({{ first_a }}) >= 3 and substr({{ first_b }}, 1, length({{ first_a }})) = {{ first_a }})
         and not {{ one_edit_apart(given_a, given_b) }}
-        and {{ string_similarity(first_a, first_b) }} < {{ var('first_name_typo_similarity', 0.88) }}
+        and {{ string_similarity(first_a, first_b) }} < {{ var('first_name_typo_similarity') }}
         and not coalesce(
             ({{ given_a }} = {{ last_b }} and {{ string_similarity(last_a, given_b) }} >= 0.85)
             or ({{ last_a }} = {{ given_b }} and {{ string_similarity(given_a, last_b) }} >= 0.85),

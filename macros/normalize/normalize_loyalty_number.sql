@@ -5,8 +5,8 @@
     deployment's: vars loyalty_id_prefix and loyalty_id_digits.
 #}
 {% macro normalize_loyalty_number(column) -%}
-    {%- set prefix = var('loyalty_id_prefix', 'L') -%}
-    {%- set width = var('loyalty_id_digits', 10) -%}
+    {%- set prefix = var('loyalty_id_prefix') -%}
+    {%- set width = var('loyalty_id_digits') -%}
     {%- set digits = regexp_replace_all("upper(" ~ column ~ ")", '[^0-9]', '') -%}
     case
         when length({{ digits }}) between 1 and {{ width }}

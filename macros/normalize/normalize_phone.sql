@@ -47,7 +47,7 @@
     country when it names one, else var default_phone_region.
 #}
 {% macro phone_region(country_iso=none) -%}
-    {%- set default = var('default_phone_region', 'US') -%}
+    {%- set default = var('default_phone_region') -%}
     {%- if not (default is string and default | length == 2 and default == default | upper) -%}
         {{ exceptions.raise_compiler_error(
             "default_phone_region must be an ISO 3166 alpha-2 code such as US or GB, not " ~ default

@@ -15,8 +15,8 @@ import pytest
 
 from c360.contract import TABLES
 from c360.dbt import DbtError, run_dbt
-from c360.pipeline import AFTER_SCORING
-from c360.warehouse import WAREHOUSE_ENV, connect, load_landing, register_functions
+from c360.engine.duckdb import register_functions
+from c360.warehouse import WAREHOUSE_ENV, connect, load_landing
 from tests.warehouse_files import query as _query
 
 LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
@@ -54,7 +54,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mp.setenv(WAREHOUSE_ENV, str(path))  # run_dbt sets it; undo afterwards
         # What `c360 run` builds before the scoring step: the models downstream
         # of matching.splink_match_pairs need a trained model and scored pairs.
-        _dbt(["build", "--exclude", AFTER_SCORING], path, tmp)
+        _dbt(["build", "--selector", "seeds"], path, tmp)
+        _dbt(["build", "--selector", "before_scoring"], path, tmp)
         _dbt(["source", "freshness"], path, tmp)
     return path
 

@@ -10,9 +10,10 @@ import pytest
 
 from c360 import tokenization
 from c360.dbt import run_dbt
-from c360.privacy import _suppression_hash_sql, suppression_hash
+from c360.engine.duckdb import bind_hmac_pads
+from c360.privacy import suppression_hash, suppression_hash_sql
 from c360.tokenization import hmac_pads, token
-from c360.warehouse import WAREHOUSE_ENV, bind_hmac_pads, connect
+from c360.warehouse import WAREHOUSE_ENV, connect
 
 # Test vectors: ASCII, accents and other scripts, an empty string, quotes,
 # the separator itself, and a long value.
@@ -42,7 +43,7 @@ def test_sql_suppression_hash_equals_the_reference(tmp_path: Path, key: str) -> 
     try:
         bind_hmac_pads(con, "c360_suppression", key.encode())
         rows = con.execute(
-            f"select v, {_suppression_hash_sql(repr('email'), 'v')} from ({_values_sql()})"
+            f"select v, {suppression_hash_sql(repr('email'), 'v')} from ({_values_sql()})"
         ).fetchall()
     finally:
         con.close()

@@ -38,14 +38,14 @@ evidence as (
         record_key_b,
         'splink_model' as rule_name,
         -- Below every rule: when the guard must cut, model links go first.
-        {{ var('model_edge_confidence_scale', 0.8) }} * match_probability as confidence
+        {{ var('model_edge_confidence_scale') }} * match_probability as confidence
     from probabilistic_edges
     union all
     select
         record_key_a,
         record_key_b,
         'steward_must_link' as rule_name,
-        {{ var('steward_must_link_confidence', 2.0) }} as confidence
+        {{ var('steward_must_link_confidence') }} as confidence
     from steward_overrides
     where override_type = 'must_link'
 

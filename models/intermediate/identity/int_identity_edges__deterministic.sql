@@ -67,7 +67,7 @@ small_groups as (
         match_key
     from keyed
     group by rule_name, match_key
-    having count(*) between 2 and {{ var('deterministic_max_group_size', 8) }}
+    having count(*) between 2 and {{ var('deterministic_max_group_size') }}
 
 ),
 

@@ -179,8 +179,8 @@ resized_names as (
     left join name_sizes_now on changed_names.full_name_key = name_sizes_now.full_name_key
     left join name_sizes_built on changed_names.full_name_key = name_sizes_built.full_name_key
     where
-        (coalesce(name_sizes_now.group_size, 0) <= {{ var('name_block_max_records', 30) }})
-        <> (coalesce(name_sizes_built.group_size, 0) <= {{ var('name_block_max_records', 30) }})
+        (coalesce(name_sizes_now.group_size, 0) <= {{ var('name_block_max_records') }})
+        <> (coalesce(name_sizes_built.group_size, 0) <= {{ var('name_block_max_records') }})
 
 ),
 
@@ -259,11 +259,11 @@ capped_keys as (
         live_records.record_key,
         live_records.name_suffix,
         case
-            when email_groups.group_size <= {{ var('deterministic_max_group_size', 8) }}
+            when email_groups.group_size <= {{ var('deterministic_max_group_size') }}
                 then live_records.email_token
         end as email_block_key,
         case
-            when phone_groups.group_size <= {{ var('deterministic_max_group_size', 8) }}
+            when phone_groups.group_size <= {{ var('deterministic_max_group_size') }}
                 then live_records.phone_token
         end as phone_block_key
     from live_records
@@ -338,7 +338,7 @@ final as (
         coalesce(recomputed.name_suffix, inferred_suffixes.name_suffix) as name_suffix_inferred,
         -- A full name is a bounded block only when few records share it.
         case
-            when name_groups.group_size <= {{ var('name_block_max_records', 30) }}
+            when name_groups.group_size <= {{ var('name_block_max_records') }}
                 then recomputed.full_name_key
         end as name_block_key,
         -- The two name parts in a fixed order, so a record with first and
