@@ -38,6 +38,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check c360 orchestration splink_models tests
 	$(BIN)/ruff format --check c360 orchestration splink_models tests
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/sqlfluff lint --processes 2 models macros snapshots data_tests
 
 BENCH_CUSTOMERS ?= 1000000
@@ -60,14 +61,14 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m c360.bench --customers $(BENCH_CUSTOMERS) --days $(BENCH_DAYS)
+	$(BIN)/python -m c360.tools.bench --customers $(BENCH_CUSTOMERS) --days $(BENCH_DAYS)
 	for n in $(BENCH_PIPELINE_CUSTOMERS); do \
-		test "$$n" = 0 || $(BIN)/python -m c360.bench --pipeline \
+		test "$$n" = 0 || $(BIN)/python -m c360.tools.bench --pipeline \
 			--customers $$n --days $(BENCH_PIPELINE_DAYS) --out bench_out/pipeline || exit 1; \
 	done
-	test "$(BENCH_QUALITY_CUSTOMERS)" = 0 || $(BIN)/python -m c360.bench \
+	test "$(BENCH_QUALITY_CUSTOMERS)" = 0 || $(BIN)/python -m c360.tools.bench \
 		--profiles $(BENCH_QUALITY_PROFILES) --customers $(BENCH_QUALITY_CUSTOMERS)
-	$(BIN)/python -m c360.bench_report
+	$(BIN)/python -m c360.tools.bench_report
 
 clean:
 	rm -rf data target logs bench_out .pytest_cache

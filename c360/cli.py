@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from c360 import pipeline, privacy, warehouse
-from c360.generator.config import PROFILES
+from c360.tools.generator.config import PROFILES
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from c360.generator.config import profile_config
-    from c360.generator.core import generate
+    from c360.tools.generator.config import profile_config
+    from c360.tools.generator.core import generate
 
     cfg = profile_config(
         args.profile,
@@ -66,8 +66,8 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from c360.generator.config import GeneratorConfig
-    from c360.generator.core import generate
+    from c360.tools.generator.config import GeneratorConfig
+    from c360.tools.generator.core import generate
 
     out = Path(args.out)
     cfg = GeneratorConfig(customers=args.customers, days=args.days, seed=args.seed)

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from c360.generator.config import GeneratorConfig
-from c360.generator.core import generate
+from c360.tools.generator.config import GeneratorConfig
+from c360.tools.generator.core import generate
 
 
 def pytest_configure(config: pytest.Config) -> None:

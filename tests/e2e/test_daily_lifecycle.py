@@ -16,8 +16,8 @@ import pytest
 from c360 import pipeline
 from c360.contract import TABLES
 from c360.dbt import PROJECT_DIR, PROJECT_DIR_ENV
-from c360.generator.config import GeneratorConfig
-from c360.generator.core import generate
+from c360.tools.generator.config import GeneratorConfig
+from c360.tools.generator.core import generate
 from tests.warehouse_files import copy_warehouse
 from tests.warehouse_files import query as _query
 

@@ -14,8 +14,8 @@ import pytest
 from dagster import AssetKey, DagsterInstance, build_schedule_context, materialize
 
 from c360 import pipeline
-from c360.generator.config import GeneratorConfig
-from c360.generator.core import generate
+from c360.tools.generator.config import GeneratorConfig
+from c360.tools.generator.core import generate
 from orchestration.assets import PARTITIONED, C360Settings
 from orchestration.definitions import defs
 from orchestration.schedules import daily_refresh_schedule

@@ -14,7 +14,7 @@ import pytest
 
 from c360 import pipeline
 from c360.contract import IDENTITY_TABLES, TABLES
-from c360.generator.pools import PLACEHOLDER_EMAILS
+from c360.tools.generator.pools import PLACEHOLDER_EMAILS
 from c360.privacy import STAGING_MODELS
 from tests.warehouse_files import copy_warehouse
 from tests.warehouse_files import query as _query
@@ -1149,7 +1149,7 @@ _TWO_PEOPLE = {
 def _deliver(landing: Path, day: str, rows_by_table: dict[str, list[dict]]) -> None:
     import pyarrow as pa
 
-    from c360.generator.render import conform, with_op
+    from c360.tools.generator.render import conform, with_op
 
     extracted = int(dt.datetime.fromisoformat(f"{day}T06:00:00").timestamp() * 1_000_000)
     for table, rows in rows_by_table.items():

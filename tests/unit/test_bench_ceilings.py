@@ -1,4 +1,4 @@
-"""The recall ceiling of `python -m c360.bench_ceilings`, on a warehouse small
+"""The recall ceiling of `python -m c360.tools.bench_ceilings`, on a warehouse small
 enough to count by hand."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from c360.bench_ceilings import recall_ceiling
+from c360.tools.bench_ceilings import recall_ceiling
 
 T = "ecommerce_customers"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from c360 import bench_report
-from c360.bench_report import END, START, replace_section, runs, section
+from c360.tools.bench_report import END, START, replace_section, runs, section
 
 MACHINE = "2 cores (test cpu), 8 GiB RAM, Linux"
 VERSIONS = {"python": "3.11.7", "duckdb": "2.0.1", "splink": "5.0.0"}
@@ -141,7 +141,7 @@ def test_report_writes_doc_and_chart(tmp_path: Path):
 
 
 def test_chart_with_one_n_and_no_change_day(tmp_path: Path):
-    from c360.bench_chart import draw
+    from c360.tools.bench_chart import draw
 
     rows = [_day(20_000, 0, "2025-01-01", {"load": 1.0, "score": 2.0, "privacy": 0.0})]
     out = draw(rows, tmp_path / "c.png")
@@ -151,8 +151,8 @@ def test_chart_with_one_n_and_no_change_day(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from c360.generator.config import GeneratorConfig
-    from c360.generator.core import generate
+    from c360.tools.generator.config import GeneratorConfig
+    from c360.tools.generator.core import generate
 
     out = tmp_path_factory.mktemp("baseline_landing")
     generate(GeneratorConfig(customers=2000, days=0, seed=3, chunk_size=1000), out, progress=False)
@@ -162,7 +162,7 @@ def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_baseline_on_a_tiny_landing(tiny_landing: Path, tmp_path: Path):
     """Real Splink 5 on DuckDB over about 7,000 records (some 10 s)."""
-    from c360.bench_baseline import run_baseline
+    from c360.tools.bench_baseline import run_baseline
 
     result = run_baseline(tiny_landing / "landing", tmp_path / "work", tiny_landing / "truth")
     assert result["records"] > 0 and result["pairs"] > 0
@@ -236,9 +236,9 @@ def test_quality_table_by_profile():
 def test_baseline_degrades_on_a_landing_without_contact_or_address(tmp_path: Path):
     """The names_dob profile leaves email, phone and address empty: the
     baseline drops their comparisons and still trains, predicts and scores."""
-    from c360.bench_baseline import run_baseline
-    from c360.generator.config import profile_config
-    from c360.generator.core import generate
+    from c360.tools.bench_baseline import run_baseline
+    from c360.tools.generator.config import profile_config
+    from c360.tools.generator.core import generate
 
     out = tmp_path / "gen"
     generate(profile_config("names_dob", customers=1500, seed=5), out, progress=False)

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from c360.contract import TABLES
-from c360.generator.render import ARROW_TYPES
+from c360.tools.generator.render import ARROW_TYPES
 from tests.conftest import landing_view
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from c360.contract import ACTIVITY_REFERENCES, IDENTITY_TABLES, TABLES
-from c360.generator.config import SOURCE_TABLE
+from c360.tools.generator.config import SOURCE_TABLE
 from tests.conftest import landing_view, truth
 
 

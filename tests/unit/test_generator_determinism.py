@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from c360.generator.config import GeneratorConfig
-from c360.generator.core import generate
+from c360.tools.generator.config import GeneratorConfig
+from c360.tools.generator.core import generate
 
 
 def _digest(root: Path) -> dict[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from c360.generator.config import SOURCE_TABLE
-from c360.generator.pools import PLACEHOLDER_EMAILS
+from c360.tools.generator.config import SOURCE_TABLE
+from c360.tools.generator.pools import PLACEHOLDER_EMAILS
 from tests.conftest import landing_view, truth
 
 

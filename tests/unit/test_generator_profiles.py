@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from c360 import cli
-from c360.generator.config import GeneratorConfig, profile_config
-from c360.generator.core import generate
-from c360.generator.international import COUNTRY_SPELLINGS
+from c360.tools.generator.config import GeneratorConfig, profile_config
+from c360.tools.generator.core import generate
+from c360.tools.generator.international import COUNTRY_SPELLINGS
 from tests.conftest import landing_view, truth
 
 IDENTITY = [

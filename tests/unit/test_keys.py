@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from c360.generator.keys import KeySpace, PhoneSpace, device_ids, prime_below
+from c360.tools.generator.keys import KeySpace, PhoneSpace, device_ids, prime_below
 
 
 def test_prime_below() -> None:
@@ -40,8 +40,8 @@ def test_device_ids_are_unique_uuid_shaped() -> None:
 
 
 def test_key_spaces_hold_the_largest_supported_run() -> None:
-    from c360.generator.keys import MAX_CHUNKS
-    from c360.generator.simulate import check_capacity
+    from c360.tools.generator.keys import MAX_CHUNKS
+    from c360.tools.generator.simulate import check_capacity
 
     check_capacity(MAX_CHUNKS)
     with pytest.raises(ValueError, match="chunks"):

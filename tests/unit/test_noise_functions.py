@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from c360.generator.noise import _format_phone, _gmail_dots, _plus_tag, _street_line, _typo
-from c360.generator.pools import build_pools, has_accent, strip_accents
+from c360.tools.generator.noise import _format_phone, _gmail_dots, _plus_tag, _street_line, _typo
+from c360.tools.generator.pools import build_pools, has_accent, strip_accents
 
 
 @pytest.fixture(scope="module")

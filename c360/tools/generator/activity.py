@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from c360.generator.config import DAY_S
+from c360.tools.generator.config import DAY_S
 
 EVENT_TYPES = np.array(["app_open", "product_view", "search", "add_to_cart", "purchase", "login"])
 EVENT_P = np.array([0.3, 0.35, 0.15, 0.1, 0.05, 0.05])

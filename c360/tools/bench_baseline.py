@@ -22,7 +22,7 @@ no golden record, no stable ids), and none of its matching knowledge
 guard). It is a yardstick for time: how long the pipeline's day 0 takes
 against what a user would run by hand on the same records.
 
-    python -m c360.bench_baseline --landing DIR/landing [--truth DIR/truth]
+    python -m c360.tools.bench_baseline --landing DIR/landing [--truth DIR/truth]
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ Two groups are beyond the evidence:
 A matcher that leaves both groups apart and links every other missed pair
 without error ends at the ceiling printed here.
 
-    python -m c360.bench_ceilings --warehouse W --truth DIR/truth
+    python -m c360.tools.bench_ceilings --warehouse W --truth DIR/truth
 """
 
 from __future__ import annotations

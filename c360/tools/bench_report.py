@@ -1,154 +1,40 @@
 """The pipeline's figures in docs/benchmarks.md, regenerated from
 bench_out/results.jsonl by `make bench`.
 
-`python -m c360.bench_report` rewrites what lies between the markers
+`python -m c360.tools.bench_report` rewrites what lies between the markers
 `<!-- bench:pipeline:start -->` and `<!-- bench:pipeline:end -->` (the rest
 of the file is left as it is) and draws docs/benchmarks_stages.png
-(c360.bench_chart). For each number of customers it shows the latest run:
+(c360.tools.bench_chart). For each number of customers it shows the latest run:
 seconds per stage of day 0 and of each change day, the change day against
-day 0, and the plain Splink baseline (c360.bench_baseline) against day 0;
+day 0, and the plain Splink baseline (c360.tools.bench_baseline) against day 0;
 and, per generator profile, the match quality of the pipeline and of the
-baseline (rows of `python -m c360.bench --profiles`).
+baseline (rows of `python -m c360.tools.bench --profiles`).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from c360.tools.bench_chart import draw
+from c360.tools.bench_results import (
+    CHART,
+    RESULTS,
+    VERSION_LABELS,
+    Run,
+    latest_by_customers,
+    read_results,
+    runs,
+    stages,
+    total,
+)
 
 START = "<!-- bench:pipeline:start -->"
 END = "<!-- bench:pipeline:end -->"
-RESULTS = Path("bench_out/results.jsonl")
 DOC = Path("docs/benchmarks.md")
-CHART = Path("docs/benchmarks_stages.png")
-
-# The pipeline's stages in the order a day runs them; keys not named here
-# follow in the order they first appear.
-STAGE_ORDER = ("load", "build_before", "privacy", "score", "build_after", "publish", "purge")
-VERSION_LABELS = {
-    "python": "Python",
-    "duckdb": "DuckDB",
-    "dbt-core": "dbt-core",
-    "dbt-duckdb": "dbt-duckdb",
-    "splink": "Splink",
-}
-
-
-@dataclass
-class Run:
-    """One `python -m c360.bench --pipeline` run: its days, in order, and the
-    baseline measured with it."""
-
-    customers: int | None
-    days: list[dict] = field(default_factory=list)
-    baseline: dict | None = None
-    run_id: str | None = None
-
-    @property
-    def day0(self) -> dict:
-        return self.days[0]
-
-    @property
-    def change_days(self) -> list[dict]:
-        return self.days[1:]
-
-    @property
-    def machine(self) -> str | None:
-        return self.day0.get("machine")
-
-    @property
-    def versions(self) -> dict | None:
-        return self.day0.get("versions") or (self.baseline or {}).get("versions")
-
-
-def total(seconds: dict[str, float]) -> float:
-    return round(sum(seconds.values()), 1)
-
-
-def read_results(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by an interrupted run
-    return rows
-
-
-def runs(rows: list[dict]) -> list[Run]:
-    """The pipeline runs in the file, oldest first. Rows of one run share a
-    `run_id`; rows written before there was one are told apart by order: a
-    day that trains, or whose run date is not after the previous row's, or
-    whose number of customers differs, starts a new run. A baseline row
-    belongs to the run with its `run_id`, else to the last run before it."""
-    out: list[Run] = []
-    by_id: dict[str, Run] = {}
-    current: Run | None = None
-    for row in rows:
-        kind = row.get("benchmark")
-        if kind == "pipeline_day":
-            run_id = row.get("run_id")
-            if run_id is not None and run_id in by_id:
-                run = by_id[run_id]
-            elif (
-                run_id is None
-                and current is not None
-                and current.run_id is None
-                and not row.get("trained")
-                and row.get("day_index", 1) != 0
-                and row.get("customers") == current.customers
-                and row["run_date"] > current.days[-1]["run_date"]
-            ):
-                run = current
-            else:
-                run = Run(row.get("customers"), run_id=run_id)
-                out.append(run)
-                if run_id is not None:
-                    by_id[run_id] = run
-            run.days.append(row)
-            current = run
-        elif kind == "baseline":
-            run_id = row.get("run_id")
-            target = by_id.get(run_id) if run_id is not None else current
-            if target is not None and target.baseline is None:
-                target.baseline = row
-    for run in out:
-        run.days.sort(key=lambda d: (d.get("day_index", 0), d["run_date"]))
-    return out
-
-
-def latest_by_customers(all_runs: list[Run]) -> dict[int, Run]:
-    """The last run of each number of customers, smallest N first; runs that
-    did not record their N are left out (there is no axis to put them on)."""
-    latest: dict[int, Run] = {}
-    for run in all_runs:
-        if run.customers and run.days:
-            latest[run.customers] = run
-    return dict(sorted(latest.items()))
-
-
-def stages(all_runs: list[Run]) -> list[str]:
-    seen: list[str] = []
-    for run in all_runs:
-        for day in run.days:
-            for key in day["seconds"]:
-                if key not in seen:
-                    seen.append(key)
-    known = [s for s in STAGE_ORDER if s in seen]
-    return known + [s for s in seen if s not in STAGE_ORDER]
-
-
-def mean_seconds(days: list[dict], keys: list[str]) -> dict[str, float]:
-    return {k: sum(d["seconds"].get(k, 0.0) for d in days) / len(days) for k in keys}
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -193,7 +79,7 @@ def baseline_line(run: Run) -> str:
     where = ", in the same process after the pipeline" if "pipeline_day0_seconds" in b else ""
     line = (
         f"Baseline: plain Splink {b.get('tool', 'splink').split()[-1]} on DuckDB "
-        "(`c360/bench_baseline.py`) over the same day-0 records "
+        "(`c360/tools/bench_baseline.py`) over the same day-0 records "
         f"({b['records']:,}){where}: "
         f"load {_fmt(s.get('load'))} s, train {_fmt(s.get('train'))} s, "
         f"predict {_fmt(s.get('predict'))} s, cluster {_fmt(s.get('cluster'))} s"
@@ -213,7 +99,7 @@ def baseline_line(run: Run) -> str:
 def latest_quality(rows: list[dict]) -> list[dict]:
     """The last `quality` row of each (profile, customers), profiles in the
     generator's order, then by customers."""
-    from c360.generator.config import PROFILES
+    from c360.tools.generator.config import PROFILES
 
     latest: dict[tuple[str, int], dict] = {}
     for row in rows:
@@ -258,7 +144,7 @@ def quality_table(rows: list[dict]) -> list[str]:
         "(docs/generator.md): the pipeline's day 0 (`c360 run`, then `c360 evaluate`) "
         "and the plain Splink baseline over the same records, which drops the "
         "comparisons of columns the profile leaves empty. Written by "
-        "`python -m c360.bench --profiles ...`.",
+        "`python -m c360.tools.bench --profiles ...`.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -296,14 +182,14 @@ def section(
     rows: list[dict], *, chart: str | None = CHART.name, today: dt.date | None = None
 ) -> str:
     """The markdown between the markers (markers included)."""
-    from c360.bench import machine, versions
+    from c360.tools.bench import machine, versions
 
     all_runs = runs(rows)
     latest = latest_by_customers(all_runs)
     today = today or dt.date.today()
     lines = [
         START,
-        "<!-- Written by `make bench` (python -m c360.bench_report) from "
+        "<!-- Written by `make bench` (python -m c360.tools.bench_report) from "
         "bench_out/results.jsonl; edits between the markers are overwritten. -->",
         "",
         "### Measured by `make bench`",
@@ -359,8 +245,6 @@ def write_report(
     rows = read_results(results)
     chart_file = None
     if chart is not None:
-        from c360.bench_chart import draw
-
         chart_file = draw(rows, chart)
     link = os.path.relpath(chart_file, doc.parent) if chart_file else None
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"

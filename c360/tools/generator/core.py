@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from c360.contract import TABLES
-from c360.generator.config import GeneratorConfig
-from c360.generator.pools import Pools, build_pools
-from c360.generator.simulate import ChunkRun, check_capacity
+from c360.tools.generator.config import GeneratorConfig
+from c360.tools.generator.pools import Pools, build_pools
+from c360.tools.generator.simulate import ChunkRun, check_capacity
 
 TRUTH_TABLES = ("person_links", "persons", "hard_negatives", "life_events", "record_noise")
 _POOLS: Pools | None = None  # built once in the parent, inherited by forked workers

@@ -7,14 +7,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from c360.contract import TABLES
-from c360.generator.config import DAY_S, SOURCE_TABLE
-from c360.generator.international import COUNTRIES
-from c360.generator.international import COUNTRY_SPELLINGS as ABROAD_SPELLINGS
-from c360.generator.keys import (
+from c360.tools.generator.config import DAY_S, SOURCE_TABLE
+from c360.tools.generator.international import COUNTRIES
+from c360.tools.generator.international import COUNTRY_SPELLINGS as ABROAD_SPELLINGS
+from c360.tools.generator.keys import (
     PERSON_SPAN,
 )
-from c360.generator.noise import Renderer
-from c360.generator.pools import (
+from c360.tools.generator.noise import Renderer
+from c360.tools.generator.pools import (
     COUNTRY_SPELLINGS,
     INCOME_BANDS,
     INCOME_WEIGHTS,

@@ -8,14 +8,14 @@ import zlib
 import numpy as np
 import pyarrow as pa
 
-from c360.generator.config import DAY_S, SOURCES, GeneratorConfig
-from c360.generator.international import CALLING_CODES, COUNTRIES
-from c360.generator.keys import (
+from c360.tools.generator.config import DAY_S, SOURCES, GeneratorConfig
+from c360.tools.generator.international import CALLING_CODES, COUNTRIES
+from c360.tools.generator.keys import (
     PERSON_SPAN,
     RECORD_SPAN,
     device_ids,
 )
-from c360.generator.pools import (
+from c360.tools.generator.pools import (
     INTERNATIONAL_CODES,
     STREET_SUFFIX_WEIGHTS,
     strip_accents,

@@ -6,7 +6,7 @@ Two panels share the x axis (customers, log scale: whatever N the results
 hold, 100k, 1M, 10M ...): day 0 with the plain Splink baseline's total beside
 the pipeline's stages, and the mean of the change days of the same run.
 
-    python -m c360.bench_chart [--results bench_out/results.jsonl] [--out PNG]
+    python -m c360.tools.bench_chart [--results bench_out/results.jsonl] [--out PNG]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from c360.bench_report import (
+from c360.tools.bench_results import (
     CHART,
     RESULTS,
     latest_by_customers,

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
-from c360.generator.international import International, build_international, extend_names
+from c360.tools.generator.international import International, build_international, extend_names
 
 # Share of the name mass held by each name family. en_US carries US census
 # frequencies (a heavy head: Smith, Johnson, ...); the other locales and the
@@ -168,7 +168,7 @@ class Pools:
     surname_rank_top: np.ndarray  # indices of the 20 most common surnames
     first_top_female: np.ndarray
     first_top_male: np.ndarray
-    # People abroad (c360/generator/international.py); None unless a profile
+    # People abroad (c360/tools/generator/international.py); None unless a profile
     # places some there.
     intl: International | None = None
 
@@ -314,7 +314,7 @@ def build_pools(
         )
 
     nickname_by_name: dict[str, list[str]] = {}
-    with resources.files("c360.generator").joinpath("data/nicknames.csv").open() as fh:
+    with resources.files("c360.tools.generator").joinpath("data/nicknames.csv").open() as fh:
         for row in csv.DictReader(fh):
             nickname_by_name.setdefault(row["canonical"], []).append(row["nickname"])
     nicknames = {i: nickname_by_name[n] for i, n in enumerate(first_names) if n in nickname_by_name}

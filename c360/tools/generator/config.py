@@ -88,7 +88,7 @@ class Population:
     international_phone_rate: float = 0.02
     # Share of people (drawn per household) living abroad, and where: their
     # names, streets, cities, regions and postal codes are that country's
-    # (c360/generator/international.py). 0 keeps everyone in the US.
+    # (c360/tools/generator/international.py). 0 keeps everyone in the US.
     international_share: float = 0.0
     international_mix: dict[str, float] = _d(GB=0.35, CA=0.25, AU=0.15, DE=0.25)
     # Number of cities (population Zipf-distributed) and surname long tail.

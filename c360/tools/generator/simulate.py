@@ -21,10 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from c360.contract import TABLES
-from c360.generator.activity import ActivityMixin
-from c360.generator.config import DAY_S, SOURCE_TABLE, SOURCES, GeneratorConfig
-from c360.generator.international import COUNTRIES, street_line
-from c360.generator.keys import (
+from c360.tools.generator.activity import ActivityMixin
+from c360.tools.generator.config import DAY_S, SOURCE_TABLE, SOURCES, GeneratorConfig
+from c360.tools.generator.international import COUNTRIES, street_line
+from c360.tools.generator.keys import (
     ACTIVITY_SPAN,
     MAX_CHUNKS,
     PERSON_SPAN,
@@ -32,12 +32,12 @@ from c360.generator.keys import (
     KeySpace,
     PhoneSpace,
 )
-from c360.generator.noise import NoiseLog, _street_line
-from c360.generator.people import PeopleMixin, multi_source_participation
-from c360.generator.pools import (
+from c360.tools.generator.noise import NoiseLog, _street_line
+from c360.tools.generator.people import PeopleMixin, multi_source_participation
+from c360.tools.generator.pools import (
     Pools,
 )
-from c360.generator.render import RenderMixin, conform, with_op
+from c360.tools.generator.render import RenderMixin, conform, with_op
 
 # Key formats per source: prefix, digits, salt.
 KEY_FORMATS = {

@@ -184,8 +184,8 @@ def snapshot_day0(landing: Path, target: Path) -> Path:
     """A copy of the identity tables' first partitions, the records the
     pipeline's day 0 sees: the pipeline's privacy purge rewrites landing
     files on the change days, and the baseline runs after them."""
-    from c360.bench_baseline import first_partition
     from c360.contract import IDENTITY_TABLES
+    from c360.tools.bench_baseline import first_partition
 
     if target.exists():
         shutil.rmtree(target)
@@ -205,10 +205,10 @@ def bench_baseline(
     run_id: str | None = None,
     day0: dict | None = None,
 ) -> dict:
-    """The plain Splink baseline (c360/bench_baseline.py) over the first
+    """The plain Splink baseline (c360/tools/bench_baseline.py) over the first
     partition of `landing`; with the pipeline's day-0 row, the ratio of the
     two wall times."""
-    from c360.bench_baseline import run_baseline
+    from c360.tools.bench_baseline import run_baseline
 
     result = run_baseline(landing, work_dir, truth)
     row = {
@@ -276,10 +276,10 @@ def bench_quality(
     the plain Splink baseline over the same records. A tool that fails leaves
     its error in the row instead of its figures: the other's still count."""
     from c360 import pipeline
-    from c360.bench_baseline import run_baseline
     from c360.evaluation import evaluate
-    from c360.generator.config import profile_config
-    from c360.generator.core import generate
+    from c360.tools.bench_baseline import run_baseline
+    from c360.tools.generator.config import profile_config
+    from c360.tools.generator.core import generate
 
     if out.exists():
         shutil.rmtree(out)
@@ -386,7 +386,7 @@ def bench_privacy(warehouse: Path, erasures: int = 20) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from c360.generator.config import PROFILES
+    from c360.tools.generator.config import PROFILES
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from c360.generator.international import postcode_noise, street_line
-from c360.generator.pools import (
+from c360.tools.generator.international import postcode_noise, street_line
+from c360.tools.generator.pools import (
     DIRECTIONS,
     PLACEHOLDER_EMAILS,
     PLACEHOLDER_NAMES,
