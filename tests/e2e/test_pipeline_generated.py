@@ -14,8 +14,8 @@ import pytest
 
 from c360 import pipeline
 from c360.contract import IDENTITY_TABLES, TABLES
-from c360.tools.generator.pools import PLACEHOLDER_EMAILS
 from c360.privacy import STAGING_MODELS
+from c360.tools.generator.pools import PLACEHOLDER_EMAILS
 from tests.warehouse_files import copy_warehouse
 from tests.warehouse_files import query as _query
 
