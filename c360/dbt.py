@@ -9,6 +9,9 @@ A day's dbt work is a few phases, each a YAML selector of the project
     after_scoring   what reads the scored pairs or the privacy decisions
     publish         marts and snapshots, once every check upstream passed
 
+and, on a day with erasures, the `purge_pending_erasures` operation after the
+privacy intake and again after publishing (macros/privacy/).
+
 Parameters reach dbt as `--vars` (the warehouse file, the run date), never
 through the process's environment. `c360 run` invokes dbt in-process
 (`run_dbt`); Dagster runs the same arguments through dagster-dbt, which
@@ -101,6 +104,20 @@ def seed_invocation(
 ) -> DbtInvocation:
     command = [*SEED_BUILD, *(["--quiet"] if quiet else [])]
     return DbtInvocation(tuple(command), SEEDS, dbt_vars(warehouse))
+
+
+def operation_invocation(
+    macro: str,
+    macro_args: dict,
+    warehouse: str | os.PathLike | None = None,
+    *,
+    run_date=None,
+    quiet: bool = False,
+) -> DbtInvocation:
+    """`dbt run-operation` of one of the project's macros, with its arguments."""
+    command = ["run-operation", macro, "--args", json.dumps(macro_args, sort_keys=True)]
+    command += ["--quiet"] if quiet else []
+    return DbtInvocation(tuple(command), None, dbt_vars(warehouse, run_date))
 
 
 # Parsing the project (or reading back its partial parse) costs a second or

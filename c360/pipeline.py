@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from c360 import dbt, privacy, tokenization, warehouse
@@ -292,9 +293,12 @@ def build_day(
         clock = now
         report(f"{run_date} {stage}: {seconds[stage]:.1f} s")
 
+    # Tags the rows the day's purges delete (privacy.purge_log).
+    purge_id = f"{run_date}-{uuid.uuid4().hex[:12]}"
     build_before_scoring(warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh)
     lap("build_before")
     intake = privacy.intake(run_date, warehouse_file)
+    purge_dbt_tables("intake", purge_id, warehouse_file, run_date=run_date, quiet=quiet)
     lap("privacy")
     trained, scoring = score(warehouse_file, run_date=run_date, full=full_refresh)
     lap("score")
@@ -306,10 +310,35 @@ def build_day(
         "publish", warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
     )
     lap("publish")
-    purged = privacy.finish(warehouse_file)
+    purge_dbt_tables("published", purge_id, warehouse_file, run_date=run_date, quiet=quiet)
+    purged = privacy.finish(warehouse_file, purge_id=purge_id)
     metrics = finish_day(run_date, warehouse_file, full_refresh=full_refresh)
     lap("purge")
     return DayResult(run_date, [], trained, scoring, intake, purged, metrics, seconds)
+
+
+def purge_dbt_tables(
+    stage: str,
+    purge_id: str,
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    run_date: dt.date | None = None,
+    quiet: bool = False,
+) -> None:
+    """dbt deletes what its tables hold of the records the privacy intake
+    erased or suppressed (macros/privacy/purge_pending_erasures.sql): after
+    the intake, from what the rest of the day reads; once the day is
+    published, from every table and snapshot. Nothing to do on most days."""
+    if privacy.has_pending_purge(warehouse_file):
+        dbt.run(
+            dbt.operation_invocation(
+                "purge_pending_erasures",
+                privacy.dbt_purge_args(stage, purge_id),
+                warehouse_file,
+                run_date=run_date,
+                quiet=quiet,
+            )
+        )
 
 
 def _stderr(line: str) -> None:

@@ -35,7 +35,14 @@ like a delivery), and are processed in the daily run:
 
 from c360.privacy.export import ExportSubject, build_exports, export_dir
 from c360.privacy.intake import IntakeResult, intake, submit
-from c360.privacy.purge import FinishResult, bytes_purge_due_on, finish, purge_bytes
+from c360.privacy.purge import (
+    FinishResult,
+    bytes_purge_due_on,
+    dbt_purge_args,
+    finish,
+    has_pending_purge,
+    purge_bytes,
+)
 from c360.privacy.request_log import request_status
 from c360.privacy.resolution import REQUEST_TYPES, Decision, decide
 from c360.privacy.rotation import (
@@ -77,10 +84,12 @@ __all__ = [
     "RotationResult",
     "build_exports",
     "bytes_purge_due_on",
+    "dbt_purge_args",
     "decide",
     "ensure_tables",
     "export_dir",
     "finish",
+    "has_pending_purge",
     "intake",
     "old_tokens_left",
     "prepare_key_rotation",

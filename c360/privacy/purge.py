@@ -18,10 +18,10 @@ from c360.privacy.tables import (
     ACTIVITY_QUASI_IDENTIFIERS,
     BYTE_PURGE_WITHIN_DAYS,
     CLI_SOURCE,
-    INTAKE_PURGED_TABLES,
+    INTAKE_PURGED_MODELS,
+    PYTHON_STATE_SCHEMAS,
     SCHEMA,
     STAGING_MODELS,
-    UNSWEPT_SCHEMAS,
     ensure_tables,
 )
 
@@ -163,10 +163,6 @@ def purge_inputs(con, run_date: dt.date) -> InputsPurged:
     for name in TABLES:
         for statement in _purge_statements(f"{raw}.{name}", name):
             con.execute(statement)
-    for name, model in STAGING_MODELS.items():
-        if engine.relation_exists(con, "staging", model):
-            for statement in _purge_statements(f"staging.{model}", name):
-                con.execute(statement)
     purged.activity_rows_unlinked = sum(unlinked_by_table.values())
     for name, reason, rows in con.execute(
         "select source_table, reason, count(*) from _suppressed_records group by 1, 2"
@@ -181,14 +177,16 @@ def purge_inputs(con, run_date: dt.date) -> InputsPurged:
                 f"insert into {SCHEMA}.suppression_log values (?, ?, ?, 0, ?)",
                 [run_date, name, "activity of an erased record unlinked", rows],
             )
+    # What dbt's tables hold of them is dbt's to delete, once this commits
+    # (dbt_purge_args; macros/privacy/purge_pending_erasures.sql).
     con.execute(
         f"""insert or ignore into {SCHEMA}.pending_purge
         select source_table, source_record_id from _purge_records"""
     )
-    _delete_records(
-        con, [(s, t) for s, t in INTAKE_PURGED_TABLES if engine.relation_exists(con, s, t)]
+    con.execute(
+        f"""insert or ignore into {SCHEMA}.pending_unlink
+        select distinct source_table, source_record_id from _unlink_keys"""
     )
-    _delete_orphan_vault_tokens(con)
     due = dt.date.today() + dt.timedelta(days=BYTE_PURGE_WITHIN_DAYS)
     con.execute(
         f"update {SCHEMA}.sweep_state set bytes_purge_due_on = "
@@ -216,55 +214,67 @@ def _rewrite_landing_file(con, path: Path, table_name: str) -> bool:
     return True
 
 
-def _delete_records(con, only: list[tuple[str, str]] | None = None) -> int:
-    """Delete every row that names a purged record, in every table (or in `only`):
-    by (source_table, source_record_id), by record_key, by either end of an
-    edge or pair, by graph node; and, in snapshot history, every version of
-    an erased customer."""
+def dbt_purge_args(stage: str, purge_id: str) -> dict:
+    """The arguments of dbt's purge_pending_erasures operation for a stage
+    ('intake' or 'published'): the contract's knowledge of which staging
+    image holds which table's records, and how activity points at them."""
+    staging = []
+    for name, model in STAGING_MODELS.items():
+        table = TABLES[name]
+        staging.append(
+            {
+                "model": model,
+                "table": name,
+                "kind": table.kind,
+                "key": table.key,
+                "references": [list(r) for r in ACTIVITY_REFERENCES.get(name, [])],
+                "quasi_identifiers": ACTIVITY_QUASI_IDENTIFIERS.get(name, []),
+            }
+        )
+    return {
+        "stage": stage,
+        "purge_id": purge_id,
+        "models": INTAKE_PURGED_MODELS if stage == "intake" else [],
+        "staging": staging if stage == "intake" else [],
+    }
+
+
+def has_pending_purge(warehouse_file: str | os.PathLike | None = None) -> bool:
+    """Whether records wait to be purged from dbt's tables and the day's state."""
+    con = warehouse.connect(warehouse_file)
+    try:
+        ensure_tables(con)
+        return bool(
+            engine.scalar(
+                con,
+                f"select (select count(*) from {SCHEMA}.pending_purge) "
+                f"+ (select count(*) from {SCHEMA}.pending_unlink)",
+            )
+        )
+    finally:
+        con.close()
+
+
+def _delete_python_state(con) -> int:
+    """Delete the pending records' rows from the state Python writes (the
+    scoring's): by record_key, or by either end of a pair."""
     keys = f"select source_table || ':' || source_record_id from {SCHEMA}.pending_purge"
     deleted = 0
-    for schema, name, columns in engine.base_tables(con, UNSWEPT_SCHEMAS):
-        if only is not None and (schema, name) not in only:
+    for schema, name, columns in engine.base_tables(con):
+        if schema not in PYTHON_STATE_SCHEMAS:
             continue
-        relation = f'"{schema}"."{name}"'
         conditions = []
-        if {"source_table", "source_record_id"} <= columns.keys():
-            # An equi-join on both columns: concatenating them would build a
-            # string for every row of the table.
-            conditions.append(
-                f"exists (select 1 from {SCHEMA}.pending_purge as purged "
-                f"where purged.source_table = {relation}.source_table "
-                f"and purged.source_record_id = {relation}.source_record_id)"
-            )
         if "record_key" in columns:
             conditions.append(f"record_key in ({keys})")
         if {"record_key_a", "record_key_b"} <= columns.keys():
             conditions.append(f"record_key_a in ({keys}) or record_key_b in ({keys})")
-        if "node" in columns:
-            conditions.append(f"node in ({keys})")
-        if schema == "snapshots" and "customer_id" in columns:
-            conditions.append(f"customer_id in (select customer_id from {SCHEMA}.erased_customers)")
         if conditions:
-            deleted += con.execute(
-                f"delete from {relation} where " + " or ".join(f"({c})" for c in conditions)
-            ).fetchall()[0][0]
+            deleted += engine.scalar(
+                con,
+                f'delete from "{schema}"."{name}" where '
+                + " or ".join(f"({c})" for c in conditions),
+            )
     return deleted
-
-
-def _delete_orphan_vault_tokens(con) -> None:
-    if not (
-        engine.relation_exists(con, "vault", "vault_pii_tokens")
-        and engine.relation_exists(con, "vault", "vault_identity_pii")
-    ):
-        return
-    held = " union ".join(
-        f"select {c} from vault.vault_identity_pii where {c} is not null"
-        for c in ("email_token", "phone_token", "address_token", "house_number_token", "name_token")
-    )
-    con.execute(
-        f"delete from vault.vault_pii_tokens as vault where not exists "
-        f"(select 1 from ({held}) as held (token) where held.token = vault.token)"
-    )
 
 
 @dataclass
@@ -277,22 +287,40 @@ class FinishResult:
 
 
 def finish(
-    warehouse_file: str | os.PathLike | None = None, *, today: dt.date | None = None
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    today: dt.date | None = None,
+    purge_id: str | None = None,
 ) -> FinishResult:
-    """After the day is published: delete what state and history still hold of
-    the records purged at intake; then, if the byte purge of erased values is
-    due (BYTE_PURGE_WITHIN_DAYS after the first erasure not yet purged from
-    the file's bytes), rewrite the file."""
+    """After the day is published and dbt purged its tables (the 'published'
+    stage of dbt_purge_args, tagged `purge_id`): delete what the scoring's
+    state still holds of the records purged at intake, and forget them; then,
+    if the byte purge of erased values is due (BYTE_PURGE_WITHIN_DAYS after
+    the first erasure not yet purged from the file's bytes), rewrite the
+    file."""
     path = warehouse.warehouse_path(warehouse_file)
     today = today or dt.date.today()
     con = warehouse.connect(path)
     try:
         ensure_tables(con)
         result = FinishResult()
-        if engine.scalar(con, f"select count(*) from {SCHEMA}.pending_purge"):
+        if purge_id is not None:
+            result.rows_deleted = engine.scalar(
+                con,
+                f"select coalesce(sum(rows_changed), 0) from {SCHEMA}.purge_log "
+                "where purge_id = ? and stage = 'published'",
+                [purge_id],
+            )
+        pending = engine.scalar(
+            con,
+            f"select (select count(*) from {SCHEMA}.pending_purge) "
+            f"+ (select count(*) from {SCHEMA}.pending_unlink)",
+        )
+        if pending:
             with engine.transaction(con):
-                result.rows_deleted = _delete_records(con)
+                result.rows_deleted += _delete_python_state(con)
                 con.execute(f"delete from {SCHEMA}.pending_purge")
+                con.execute(f"delete from {SCHEMA}.pending_unlink")
         due_on, was_due = con.execute(
             f"select bytes_purge_due_on, is_compaction_due from {SCHEMA}.sweep_state"
         ).fetchall()[0]

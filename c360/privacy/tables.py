@@ -38,14 +38,16 @@ ACTIVITY_QUASI_IDENTIFIERS = {"ecommerce_orders": ["ship_postal_code"]}
 
 # Tables that scoring and the rest of the day read, built before intake runs:
 # an erased record leaves them at once, so the day resolves without it.
-INTAKE_PURGED_TABLES = [
-    ("vault", "vault_identity_pii"),
-    ("intermediate", "int_identity_records"),
-    ("intermediate", "int_identity_edges__deterministic"),
+INTAKE_PURGED_MODELS = [
+    "vault_identity_pii",
+    "int_identity_records",
+    "int_identity_edges__deterministic",
     # Incremental: an erased record's pairs would otherwise stay.
-    ("intermediate", "int_identity_edges__probabilistic"),
-    ("intermediate", "int_pii_data_issues"),
+    "int_identity_edges__probabilistic",
+    "int_pii_data_issues",
 ]
+# State Python writes, beside raw and this schema: the scoring's tables.
+PYTHON_STATE_SCHEMAS = ("matching",)
 
 # Never swept by record: the landing copy (purged at intake), the privacy
 # state itself, and the rules in the repo.
@@ -76,6 +78,13 @@ DDL = [
     f"""create table if not exists {SCHEMA}.pending_purge (
         source_table varchar not null, source_record_id varchar not null,
         primary key (source_table, source_record_id))""",
+    f"""create table if not exists {SCHEMA}.pending_unlink (
+        source_table varchar not null, source_record_id varchar not null,
+        primary key (source_table, source_record_id))""",
+    # What dbt's purge_pending_erasures deleted, per operation and table.
+    f"""create table if not exists {SCHEMA}.purge_log (
+        purge_id varchar not null, stage varchar not null, relation_name varchar not null,
+        rows_changed bigint not null, purged_at timestamp not null)""",
     # The other records of the email, phone and name groups that purged
     # records left (record keys, none of the purged person's values): the
     # next build of int_identity_records recomputes them (block caps,
