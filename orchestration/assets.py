@@ -28,7 +28,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from c360 import pipeline, privacy, warehouse
 from c360.contract import TABLES
-from c360.dbt import phase_invocation, seed_invocation
+from c360.dbt import operation_invocation, phase_invocation, seed_invocation
 from orchestration.partitions import daily_partitions
 from orchestration.project import dbt_project
 from orchestration.translator import C360Translator
@@ -113,6 +113,26 @@ def _succeeded(invocation) -> None:
     raise invocation.get_error() or RuntimeError("dbt failed")
 
 
+def _purge_id(context: AssetExecutionContext) -> str:
+    """One id for the day's two purges within a run (privacy.purge_log)."""
+    return f"{context.partition_key}-{context.run_id[:12]}"
+
+
+def _purge_dbt_tables(
+    context: AssetExecutionContext, dbt: DbtCliResource, stage: str, target: str
+) -> None:
+    """dbt's purge_pending_erasures operation, as `c360 run` invokes it
+    (c360/pipeline.py, purge_dbt_tables), in a dbt subprocess."""
+    if privacy.has_pending_purge(target):
+        operation = operation_invocation(
+            "purge_pending_erasures",
+            privacy.dbt_purge_args(stage, _purge_id(context)),
+            target,
+            run_date=_run_date(context),
+        )
+        _succeeded(dbt.cli(operation.args(), target_path=DBT_TARGET, raise_on_error=False))
+
+
 def _dbt_phase(phase: str):
     @dbt_assets(
         manifest=dbt_project().manifest_path,
@@ -171,11 +191,13 @@ publish = _dbt_phase("publish")
     partitions_def=daily_partitions,
     retry_policy=RETRY,
 )
-def privacy_intake(context: AssetExecutionContext, c360: C360Settings):
+def privacy_intake(context: AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings):
     """The day's privacy requests (erasure, access, opt-out and opt-in of sale) and
-    the suppression of erased people in the day's deliveries (c360/privacy.py):
-    before scoring, so the rest of the day runs without whom it erased."""
+    the suppression of erased people in the day's deliveries (c360/privacy/),
+    then dbt's purge of whom it erased from its tables: before scoring, so the
+    rest of the day runs without them."""
     result = privacy.intake(_run_date(context), c360.warehouse)
+    _purge_dbt_tables(context, dbt, "intake", c360.warehouse)
     metadata = {f"requests_{status}": n for status, n in result.requests.items()}
     metadata.update(
         {
@@ -198,11 +220,14 @@ def privacy_intake(context: AssetExecutionContext, c360: C360Settings):
     group_name="privacy",
     retry_policy=RETRY,
 )
-def privacy_purge(context: AssetExecutionContext, c360: C360Settings) -> MaterializeResult:
+def privacy_purge(
+    context: AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings
+) -> MaterializeResult:
     """Once the day is published: delete what state and snapshot history still hold
-    of the records erased or suppressed, and rewrite the warehouse file so that
-    deleted values leave its bytes too."""
-    result = privacy.finish(c360.warehouse)
+    of the records erased or suppressed (dbt's tables by dbt, the scoring's
+    state here), and rewrite the warehouse file when the byte purge is due."""
+    _purge_dbt_tables(context, dbt, "published", c360.warehouse)
+    result = privacy.finish(c360.warehouse, purge_id=_purge_id(context))
     return MaterializeResult(
         metadata={"rows_deleted": result.rows_deleted, "file_rewritten": result.compacted}
     )
