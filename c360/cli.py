@@ -184,7 +184,9 @@ def _rotate_key(args: argparse.Namespace) -> int:
         new_key = os.environ.get(privacy.NEW_KEY_ENV, "").encode()
     if not new_key:
         raise ValueError(f"give --new-key-file or set {privacy.NEW_KEY_ENV}")
-    result = pipeline.rotate_tokenization_key(new_key, args.warehouse, rebuild=not args.at_next_run)
+    result = pipeline.rotate_tokenization_key(
+        new_key, args.warehouse, at_next_run=args.at_next_run
+    )
     if result.old_tokens_left is None:
         print(
             f"re-tokenized the snapshot history ({result.tokens_mapped:,} vault tokens mapped); "

@@ -374,12 +374,12 @@ def rebuild(
 
 
 def rotate_tokenization_key(
-    new_key: bytes, warehouse_file: str | os.PathLike | None = None, *, rebuild: bool = True
+    new_key: bytes, warehouse_file: str | os.PathLike | None = None, *, at_next_run: bool = False
 ) -> privacy.RotationResult:
     """Key rotation (docs/privacy.md, "Keys"): re-tokenize the snapshot history,
     then build the last run date again under the new key, which re-tokenizes
     everything else from the vault's values; finally count the old tokens left
-    anywhere (none, or the rotation failed). With rebuild=False the next daily
+    anywhere (none, or the rotation failed). With `at_next_run` the next daily
     run does the rebuild, under the new key it must then be given. Links are
     by record and customer id, never by token, so no link changes; the
     rebuild scores every record once more, since the tokens are among the
@@ -391,7 +391,7 @@ def rotate_tokenization_key(
     result, old_tokens = privacy.prepare_key_rotation(
         new_key, tokenization.tokenization_key(), warehouse_file
     )
-    if rebuild:
+    if not at_next_run:
         with tokenization.key_in_use(new_key):
             rebuild(warehouse_file, quiet=True)
         result.old_tokens_left = privacy.old_tokens_left(warehouse_file, old_tokens)

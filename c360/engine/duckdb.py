@@ -175,7 +175,7 @@ def base_tables(
         from information_schema.columns as c
         inner join information_schema.tables as t
             on c.table_schema = t.table_schema and c.table_name = t.table_name
-        where t.table_type = 'BASE TABLE' and c.table_schema not in (select unnest(?::varchar[]))
+        where t.table_type = 'BASE TABLE' and not list_contains(?::varchar[], c.table_schema)
           and t.table_catalog = current_database()
         group by 1, 2 order by 1, 2""",
         [list(excluded_schemas)],

@@ -71,7 +71,7 @@ def extend_to_third_party_records(con) -> None:
         ),
         others as (
             select pii.* from vault.vault_identity_pii as pii
-            where pii.source_table not in (select unnest(?::varchar[]))
+            where not list_contains(?::varchar[], pii.source_table)
               and not exists (
                   select 1 from _erase_records as e
                   where e.source_table = pii.source_table

@@ -215,9 +215,12 @@
 
 {% macro delete_memberships_to_rewrite() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
+        delete from {{ this }} as members
         where
-            record_key in ({{ identity_records_changed_this_run() }})
-            or record_key not in (select record_key from {{ ref('int_identity_clusters') }})
+            members.record_key in ({{ identity_records_changed_this_run() }})
+            or not exists (
+                select 1 from {{ ref('int_identity_clusters') }} as clusters
+                where clusters.record_key = members.record_key
+            )
     {%- endif -%}
 {%- endmacro %}

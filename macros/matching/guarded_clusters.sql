@@ -102,9 +102,9 @@
     ) %}
     {% do compute_connected_components(sub_edges, sub_nodes, sub_output) %}
     {% do run_query(
-        'create or replace table ' ~ swap ~ ' as select node, component_id from ' ~ labels
-        ~ ' where node not in (select node from ' ~ sub_nodes ~ ') union all select node, component_id from '
-        ~ sub_output
+        'create or replace table ' ~ swap ~ ' as select labels.node, labels.component_id from ' ~ labels
+        ~ ' as labels where not exists (select 1 from ' ~ sub_nodes ~ ' as sub where sub.node = labels.node)'
+        ~ ' union all select node, component_id from ' ~ sub_output
     ) %}
     {% do run_query('create or replace table ' ~ labels ~ ' as select * from ' ~ swap) %}
     {%- for work_table in [sub_nodes, sub_edges, sub_output] -%}
@@ -195,7 +195,7 @@
                 member_a.first_name_normalized = first_name_equivalents.first_name_a
                 and member_b.first_name_normalized = first_name_equivalents.first_name_b
         where
-            member_a.component_id not in (select component_id from too_many)
+            not exists (select 1 from too_many where too_many.component_id = member_a.component_id)
             and (
                 {{ suffix_conflict('member_a.name_suffix', 'member_b.name_suffix') }}
                 or {{ dob_conflict('member_a.date_of_birth_normalized', 'member_b.date_of_birth_normalized') }}

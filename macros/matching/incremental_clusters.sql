@@ -54,8 +54,8 @@
         the re-clustered records' rows, and those of records gone, are replaced. -#}
     {%- if has_state and output_relation is not none %}
         {% do run_query(
-            'delete from ' ~ output ~ ' where node in (select record_key from ' ~ sub_records
-            ~ ') or node not in (select record_key from ' ~ records ~ ')'
+            'delete from ' ~ output ~ ' as labelled where node in (select record_key from ' ~ sub_records
+            ~ ') or not exists (select 1 from ' ~ records ~ ' as records where records.record_key = labelled.node)'
         ) %}
         {% do run_query('insert into ' ~ output ~ ' ' ~ reclustered_labels_sql(labels, components)) %}
     {%- else %}
@@ -102,10 +102,13 @@
 {% macro delete_reclustered_records() -%}
     {%- set records = ref('int_identity_records') -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
+        delete from {{ this }} as clustered
         where
-            record_key in (select record_key from {{ cluster_labels() }}__sub_records)
-            or record_key not in (select record_key from {{ records }})
+            clustered.record_key in (select record_key from {{ cluster_labels() }}__sub_records)
+            or not exists (
+                select 1 from {{ records }} as records
+                where records.record_key = clustered.record_key
+            )
     {%- endif -%}
 {%- endmacro %}
 
@@ -153,7 +156,10 @@
         union
         select previous.record_key
         from {{ previous }} as previous
-        where previous.record_key not in (select record_key from {{ records }})
+        where not exists (
+            select 1 from {{ records }} as records
+            where records.record_key = previous.record_key
+        )
 
     ),
 

@@ -817,7 +817,7 @@ def test_an_erased_person_is_gone_everywhere_and_stays_gone(
         r[0] for r in _query(path, "select email_token from marts.dim_customer") if r[0]
     }
     monkeypatch.delenv(KEY_ENV, raising=False)  # the warehouse has the development key
-    rotated = pipeline.rotate_tokenization_key(b"a-new-test-key", path, rebuild=False)
+    rotated = pipeline.rotate_tokenization_key(b"a-new-test-key", path, at_next_run=True)
     assert rotated.tokens_mapped > 1000
     monkeypatch.setenv(KEY_ENV, "a-new-test-key")
 

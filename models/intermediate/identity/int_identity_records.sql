@@ -393,7 +393,9 @@ final as (
         true as is_deleted
     from changed_keys
     inner join {{ this }} as built on changed_keys.record_key = built.record_key
-    where changed_keys.record_key not in (select live_records.record_key from live_records)
+    where not exists (
+        select 1 from live_records where live_records.record_key = changed_keys.record_key
+    )
     {%- endif %}
 
 )

@@ -156,7 +156,9 @@ untouched_changed as (
     from held_before_in_scope as held_before
     left join held_now_in_scope as held_now on held_before.record_key = held_now.record_key
     where
-        held_before.customer_id not in (select touched_ids.customer_id from touched_ids)
+        not exists (
+            select 1 from touched_ids where touched_ids.customer_id = held_before.customer_id
+        )
         and (held_now.customer_id is null or held_now.customer_id <> held_before.customer_id)
 
 ),
