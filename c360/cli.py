@@ -176,17 +176,15 @@ def _privacy(args: argparse.Namespace) -> int:
 
 
 def _rotate_key(args: argparse.Namespace) -> int:
-    import os
+    from c360 import tokenization
 
     if args.new_key_file:
         new_key = Path(args.new_key_file).read_text().strip().encode()
     else:
-        new_key = os.environ.get(privacy.NEW_KEY_ENV, "").encode()
+        new_key = tokenization.new_tokenization_key()
     if not new_key:
-        raise ValueError(f"give --new-key-file or set {privacy.NEW_KEY_ENV}")
-    result = pipeline.rotate_tokenization_key(
-        new_key, args.warehouse, at_next_run=args.at_next_run
-    )
+        raise ValueError(f"give --new-key-file or set {tokenization.NEW_KEY_ENV}")
+    result = pipeline.rotate_tokenization_key(new_key, args.warehouse, at_next_run=args.at_next_run)
     if result.old_tokens_left is None:
         print(
             f"re-tokenized the snapshot history ({result.tokens_mapped:,} vault tokens mapped); "

@@ -27,12 +27,8 @@ from pathlib import Path
 
 import yaml
 
+from c360.settings import settings
 from c360.warehouse import warehouse_path
-
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-# Another checkout of the dbt project (a steward's branch with new overrides,
-# a test's copy) can be run instead of this one.
-PROJECT_DIR_ENV = "C360_DBT_PROJECT_DIR"
 
 PHASES = ("before_scoring", "after_scoring", "publish")
 SEEDS = "seeds"
@@ -48,7 +44,9 @@ COMPILE_TIME_VARS = frozenset({"run_date"})
 
 
 def project_dir() -> Path:
-    return Path(os.environ.get(PROJECT_DIR_ENV) or PROJECT_DIR)
+    """The dbt project to run: this repository's, or another checkout of it (a
+    steward's branch with new overrides, a test's copy; C360_DBT_PROJECT_DIR)."""
+    return settings().dbt_project_dir
 
 
 class DbtError(RuntimeError):

@@ -29,6 +29,8 @@ from pathlib import Path
 
 KEY_ENV = "C360_TOKENIZATION_KEY"
 KEY_FILE_ENV = "C360_TOKENIZATION_KEY_FILE"
+# A key rotation's new key (`c360 privacy rotate-key`), if not given as a file.
+NEW_KEY_ENV = "C360_TOKENIZATION_KEY_NEW"
 DEVELOPMENT_KEY = "INSECURE-DEVELOPMENT-TOKENIZATION-KEY-DO-NOT-USE-WITH-REAL-DATA"
 
 _warned: set[str] = set()
@@ -60,6 +62,12 @@ def secret_key(env: str, file_env: str, development_default: str) -> bytes:
 # their own, so it is process state, set and restored by `key_in_use` alone.
 _key_in_use: bytes | None = None
 _key_lock = threading.Lock()
+
+
+def new_tokenization_key() -> bytes | None:
+    """The new key of a key rotation, from $C360_TOKENIZATION_KEY_NEW."""
+    value = os.environ.get(NEW_KEY_ENV)
+    return value.encode() if value else None
 
 
 def tokenization_key() -> bytes:

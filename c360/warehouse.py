@@ -24,6 +24,7 @@ from pathlib import Path
 
 from c360.contract import TABLES, LandingTable
 from c360.engine import duckdb as engine
+from c360.settings import settings
 
 RAW_SCHEMA = "raw"
 LOAD_LOG = f"{RAW_SCHEMA}._landing_load_log"
@@ -34,23 +35,13 @@ RUN_LOG = f"{RAW_SCHEMA}._pipeline_run_log"
 FULL_REFRESH_REQUESTS = f"{RAW_SCHEMA}._pipeline_full_refresh_requests"
 # The digest of each seed file the warehouse was last loaded with.
 SEED_DIGESTS = f"{RAW_SCHEMA}._pipeline_seed_digests"
-DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
-WAREHOUSE_ENV = "C360_WAREHOUSE"
 
 _PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
 def warehouse_path(path: str | os.PathLike | None = None) -> Path:
-    """The warehouse file: the argument, else $C360_WAREHOUSE, else the default."""
-    return Path(path or os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
-
-
-# DuckDB takes 80% of RAM by default and fails when a join outgrows it: a
-# limit and a spill directory let day 0 of millions of records spill instead.
-# dbt's connections read the same variables (profiles.yml).
-MEMORY_LIMIT_ENV = "C360_DUCKDB_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "12GB"
-TEMP_DIRECTORY_ENV = "C360_DUCKDB_TEMP_DIRECTORY"
+    """The warehouse file: the argument, else the settings' (C360_WAREHOUSE)."""
+    return Path(path or settings().warehouse)
 
 
 checkpoint = engine.checkpoint
@@ -63,8 +54,8 @@ def connect(path: str | os.PathLike | None = None) -> engine.Connection:
     target = warehouse_path(path)
     return engine.connect(
         target,
-        memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
-        temp_directory=os.environ.get(TEMP_DIRECTORY_ENV) or None,
+        memory_limit=settings().duckdb_memory_limit,
+        temp_directory=settings().duckdb_temp_directory,
     )
 
 
@@ -72,8 +63,7 @@ def connect_for_reading(path: str | os.PathLike | None = None) -> engine.Connect
     """A connection that only reads (evaluation, reports): read-only unless this
     process already holds the warehouse open for writing."""
     return engine.connect_for_reading(
-        warehouse_path(path),
-        memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
+        warehouse_path(path), memory_limit=settings().duckdb_memory_limit
     )
 
 

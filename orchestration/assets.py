@@ -7,9 +7,7 @@ metadata; no pipeline logic lives only here.
 """
 
 import datetime as dt
-import os
 from collections import defaultdict
-from pathlib import Path
 from typing import Optional
 
 from dagster import (
@@ -29,6 +27,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from c360 import pipeline, privacy, warehouse
 from c360.contract import TABLES
 from c360.dbt import operation_invocation, phase_invocation, seed_invocation
+from c360.settings import settings
 from orchestration.partitions import daily_partitions
 from orchestration.project import dbt_project
 from orchestration.translator import C360Translator
@@ -39,7 +38,7 @@ RETRY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL)
 # One target folder for every dbt invocation of the daily job (one partition
 # runs at a time), so each reuses the previous one's partial parse instead of
 # parsing the project again.
-DBT_TARGET = Path(os.environ.get("DBT_TARGET_PATH", "target")) / "dagster"
+DBT_TARGET = settings().dbt_target_path / "dagster"
 
 RAW_KEYS = [AssetKey([warehouse.RAW_SCHEMA, name]) for name in TABLES]
 IDENTITY_RECORDS = AssetKey(["intermediate", "int_identity_records"])
@@ -68,9 +67,9 @@ class C360Settings(ConfigurableResource):
     then the demo's landing zone and the default warehouse file), and
     optionally the generator's truth, to report accuracy on every run."""
 
-    landing: str = os.environ.get("C360_LANDING", "data/demo/landing")
-    warehouse: str = str(warehouse.warehouse_path())
-    truth: Optional[str] = os.environ.get("C360_TRUTH") or None  # noqa: UP045 (pydantic)
+    landing: str = str(settings().landing)
+    warehouse: str = str(settings().warehouse)
+    truth: Optional[str] = str(settings().truth) if settings().truth else None  # noqa: UP045 (pydantic)
 
 
 def _run_date(context: AssetExecutionContext) -> dt.date:

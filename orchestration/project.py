@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from functools import cache
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from c360.dbt import PROJECT_DIR
+from c360.settings import PROJECT_DIR, settings
 
 # The dbt of this environment, whether or not its bin/ is on PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -22,7 +21,7 @@ def dbt_project() -> DbtProject:
     project = DbtProject(
         project_dir=PROJECT_DIR,
         profiles_dir=PROJECT_DIR,
-        target_path=Path(os.environ.get("DBT_TARGET_PATH", "target")),
+        target_path=settings().dbt_target_path,
     )
     if not project.manifest_path.exists():
         # A fresh checkout has no manifest: parse once, so the definitions

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from c360.settings import settings
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
 
@@ -20,6 +21,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker:
         os.environ.setdefault("DBT_TARGET_PATH", f"target/{worker}")
         os.environ.setdefault("DBT_LOG_PATH", f"logs/{worker}")
+
+
+@pytest.fixture(autouse=True)
+def settings_of_the_test() -> None:
+    """Each test's settings from its own environment: the settings are read
+    once per process, and a test may set a C360_* variable."""
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

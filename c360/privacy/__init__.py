@@ -46,7 +46,6 @@ from c360.privacy.purge import (
 from c360.privacy.request_log import request_status
 from c360.privacy.resolution import REQUEST_TYPES, Decision, decide
 from c360.privacy.rotation import (
-    NEW_KEY_ENV,
     RotationResult,
     old_tokens_left,
     prepare_key_rotation,
@@ -71,7 +70,6 @@ from c360.privacy.tables import (
 __all__ = [
     "BYTE_PURGE_WITHIN_DAYS",
     "CLI_SOURCE",
-    "NEW_KEY_ENV",
     "REQUEST_TYPES",
     "SCHEMA",
     "STAGING_MODELS",

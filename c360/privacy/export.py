@@ -17,14 +17,13 @@ from c360.contract import TABLES
 from c360.engine import duckdb as engine
 from c360.privacy.resolution import Decision
 from c360.privacy.tables import ACTIVITY_FACTS, SCHEMA, STAGING_MODELS
-
-EXPORT_DIR_ENV = "C360_PRIVACY_EXPORT_DIR"
+from c360.settings import settings
 
 
 def export_dir(warehouse_file: str | os.PathLike | None = None) -> Path:
-    configured = os.environ.get(EXPORT_DIR_ENV)
+    configured = settings().privacy_export_dir
     if configured:
-        return Path(configured)
+        return configured
     return warehouse.warehouse_path(warehouse_file).resolve().parent / "privacy_exports"
 
 

@@ -11,8 +11,6 @@ from c360.engine import duckdb as engine
 from c360.privacy.tables import UNSWEPT_SCHEMAS
 from c360.tokenization import token
 
-NEW_KEY_ENV = "C360_TOKENIZATION_KEY_NEW"
-
 
 @dataclass
 class RotationResult:

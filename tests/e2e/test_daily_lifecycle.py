@@ -15,11 +15,13 @@ import pytest
 
 from c360 import pipeline
 from c360.contract import TABLES
-from c360.dbt import PROJECT_DIR, PROJECT_DIR_ENV
+from c360.settings import PROJECT_DIR
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
 from tests.warehouse_files import copy_warehouse
 from tests.warehouse_files import query as _query
+
+PROJECT_DIR_ENV = "C360_DBT_PROJECT_DIR"
 
 DAYS = 10
 START = dt.date(2025, 1, 1)

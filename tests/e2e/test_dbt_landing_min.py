@@ -16,8 +16,10 @@ import pytest
 from c360.contract import TABLES
 from c360.dbt import DbtError, run_dbt
 from c360.engine.duckdb import register_functions
-from c360.warehouse import WAREHOUSE_ENV, connect, load_landing
+from c360.warehouse import connect, load_landing
 from tests.warehouse_files import query as _query
+
+WAREHOUSE_ENV = "C360_WAREHOUSE"
 
 LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
 

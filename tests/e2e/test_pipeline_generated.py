@@ -495,7 +495,8 @@ def test_the_dbt_pii_scan_fails_on_an_email_planted_in_a_mart(
     warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from c360.dbt import DbtError, run_dbt
-    from c360.warehouse import WAREHOUSE_ENV
+
+    WAREHOUSE_ENV = "C360_WAREHOUSE"
 
     path, _ = warehouse
     # run_dbt points the environment at its warehouse; the test leaves it as it was.
@@ -922,7 +923,7 @@ def test_a_model_trained_for_another_definition_is_retrained(
 ) -> None:
     """Parameters are frozen between trainings, but a model trained before the
     comparisons in splink_models/identity.py changed no longer fits them."""
-    from c360.warehouse import WAREHOUSE_ENV
+    WAREHOUSE_ENV = "C360_WAREHOUSE"
     from splink_models import identity, runtime
 
     path, _ = warehouse

@@ -13,7 +13,9 @@ from c360.dbt import run_dbt
 from c360.engine.duckdb import bind_hmac_pads
 from c360.privacy import suppression_hash, suppression_hash_sql
 from c360.tokenization import hmac_pads, token
-from c360.warehouse import WAREHOUSE_ENV, connect
+from c360.warehouse import connect
+
+WAREHOUSE_ENV = "C360_WAREHOUSE"
 
 # Test vectors: ASCII, accents and other scripts, an empty string, quotes,
 # the separator itself, and a long value.

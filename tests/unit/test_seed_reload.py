@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from c360 import pipeline
-from c360.dbt import PROJECT_DIR_ENV
+
+PROJECT_DIR_ENV = "C360_DBT_PROJECT_DIR"
 
 
 @pytest.fixture()

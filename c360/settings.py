@@ -1,0 +1,101 @@
+"""The Python side's settings: one typed object, read from the environment
+once per process (`settings()`), and the one place the `C360_*` variables
+are documented. The dbt project's knobs are its vars, declared once in
+dbt_project.yml; tests/unit/test_knobs.py holds the invariants that span
+the two.
+
+    C360_WAREHOUSE              the warehouse file (default data/warehouse.duckdb)
+    C360_DUCKDB_MEMORY_LIMIT    DuckDB's memory limit, beyond which it spills (12GB)
+    C360_DUCKDB_TEMP_DIRECTORY  where it spills (default <warehouse>.tmp)
+    C360_DBT_PROJECT_DIR        another checkout of the dbt project to run
+                                (a steward's branch; default this repository)
+    C360_PRIVACY_EXPORT_DIR     where access exports are written
+                                (default <warehouse dir>/privacy_exports)
+    C360_LANDING                Dagster: the landing zone (default data/demo/landing)
+    C360_TRUTH                  Dagster: the generator's truth, to report accuracy
+    C360_START_DATE             Dagster: the first daily partition (2025-01-01)
+    C360_SCHEDULE_HOUR          Dagster: the hour of the daily run (0-23, default 5)
+    DBT_TARGET_PATH             dbt's own: where its artifacts go (default target)
+
+Secrets are not settings: they are read where they are used, each time, so
+that no object holding them can be logged and a rotated mounted secret is
+seen at once (c360/tokenization.py):
+
+    C360_TOKENIZATION_KEY / C360_TOKENIZATION_KEY_FILE   the tokenization key
+    C360_SUPPRESSION_KEY / C360_SUPPRESSION_KEY_FILE     the suppression key
+    C360_TOKENIZATION_KEY_NEW                            a key rotation's new key
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    warehouse: Path = Path("data/warehouse.duckdb")
+    duckdb_memory_limit: str = "12GB"
+    duckdb_temp_directory: Path | None = None
+    dbt_project_dir: Path = PROJECT_DIR
+    privacy_export_dir: Path | None = None
+    landing: Path = Path("data/demo/landing")
+    truth: Path | None = None
+    start_date: dt.date = dt.date(2025, 1, 1)
+    schedule_hour: int = 5
+    dbt_target_path: Path = Path("target")
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.schedule_hour <= 23:
+            raise ValueError(
+                f"C360_SCHEDULE_HOUR must be an hour of the day (0-23), not {self.schedule_hour}"
+            )
+        if not self.duckdb_memory_limit.strip():
+            raise ValueError("C360_DUCKDB_MEMORY_LIMIT is empty")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment gives; unset or empty variables keep
+        their defaults."""
+        env = os.environ if environ is None else environ
+
+        def given(name: str) -> str | None:
+            return env.get(name) or None
+
+        defaults = cls()
+
+        def path(name: str, default: Path | None) -> Path | None:
+            value = given(name)
+            return Path(value) if value else default
+
+        start = given("C360_START_DATE")
+        hour = given("C360_SCHEDULE_HOUR")
+        try:
+            start_date = dt.date.fromisoformat(start) if start else defaults.start_date
+            schedule_hour = int(hour) if hour else defaults.schedule_hour
+        except ValueError as bad:
+            raise ValueError(f"invalid C360_START_DATE or C360_SCHEDULE_HOUR: {bad}") from None
+        return cls(
+            warehouse=path("C360_WAREHOUSE", defaults.warehouse),
+            duckdb_memory_limit=given("C360_DUCKDB_MEMORY_LIMIT") or defaults.duckdb_memory_limit,
+            duckdb_temp_directory=path("C360_DUCKDB_TEMP_DIRECTORY", None),
+            dbt_project_dir=path("C360_DBT_PROJECT_DIR", defaults.dbt_project_dir),
+            privacy_export_dir=path("C360_PRIVACY_EXPORT_DIR", None),
+            landing=path("C360_LANDING", defaults.landing),
+            truth=path("C360_TRUTH", None),
+            start_date=start_date,
+            schedule_hour=schedule_hour,
+            dbt_target_path=path("DBT_TARGET_PATH", defaults.dbt_target_path),
+        )
+
+
+@functools.cache
+def settings() -> Settings:
+    """The process's settings, read from the environment at the first call."""
+    return Settings.from_environment()
