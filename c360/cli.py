@@ -160,7 +160,7 @@ def _privacy(args: argparse.Namespace) -> int:
             pipeline.rebuild(args.warehouse, quiet=True)
     else:
         # Take effect now: the last run date is built again with the request
-        # acted on, then purged and the file rewritten (c360/privacy.py).
+        # acted on, then purged and the file rewritten (c360/privacy/).
         day = pipeline.rebuild(args.warehouse, quiet=True)
         print(pipeline.format_day(day))
     status = privacy.request_status(request_id, args.warehouse)

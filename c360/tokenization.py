@@ -10,7 +10,7 @@ Keys come from the environment or from a file the environment names (a
 mounted secret), never from the repo:
 
     C360_TOKENIZATION_KEY / C360_TOKENIZATION_KEY_FILE   tokens (vault, matching, marts)
-    C360_SUPPRESSION_KEY  / C360_SUPPRESSION_KEY_FILE    erased identifiers (c360/privacy.py)
+    C360_SUPPRESSION_KEY  / C360_SUPPRESSION_KEY_FILE    erased identifiers (c360/privacy/)
 
 Without them, loudly named development keys are used and a warning is
 printed: fine for a demo, never for real data.

@@ -4,7 +4,7 @@
 -- values of the records tokenized since the last one, so it is the map of
 -- every value tokenized, not only of those records hold today (raw keeps
 -- every delivered version too); an erasure deletes the person's tokens
--- (c360/privacy.py), and a full refresh keeps only the values held today.
+-- (c360/privacy/), and a full refresh keeps only the values held today.
 {{ config(unique_key=['pii_type', 'token']) }}
 
 with

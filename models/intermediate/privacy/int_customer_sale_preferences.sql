@@ -1,7 +1,7 @@
 -- Each current customer's opt-out of sale or sharing. The most restrictive
 -- record wins: a customer holding any opted-out record is opted out, so a
 -- merge never re-opens a sale the subject refused. Every record of an
--- opted-out customer carries the flag itself (c360/privacy.py propagates
+-- opted-out customer carries the flag itself (c360/privacy/ propagates
 -- it), so each part of a later split stays opted out.
 with
 

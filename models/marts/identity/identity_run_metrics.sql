@@ -157,7 +157,8 @@ untouched_changed as (
     left join held_now_in_scope as held_now on held_before.record_key = held_now.record_key
     where
         not exists (
-            select 1 from touched_ids where touched_ids.customer_id = held_before.customer_id
+            select 1 from touched_ids
+            where touched_ids.customer_id = held_before.customer_id
         )
         and (held_now.customer_id is null or held_now.customer_id <> held_before.customer_id)
 

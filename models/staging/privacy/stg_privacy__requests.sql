@@ -1,6 +1,6 @@
 -- Latest image of each privacy_requests record, contract columns typed, and
 -- the subject's identifiers normalized by the rules the identity records
--- follow, so that a request finds the records (c360/privacy.py).
+-- follow, so that a request finds the records (c360/privacy/).
 with
 
 source as (
