@@ -44,3 +44,27 @@ def test_no_anti_join_by_not_in_a_subquery() -> None:
         if (hits := not_in_subqueries(path.read_text()))
     }
     assert found == {}
+
+
+# Python writes raw, its own state (privacy, matching) and snapshot history;
+# what dbt builds, dbt changes (macros/privacy/purge_pending_erasures.sql).
+DBT_SCHEMAS = ("staging", "vault", "intermediate", "marts")
+WRITE_TO_DBT_SCHEMA = re.compile(
+    r"\b(delete\s+from|update|insert\s+(?:or\s+\w+\s+)?into|truncate)\s+\"?("
+    + "|".join(DBT_SCHEMAS)
+    + r")\"?\.",
+    re.IGNORECASE,
+)
+
+
+def test_python_writes_nothing_dbt_builds() -> None:
+    assert WRITE_TO_DBT_SCHEMA.search("delete from vault.vault_pii_tokens where 1")
+    assert WRITE_TO_DBT_SCHEMA.search('insert or ignore into "intermediate".x values')
+    assert not WRITE_TO_DBT_SCHEMA.search("delete from raw.ecommerce_customers where 1")
+    found = {
+        str(path.relative_to(ROOT)): [m.group(0) for m in WRITE_TO_DBT_SCHEMA.finditer(text)]
+        for package in PYTHON_PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if WRITE_TO_DBT_SCHEMA.search(text := path.read_text())
+    }
+    assert found == {}

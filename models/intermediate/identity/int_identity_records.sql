@@ -18,7 +18,8 @@
 }}
 {{- depends_on_identity_staging() }}
 {#- Not a source(): the privacy intake runs after this model (its source's
-    dependents build after scoring); the loader creates the table. -#}
+    dependents build after scoring); c360.pipeline.prepare_warehouse creates
+    the table before the first build. -#}
 {%- set regroup_records = api.Relation.create(
     database=target.database, schema='privacy', identifier='regroup_records'
 ) %}
