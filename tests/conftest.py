@@ -1,4 +1,26 @@
-"""Shared generated data sets: generated once per test session, real files."""
+"""The test suite, in three tiers, and its shared generated data sets.
+
+Tiers (all collected by `make test`, testpaths = tests):
+
+- tests/unit: one function or module at a time, no warehouse build (the
+  generator, keys, noise, loader, tokenization, evaluation metrics).
+- tests/stage: one stage of the pipeline on a tiny hand-built input, with its
+  real parts (DuckDB, the dbt project's SQL, the privacy intake): seconds a
+  test, no generated data set.
+- tests/e2e: generated landing data through `c360 run`, real dbt, Splink and
+  DuckDB; accuracy floors, days of changes, privacy requests end to end. A
+  folder of tests/e2e (daily_lifecycle, pipeline_generated) shares one
+  expensive warehouse, built once per session by its conftest.py.
+
+Run:
+
+- `pytest tests/unit tests/stage`: the fast tier, under 3 minutes.
+- `make test` (`pytest -n 2 --dist loadfile tests`): everything, about 8
+  minutes on two cores.
+
+tests/support holds the helpers modules share (no fixtures: those live in
+conftest.py files); tests/fixtures a tiny hand-made landing zone.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +44,32 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("DBT_LOG_PATH", f"logs/{worker}")
 
 
+def e2e_scheduling_unit(nodeid: str) -> str:
+    """What one pytest-xdist worker runs as a whole under `--dist loadfile`: a
+    test module, or for a module in a folder of tests/e2e, the whole folder.
+    The folder's modules share its session-scoped warehouse, which is built
+    once only if one worker runs them all."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    for index in range(len(parts) - 2):
+        if parts[index : index + 2] == ["tests", "e2e"] and len(parts) > index + 3:
+            return "/".join(parts[: index + 3])
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class E2EFolderScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return e2e_scheduling_unit(nodeid)
+
+    return E2EFolderScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def day0(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratorConfig, Path]:
     """20k people, day 0 only: large enough to measure rates within tolerance."""
@@ -40,18 +88,6 @@ def multiday(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratorConfig,
     out = tmp_path_factory.mktemp("gen_multiday")
     generate(cfg, out, progress=False)
     return cfg, out
-
-
-def landing_view(out: Path, table: str) -> str:
-    """A DuckDB relation over every partition of a landing table, with dt."""
-    return (
-        f"read_parquet('{out}/landing/{table}/*/*.parquet', hive_partitioning=true, "
-        "union_by_name=true)"
-    )
-
-
-def truth(out: Path, name: str) -> str:
-    return f"read_parquet('{out}/truth/{name}.parquet')"
 
 
 @pytest.fixture()

@@ -17,7 +17,7 @@ from c360.contract import TABLES
 from c360.dbt import DbtError, run_dbt
 from c360.pipeline import AFTER_SCORING
 from c360.warehouse import WAREHOUSE_ENV, connect, load_landing, register_functions
-from tests.warehouse_files import query as _query
+from tests.support.warehouse_files import query as _query
 
 LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
 
