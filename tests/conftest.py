@@ -57,6 +57,16 @@ def e2e_scheduling_unit(nodeid: str) -> str:
     return path
 
 
+def _unit_rank(unit: str, tests: int) -> tuple[int, int]:
+    """The order units are handed out in: the e2e folders, then the other e2e
+    modules (the longest units), then the rest; the larger first within each.
+    The last unit to start is then a short one, and the two workers end
+    together."""
+    if unit.startswith("tests/e2e/"):
+        return (0 if not unit.endswith(".py") else 1, -tests)
+    return (2, -tests)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     if config.getvalue("dist") != "loadfile":
@@ -64,8 +74,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     from xdist.scheduler import LoadFileScheduling
 
     class E2EFolderScheduling(LoadFileScheduling):
+        _ranked = False
+
         def _split_scope(self, nodeid: str) -> str:
             return e2e_scheduling_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            # The queue (an OrderedDict of unit -> tests) is complete by the
+            # first assignment: rank it once.
+            if not self._ranked:
+                ranked = sorted(self.workqueue.items(), key=lambda u: _unit_rank(u[0], len(u[1])))
+                self.workqueue.clear()
+                self.workqueue.update(ranked)
+                self._ranked = True
+            super()._assign_work_unit(node)
 
     return E2EFolderScheduling(config, log)
 
