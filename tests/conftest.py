@@ -15,8 +15,9 @@ Tiers (all collected by `make test`, testpaths = tests):
 Run:
 
 - `pytest tests/unit tests/stage`: the fast tier, under 3 minutes.
-- `make test` (`pytest -n 2 --dist loadfile tests`): everything, about 8
-  minutes on two cores.
+- `make test` (`pytest -n 2 --dist loadfile tests`): everything, 7 to 10
+  minutes on two cores; the ten-day warehouse of tests/e2e/daily_lifecycle
+  is most of one worker's time.
 
 tests/support holds the helpers modules share (no fixtures: those live in
 conftest.py files); tests/fixtures a tiny hand-made landing zone.
