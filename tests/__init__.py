@@ -1,1 +1,1 @@
-"""The test suite: a package, so `from tests.conftest import ...` resolves under any runner."""
+"""The test suite: a package, so `from tests.support... import ...` resolves under any runner."""

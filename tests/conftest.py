@@ -1,4 +1,27 @@
-"""Shared generated data sets: generated once per test session, real files."""
+"""The test suite, in three tiers, and its shared generated data sets.
+
+Tiers (all collected by `make test`, testpaths = tests):
+
+- tests/unit: one function or module at a time, no warehouse build (the
+  generator, keys, noise, loader, tokenization, evaluation metrics).
+- tests/stage: one stage of the pipeline on a tiny hand-built input, with its
+  real parts (DuckDB, the dbt project's SQL, the privacy intake): seconds a
+  test, no generated data set.
+- tests/e2e: generated landing data through `c360 run`, real dbt, Splink and
+  DuckDB; accuracy floors, days of changes, privacy requests end to end. A
+  folder of tests/e2e (daily_lifecycle, pipeline_generated) shares one
+  expensive warehouse, built once per session by its conftest.py.
+
+Run:
+
+- `pytest tests/unit tests/stage`: the fast tier, under 3 minutes.
+- `make test` (`pytest -n 2 --dist loadgroup tests`): everything, 7 to 10
+  minutes on two cores; the ten-day warehouse of tests/e2e/daily_lifecycle
+  is most of one worker's time.
+
+tests/support holds the helpers modules share (no fixtures: those live in
+conftest.py files); tests/fixtures a tiny hand-made landing zone.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +44,27 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker:
         os.environ.setdefault("DBT_TARGET_PATH", f"target/{worker}")
         os.environ.setdefault("DBT_LOG_PATH", f"logs/{worker}")
+
+
+def e2e_scheduling_unit(nodeid: str) -> str:
+    """What one pytest-xdist worker runs as a whole: a test module, or for a
+    module in a folder of tests/e2e, the whole folder. The folder's modules
+    share its session-scoped warehouse, which is built once only if one
+    worker runs them all."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    for index in range(len(parts) - 2):
+        if parts[index : index + 2] == ["tests", "e2e"] and len(parts) > index + 3:
+            return "/".join(parts[: index + 3])
+    return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test's scheduling unit as its xdist group (`--dist loadgroup`): one
+    worker runs a whole unit. Units go out in collection order, tests/e2e
+    first: the longest start first, and the two workers end together."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(e2e_scheduling_unit(item.nodeid)))
 
 
 @pytest.fixture(autouse=True)
@@ -50,18 +94,6 @@ def multiday(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratorConfig,
     out = tmp_path_factory.mktemp("gen_multiday")
     generate(cfg, out, progress=False)
     return cfg, out
-
-
-def landing_view(out: Path, table: str) -> str:
-    """A DuckDB relation over every partition of a landing table, with dt."""
-    return (
-        f"read_parquet('{out}/landing/{table}/*/*.parquet', hive_partitioning=true, "
-        "union_by_name=true)"
-    )
-
-
-def truth(out: Path, name: str) -> str:
-    return f"read_parquet('{out}/truth/{name}.parquet')"
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from c360.engine import duckdb as engine
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
 from splink_models import runtime
-from tests.warehouse_files import copy_warehouse, query
+from tests.support.warehouse_files import copy_warehouse, query
 
 
 @pytest.fixture(scope="module")

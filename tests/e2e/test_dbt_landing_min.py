@@ -17,9 +17,7 @@ from c360.contract import TABLES
 from c360.dbt import DbtError, run_dbt
 from c360.engine.duckdb import register_functions
 from c360.warehouse import connect, load_landing
-from tests.warehouse_files import query as _query
-
-WAREHOUSE_ENV = "C360_WAREHOUSE"
+from tests.support.warehouse_files import query as _query
 
 LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
 
@@ -52,13 +50,11 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("dbt_landing_min")
     path = tmp / "warehouse.duckdb"
     _load(path)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(WAREHOUSE_ENV, str(path))  # run_dbt sets it; undo afterwards
-        # What `c360 run` builds before the scoring step: the models downstream
-        # of matching.splink_match_pairs need a trained model and scored pairs.
-        _dbt(["build", "--selector", "seeds"], path, tmp)
-        _dbt(["build", "--selector", "before_scoring"], path, tmp)
-        _dbt(["source", "freshness"], path, tmp)
+    # What `c360 run` builds before the scoring step: the models downstream
+    # of matching.splink_match_pairs need a trained model and scored pairs.
+    _dbt(["build", "--selector", "seeds"], path, tmp)
+    _dbt(["build", "--selector", "before_scoring"], path, tmp)
+    _dbt(["source", "freshness"], path, tmp)
     return path
 
 
@@ -124,11 +120,10 @@ def test_absent_sources_give_empty_staging_models(warehouse: Path) -> None:
         assert _rows(warehouse, f"select count(*) from staging.{model}") == [(0,)], model
 
 
-def test_stale_load_fails_freshness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stale_load_fails_freshness(tmp_path: Path) -> None:
     path = tmp_path / "warehouse.duckdb"
     stale = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=60)
     _load(path, loaded_at=stale)
-    monkeypatch.setenv(WAREHOUSE_ENV, str(path))
     with pytest.raises(DbtError):
         _dbt(["source", "freshness"], path, tmp_path)
 
@@ -189,18 +184,16 @@ def test_a_full_name_group_is_rewritten_only_when_it_crosses_the_name_block_cap(
         return rows[0]
 
     seen = []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(WAREHOUSE_ENV, str(path))
-        pipeline.load_seeds(path, quiet=True)
-        for day in days:
-            pipeline.load(tmp_path / "landing", path, through=day)
-            pipeline.build_before_scoring(path, run_date=day, quiet=True)
-            con = connect(path)
-            try:
-                record_run(con, day)
-            finally:
-                con.close()
-            seen.append(ann_lees(day))
+    pipeline.load_seeds(path, quiet=True)
+    for day in days:
+        pipeline.load(tmp_path / "landing", path, through=day)
+        pipeline.build_before_scoring(path, run_date=day, quiet=True)
+        con = connect(path)
+        try:
+            record_run(con, day)
+        finally:
+            con.close()
+        seen.append(ann_lees(day))
     assert seen == [
         (30, 30, 30),  # day 0: every record is new
         (31, 0, 31),  # the 31st crosses the cap: every Ann Lee is written again

@@ -15,7 +15,7 @@ from c360 import pipeline
 from c360.evaluation import evaluate
 from c360.tools.generator.config import profile_config
 from c360.tools.generator.core import generate
-from tests.warehouse_files import query
+from tests.support.warehouse_files import query
 
 # Measured 0.81 at this size (seed 2); with the assumed prior it was about half.
 RECALL_FLOOR = 0.7

@@ -19,8 +19,8 @@ from c360.tools.generator.core import generate
 from orchestration.assets import PARTITIONED, C360Settings
 from orchestration.definitions import defs
 from orchestration.schedules import daily_refresh_schedule
-from tests.warehouse_files import copy_warehouse
-from tests.warehouse_files import query as _query
+from tests.support.warehouse_files import copy_warehouse
+from tests.support.warehouse_files import query as _query
 
 MARTS = [
     "marts.customer_source_xref",

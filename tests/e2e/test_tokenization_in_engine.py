@@ -15,8 +15,6 @@ from c360.privacy import suppression_hash, suppression_hash_sql
 from c360.tokenization import hmac_pads, token
 from c360.warehouse import connect
 
-WAREHOUSE_ENV = "C360_WAREHOUSE"
-
 # Test vectors: ASCII, accents and other scripts, an empty string, quotes,
 # the separator itself, and a long value.
 VALUES = [
@@ -59,7 +57,6 @@ def test_dbt_tokens_equal_the_reference_and_the_key_stays_out_of_files(
 ) -> None:
     key = "c360-test-key-" + "7" * 70  # longer than a block: hashed, then padded
     monkeypatch.setenv(tokenization.KEY_ENV, key)
-    monkeypatch.setenv(WAREHOUSE_ENV, str(tmp_path / "w.duckdb"))
     target, logs = tmp_path / "target", tmp_path / "logs"
     sql = (
         "select v, {{ pii_token('email', 'v') }} as email_token, "

@@ -10,7 +10,7 @@ import pytest
 
 from c360.contract import TABLES
 from c360.tools.generator.render import ARROW_TYPES
-from tests.conftest import landing_view
+from tests.support.generated_data import landing_view
 
 
 @pytest.mark.parametrize("table", sorted(TABLES))

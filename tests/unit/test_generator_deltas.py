@@ -6,7 +6,7 @@ import pytest
 
 from c360.contract import ACTIVITY_REFERENCES, IDENTITY_TABLES, TABLES
 from c360.tools.generator.config import SOURCE_TABLE
-from tests.conftest import landing_view, truth
+from tests.support.generated_data import landing_view, truth
 
 
 @pytest.mark.parametrize("table", [t.name for t in IDENTITY_TABLES])

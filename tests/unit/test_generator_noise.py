@@ -11,7 +11,7 @@ import math
 import pytest
 
 from c360.tools.generator.config import SOURCE_TABLE
-from tests.conftest import landing_view, truth
+from tests.support.generated_data import landing_view, truth
 
 NAME_TABLES = ["ecommerce_customers", "loyalty_members", "pos_card_holders", "crm_contacts"]
 

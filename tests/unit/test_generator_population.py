@@ -6,7 +6,7 @@ import math
 
 from c360.tools.generator.config import SOURCE_TABLE
 from c360.tools.generator.pools import PLACEHOLDER_EMAILS
-from tests.conftest import landing_view, truth
+from tests.support.generated_data import landing_view, truth
 
 
 def _close(observed: float, expected: float, n: int, slack: float = 0.0) -> bool:

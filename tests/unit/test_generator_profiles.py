@@ -15,7 +15,7 @@ from c360 import cli
 from c360.tools.generator.config import GeneratorConfig, profile_config
 from c360.tools.generator.core import generate
 from c360.tools.generator.international import COUNTRY_SPELLINGS
-from tests.conftest import landing_view, truth
+from tests.support.generated_data import landing_view, truth
 
 IDENTITY = [
     "ecommerce_customers",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from c360 import phones, warehouse
-from tests.conftest import landing_view
+from tests.support.generated_data import landing_view
 
 PHONE_TABLES = [
     "ecommerce_customers",

@@ -31,3 +31,18 @@ def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def release_dbt_connection() -> None:
+    """dbt run in this process (c360/dbt.py) keeps its DuckDB connection to the
+    last warehouse it built open, and with it the file's lock: close it, so
+    that another process (a `c360` command a test runs) can open the file.
+    The next in-process dbt run opens a new one."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    if DuckDBConnectionManager._ENV is not None:
+        DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager._ENV = None
+    gc.collect()
