@@ -13,6 +13,6 @@ def copy_project(tmp: Path) -> Path:
     project = tmp / "project"
     for name in ("models", "macros", "seeds", "snapshots", "data_tests"):
         shutil.copytree(PROJECT_DIR / name, project / name)
-    for name in ("dbt_project.yml", "profiles.yml"):
+    for name in ("dbt_project.yml", "profiles.yml", "selectors.yml"):
         shutil.copy(PROJECT_DIR / name, project / name)
     return project

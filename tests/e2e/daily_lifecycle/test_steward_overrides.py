@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from c360 import pipeline
+from c360.settings import settings
 from tests.support.dbt_project import copy_project
 from tests.support.generated_data import DAILY_DAYS as DAYS
 from tests.support.generated_data import DAILY_START as START
@@ -133,7 +134,10 @@ def test_a_planted_merge_then_a_cannot_link_split(
             f"cannot_link,ecommerce_customers,{keep_record},ecommerce_customers,{moved_record},"
             f"two people typed one email,steward@example.com,{merge_day.isoformat()}\n"
         )
+    # The steward's branch is run as a new process would run it: with its own
+    # settings (they are read once per process).
     monkeypatch.setenv("C360_DBT_PROJECT_DIR", str(project))
+    settings.cache_clear()
     split_day = merge_day + dt.timedelta(days=1)
     upsert(landing, "crm_tickets", split_day, resent_ticket(path))
     split = pipeline.run(landing, path)
