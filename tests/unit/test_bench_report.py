@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from c360 import bench_report
+from c360.tools import bench_report
 from c360.tools.bench_report import END, START, replace_section, runs, section
 
 MACHINE = "2 cores (test cpu), 8 GiB RAM, Linux"
