@@ -33,7 +33,7 @@ dagster: $(STAMP)
 
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check c360 orchestration splink_models tests

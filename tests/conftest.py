@@ -15,7 +15,7 @@ Tiers (all collected by `make test`, testpaths = tests):
 Run:
 
 - `pytest tests/unit tests/stage`: the fast tier, under 3 minutes.
-- `make test` (`pytest -n 2 --dist loadgroup tests`): everything, 7 to 10
+- `make test` (`pytest -n 2 --dist loadfile tests`): everything, 7 to 10
   minutes on two cores; the ten-day warehouse of tests/e2e/daily_lifecycle
   is most of one worker's time.
 
@@ -47,10 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def e2e_scheduling_unit(nodeid: str) -> str:
-    """What one pytest-xdist worker runs as a whole: a test module, or for a
-    module in a folder of tests/e2e, the whole folder. The folder's modules
-    share its session-scoped warehouse, which is built once only if one
-    worker runs them all."""
+    """What one pytest-xdist worker runs as a whole under `--dist loadfile`: a
+    test module, or for a module in a folder of tests/e2e, the whole folder.
+    The folder's modules share its session-scoped warehouse, which is built
+    once only if one worker runs them all."""
     path = nodeid.split("::", 1)[0]
     parts = path.split("/")
     for index in range(len(parts) - 2):
@@ -59,12 +59,39 @@ def e2e_scheduling_unit(nodeid: str) -> str:
     return path
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test's scheduling unit as its xdist group (`--dist loadgroup`): one
-    worker runs a whole unit. Units go out in collection order, tests/e2e
-    first: the longest start first, and the two workers end together."""
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(e2e_scheduling_unit(item.nodeid)))
+def _unit_rank(unit: str, tests: int) -> tuple[int, int]:
+    """The order units are handed out in: the e2e folders, then the other e2e
+    modules (the longest units), then the rest; the larger first within each.
+    The last unit to start is then a short one, and the two workers end
+    together."""
+    if unit.startswith("tests/e2e/"):
+        return (0 if not unit.endswith(".py") else 1, -tests)
+    return (2, -tests)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class E2EFolderScheduling(LoadFileScheduling):
+        _ranked = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return e2e_scheduling_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            # The queue (an OrderedDict of unit -> tests) is complete by the
+            # first assignment: rank it once.
+            if not self._ranked:
+                ranked = sorted(self.workqueue.items(), key=lambda u: _unit_rank(u[0], len(u[1])))
+                self.workqueue.clear()
+                self.workqueue.update(ranked)
+                self._ranked = True
+            super()._assign_work_unit(node)
+
+    return E2EFolderScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

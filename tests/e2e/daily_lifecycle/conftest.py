@@ -2,7 +2,7 @@
 this folder reads (and copies, to change).
 
 Session-scoped, and built once: tests/conftest.py schedules this folder as one
-unit under pytest-xdist (`--dist loadgroup`), so one worker runs all of its
+unit under pytest-xdist (`--dist loadfile`), so one worker runs all of its
 modules."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ real loader and a real `dbt build`: one warehouse that every module of this
 folder reads (and copies, to change), and its scores against the truth.
 
 Session-scoped, and built once: tests/conftest.py schedules this folder as one
-unit under pytest-xdist (`--dist loadgroup`), so one worker runs all of its
+unit under pytest-xdist (`--dist loadfile`), so one worker runs all of its
 modules."""
 
 from __future__ import annotations
