@@ -127,11 +127,16 @@ _PARSED: dict[tuple, object] = {}
 _PARSED_FOLDERS = ("models", "macros", "snapshots", "seeds", "data_tests")
 
 
-def _fingerprint(project: Path) -> tuple:
+def project_files(project: Path) -> list[Path]:
+    """Every file of the project that parsing reads."""
     files = [project / name for name in ("dbt_project.yml", "profiles.yml", "selectors.yml")]
     for folder in _PARSED_FOLDERS:
         files += [p for p in (project / folder).rglob("*") if p.is_file()]
-    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in files if p.exists()))
+    return [p for p in files if p.exists()]
+
+
+def _fingerprint(project: Path) -> tuple:
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in project_files(project)))
 
 
 def _parsed_manifest(project: str, parse_vars: dict, runner_class) -> object | None:

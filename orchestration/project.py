@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
+from c360.dbt import project_files
 from c360.settings import PROJECT_DIR, settings
 
 # The dbt of this environment, whether or not its bin/ is on PATH.
@@ -23,10 +24,14 @@ def dbt_project() -> DbtProject:
         profiles_dir=PROJECT_DIR,
         target_path=settings().dbt_target_path,
     )
-    if not project.manifest_path.exists():
-        # A fresh checkout has no manifest: parse once, so the definitions
-        # load anywhere (what `dagster dev`'s prepare_if_dev would do, with
-        # this environment's dbt).
+    manifest = project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < max(
+        p.stat().st_mtime for p in project_files(PROJECT_DIR)
+    ):
+        # A fresh checkout has no manifest, and one parsed before the project
+        # last changed may lack what the definitions name (a selector): parse,
+        # so the definitions load anywhere (what `dagster dev`'s prepare_if_dev
+        # would do, with this environment's dbt).
         dbt = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
         dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
