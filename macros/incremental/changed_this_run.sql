@@ -184,7 +184,7 @@
 #}
 {% macro scored_in_full_this_run() -%}
     {%- set runs = adapter.get_relation(
-        database=target.database, schema='matching', identifier='splink_scoring_runs'
+        database=target_database(), schema='matching', identifier='splink_scoring_runs'
     ) if execute else none -%}
     {%- if runs is none -%}
         false

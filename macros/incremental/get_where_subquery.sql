@@ -49,7 +49,7 @@
     {%- elif is_incremental_model and 'customer_id' in columns
         and 'delete_touched_customers' in (models[0].config.pre_hook | map(attribute='sql') | join(' ')) -%}
         {{ return('customer_id in (select customer_id from '
-            ~ api.Relation.create(database=target.database, schema='intermediate',
+            ~ api.Relation.create(database=target_database(), schema='intermediate',
                 identifier='int_touched_customers') ~ ')') }}
     {%- endif -%}
     {{ return('') }}

@@ -16,7 +16,7 @@
         dependency of every caller, and a dbt unit test of one, which mocks
         only its declared inputs, would not compile. -#}
     {%- set load_log = adapter.get_relation(
-        database=target.database, schema='raw', identifier='_landing_load_log'
+        database=target_database(), schema='raw', identifier='_landing_load_log'
     ) -%}
     {%- if load_log is none -%}
         {{ return('1970-01-01') }}

@@ -26,7 +26,7 @@
     {%- set labels = output ~ '__labels' -%}
     {%- set components = labels ~ '__components' -%}
     {%- set state_relation = adapter.get_relation(
-        database=target.database, schema=output.split('.')[0], identifier=output.split('.')[-1] ~ '__edge_state'
+        database=target_database(), schema=output.split('.')[0], identifier=output.split('.')[-1] ~ '__edge_state'
     ) -%}
     {%- set has_state = previous is not none and state_relation is not none
         and not var('full_recluster') -%}
@@ -48,7 +48,7 @@
         cannot_link_max_rounds=var('cannot_link_max_rounds'),
     ) %}
     {%- set output_relation = adapter.get_relation(
-        database=target.database, schema=output.split('.')[0], identifier=output.split('.')[-1]
+        database=target_database(), schema=output.split('.')[0], identifier=output.split('.')[-1]
     ) -%}
     {#- The labels of the records not clustered again stay where they are: only
         the re-clustered records' rows, and those of records gone, are replaced. -#}

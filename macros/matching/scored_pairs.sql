@@ -6,7 +6,7 @@
 #}
 {% macro scored_pairs_select(filter='') -%}
     {%- set scored = adapter.get_relation(
-        database=target.database, schema='matching', identifier='splink_match_pairs'
+        database=target_database(), schema='matching', identifier='splink_match_pairs'
     ) if execute else none -%}
     {%- if scored is none and execute -%}
         {%- do log(

@@ -36,7 +36,7 @@
 
     {%- if stage == 'intake' -%}
         {%- for image in staging -%}
-            {%- set relation = adapter.get_relation(database=target.database, schema='staging', identifier=image['model']) -%}
+            {%- set relation = adapter.get_relation(database=target_database(), schema='staging', identifier=image['model']) -%}
             {%- if relation is not none -%}
                 {%- if image['kind'] == 'identity' -%}
                     {%- do _purge_count(purge_id, stage, relation,
@@ -101,8 +101,8 @@
     {%- endfor -%}
 
     {%- if stage == 'intake' -%}
-        {%- set tokens = adapter.get_relation(database=target.database, schema='vault', identifier='vault_pii_tokens') -%}
-        {%- set identity_pii = adapter.get_relation(database=target.database, schema='vault', identifier='vault_identity_pii') -%}
+        {%- set tokens = adapter.get_relation(database=target_database(), schema='vault', identifier='vault_pii_tokens') -%}
+        {%- set identity_pii = adapter.get_relation(database=target_database(), schema='vault', identifier='vault_identity_pii') -%}
         {%- if tokens is not none and identity_pii is not none -%}
             {%- set held = [] -%}
             {%- for column in ['email_token', 'phone_token', 'address_token', 'house_number_token', 'name_token'] -%}

@@ -57,7 +57,7 @@ final as (
         record_key_a,
         record_key_b,
         max(confidence) as confidence,
-        {{ dbt.listagg('rule_name', "','", "order by rule_name") }} as rule_names
+        {{ sorted_listagg('rule_name', "','") }} as rule_names
     from evidence
     where not exists (
             select 1

@@ -21,7 +21,7 @@
     dependents build after scoring); c360.pipeline.prepare_warehouse creates
     the table before the first build. -#}
 {%- set regroup_records = api.Relation.create(
-    database=target.database, schema='privacy', identifier='regroup_records'
+    database=target_database(), schema='privacy', identifier='regroup_records'
 ) %}
 
 with

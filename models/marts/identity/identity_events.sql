@@ -96,7 +96,7 @@ id_merges as (
 
     select
         merged_into_customer_id as survivor_customer_id,
-        {{ dbt.listagg('customer_id', "','", 'order by customer_id') }} as merged_customer_ids,
+        {{ sorted_listagg('customer_id', "','") }} as merged_customer_ids,
         count(*) as ids_merged
     from registry
     where status = 'merged' and changed_on = {{ run_date_literal() }}
@@ -140,7 +140,7 @@ splits as (
 
     select
         customer_id_before,
-        {{ dbt.listagg('customer_id', "','", 'order by customer_id') }} as customer_ids_after,
+        {{ sorted_listagg('customer_id', "','") }} as customer_ids_after,
         count(*) as parts
     from split_parts
     group by customer_id_before

@@ -12,7 +12,7 @@
     )
 }}
 {%- set scoring_runs = adapter.get_relation(
-    database=target.database, schema='matching', identifier='splink_scoring_runs'
+    database=target_database(), schema='matching', identifier='splink_scoring_runs'
 ) if execute else none %}
 with
 
