@@ -175,24 +175,14 @@ def run(invocation: DbtInvocation) -> object:
     from dbt.cli.main import dbtRunner
 
     project = str(project_dir())
-    command, extra_vars = _split_vars(list(invocation.command))
-    all_vars = {**invocation.vars, **extra_vars}
-    selection = ["--selector", invocation.selector] if invocation.selector else []
-    full_args = [
-        *command,
-        *selection,
-        "--vars",
-        json.dumps(all_vars, sort_keys=True),
-        "--project-dir",
-        project,
-        "--profiles-dir",
-        project,
-    ]
-    parse_vars = {k: v for k, v in all_vars.items() if k not in COMPILE_TIME_VARS}
+    args = invocation.args()
+    parse_vars = {k: v for k, v in invocation.vars.items() if k not in COMPILE_TIME_VARS}
     manifest = None
     if set(parse_vars) <= {"warehouse_path"}:
         manifest = _parsed_manifest(project, parse_vars, dbtRunner)
-    result = dbtRunner(manifest=manifest).invoke(full_args)
+    result = dbtRunner(manifest=manifest).invoke(
+        [*args, "--project-dir", project, "--profiles-dir", project]
+    )
     if not result.success:
         shown = " ".join(invocation.command)
         selection = f" --selector {invocation.selector}" if invocation.selector else ""
@@ -202,4 +192,5 @@ def run(invocation: DbtInvocation) -> object:
 
 def run_dbt(args: list[str], warehouse: str | os.PathLike | None = None) -> object:
     """Any dbt command on the warehouse (`--vars` in `args` are kept)."""
-    return run(DbtInvocation(tuple(args), None, dbt_vars(warehouse)))
+    command, given_vars = _split_vars(list(args))
+    return run(DbtInvocation(tuple(command), None, {**dbt_vars(warehouse), **given_vars}))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from c360.engine import duckdb as engine
-from c360.warehouse import connect_for_reading, relation_exists
+from c360.warehouse import connect_for_reading
 
 XREF_SCHEMA = "marts"
 XREF_TABLE = "customer_source_xref"
@@ -124,7 +124,7 @@ def _records(con: engine.Connection, links: Path) -> dict[str, int]:
 def _erased_by_request(con: engine.Connection, links: Path) -> int:
     """Live truth records absent from the xref whose suppression entry (the
     keyed hash privacy keeps of every erased record) is on the list."""
-    if not relation_exists(con, "privacy", "suppression_list"):
+    if not engine.relation_exists(con, "privacy", "suppression_list"):
         return 0
     from c360.privacy import suppression_hash, suppression_key
 
@@ -430,7 +430,7 @@ SCORING_RUNS = "matching.splink_scoring_runs"
 
 
 def _relation_exists(con: engine.Connection, relation: str) -> bool:
-    return relation_exists(con, *relation.split("."))
+    return engine.relation_exists(con, *relation.split("."))
 
 
 # What two records of one person can share beyond a first name: a block on
@@ -724,7 +724,7 @@ def _lifecycle(con: engine.Connection, links: Path) -> dict[str, int]:
     """Merge and split events against the truth: a merge is true when the ids it
     joined held records of one person; a split is true when its parts now hold
     different people (by each part's most common person)."""
-    if not relation_exists(con, "marts", "identity_events"):
+    if not engine.relation_exists(con, "marts", "identity_events"):
         return {}
     con.execute(
         f"""create or replace temp table _eval_id_people as

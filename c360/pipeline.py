@@ -317,6 +317,30 @@ def build_day(
     return DayResult(run_date, [], trained, scoring, intake, purged, metrics, seconds)
 
 
+def purge_invocation(
+    stage: str,
+    purge_id: str,
+    warehouse_file: str | os.PathLike | None = None,
+    *,
+    run_date: dt.date | None = None,
+    quiet: bool = False,
+) -> dbt.DbtInvocation | None:
+    """The dbt operation that deletes what dbt's tables hold of the records the
+    privacy intake erased or suppressed (macros/privacy/purge_pending_erasures.sql):
+    after the intake, from what the rest of the day reads; once the day is
+    published, from every table and snapshot. None on the many days with
+    nothing to purge. `c360 run` and the Dagster privacy assets run it."""
+    if not privacy.has_pending_purge(warehouse_file):
+        return None
+    return dbt.operation_invocation(
+        "purge_pending_erasures",
+        privacy.dbt_purge_args(stage, purge_id),
+        warehouse_file,
+        run_date=run_date,
+        quiet=quiet,
+    )
+
+
 def purge_dbt_tables(
     stage: str,
     purge_id: str,
@@ -325,20 +349,10 @@ def purge_dbt_tables(
     run_date: dt.date | None = None,
     quiet: bool = False,
 ) -> None:
-    """dbt deletes what its tables hold of the records the privacy intake
-    erased or suppressed (macros/privacy/purge_pending_erasures.sql): after
-    the intake, from what the rest of the day reads; once the day is
-    published, from every table and snapshot. Nothing to do on most days."""
-    if privacy.has_pending_purge(warehouse_file):
-        dbt.run(
-            dbt.operation_invocation(
-                "purge_pending_erasures",
-                privacy.dbt_purge_args(stage, purge_id),
-                warehouse_file,
-                run_date=run_date,
-                quiet=quiet,
-            )
-        )
+    """Run the purge_invocation of a stage in this process, if there is one."""
+    operation = purge_invocation(stage, purge_id, warehouse_file, run_date=run_date, quiet=quiet)
+    if operation is not None:
+        dbt.run(operation)
 
 
 def _stderr(line: str) -> None:

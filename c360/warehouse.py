@@ -44,10 +44,6 @@ def warehouse_path(path: str | os.PathLike | None = None) -> Path:
     return Path(path or settings().warehouse)
 
 
-checkpoint = engine.checkpoint
-relation_exists = engine.relation_exists
-
-
 def connect(path: str | os.PathLike | None = None) -> engine.Connection:
     """A connection to the warehouse (the argument, else $C360_WAREHOUSE, else
     the default)."""

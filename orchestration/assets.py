@@ -26,7 +26,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from c360 import pipeline, privacy, warehouse
 from c360.contract import TABLES
-from c360.dbt import operation_invocation, phase_invocation, seed_invocation
+from c360.dbt import phase_invocation, seed_invocation
 from c360.settings import settings
 from orchestration.partitions import daily_partitions
 from orchestration.project import dbt_project
@@ -120,15 +120,12 @@ def _purge_id(context: AssetExecutionContext) -> str:
 def _purge_dbt_tables(
     context: AssetExecutionContext, dbt: DbtCliResource, stage: str, target: str
 ) -> None:
-    """dbt's purge_pending_erasures operation, as `c360 run` invokes it
-    (c360/pipeline.py, purge_dbt_tables), in a dbt subprocess."""
-    if privacy.has_pending_purge(target):
-        operation = operation_invocation(
-            "purge_pending_erasures",
-            privacy.dbt_purge_args(stage, _purge_id(context)),
-            target,
-            run_date=_run_date(context),
-        )
+    """The purge operation `c360 run` invokes (pipeline.purge_invocation), in a
+    dbt subprocess."""
+    operation = pipeline.purge_invocation(
+        stage, _purge_id(context), target, run_date=_run_date(context)
+    )
+    if operation is not None:
         _succeeded(dbt.cli(operation.args(), target_path=DBT_TARGET, raise_on_error=False))
 
 

@@ -239,18 +239,21 @@ def dbt_purge_args(stage: str, purge_id: str) -> dict:
     }
 
 
+def _pending_records(con) -> int:
+    """Record keys waiting to be purged or unlinked."""
+    return engine.scalar(
+        con,
+        f"select (select count(*) from {SCHEMA}.pending_purge) "
+        f"+ (select count(*) from {SCHEMA}.pending_unlink)",
+    )
+
+
 def has_pending_purge(warehouse_file: str | os.PathLike | None = None) -> bool:
     """Whether records wait to be purged from dbt's tables and the day's state."""
     con = warehouse.connect(warehouse_file)
     try:
         ensure_tables(con)
-        return bool(
-            engine.scalar(
-                con,
-                f"select (select count(*) from {SCHEMA}.pending_purge) "
-                f"+ (select count(*) from {SCHEMA}.pending_unlink)",
-            )
-        )
+        return _pending_records(con) > 0
     finally:
         con.close()
 
@@ -311,12 +314,7 @@ def finish(
                 "where purge_id = ? and stage = 'published'",
                 [purge_id],
             )
-        pending = engine.scalar(
-            con,
-            f"select (select count(*) from {SCHEMA}.pending_purge) "
-            f"+ (select count(*) from {SCHEMA}.pending_unlink)",
-        )
-        if pending:
+        if _pending_records(con):
             with engine.transaction(con):
                 result.rows_deleted += _delete_python_state(con)
                 con.execute(f"delete from {SCHEMA}.pending_purge")
