@@ -7,7 +7,7 @@ DEMO_DIR ?= data/demo
 DEMO_CUSTOMERS ?= 20000
 DEMO_DAYS ?= 3
 
-.PHONY: demo test lint bench dbt-build clean venv dagster
+.PHONY: demo test lint bench dbt-build clean venv dagster java-check
 
 venv: $(STAMP)
 
@@ -31,8 +31,24 @@ dagster: $(STAMP)
 		C360_WAREHOUSE=$(DEMO_DIR)/dagster.duckdb C360_TRUTH=$(DEMO_DIR)/truth \
 		$(BIN)/dagster dev -m orchestration.definitions -p $(DAGSTER_PORT)
 
+# The tests run the project on Spark too (tests/spark): pyspark and dbt-spark
+# come with the spark extra, and Spark needs Java 17 or newer, which pip
+# cannot install. .ci/run installs it on a fresh machine.
+SPARK_STAMP := $(VENV)/.installed-spark
+JAVA_HINT := Java 17 or newer is needed for the Spark tests (tests/spark). On Debian or Ubuntu, as root: apt-get install -y openjdk-17-jre-headless
+
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+java-check:
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
+	if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+		found="no java on PATH"; [ -z "$$v" ] || found="Java $$v, too old"; \
+		echo "make test: found $$found. $(JAVA_HINT)" >&2; exit 1; fi
+
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
-test: $(STAMP)
+test: $(SPARK_STAMP) java-check
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 lint: $(STAMP)
