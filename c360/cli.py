@@ -42,6 +42,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_marts(args: argparse.Namespace) -> int:
+    from c360.mart_export import export_marts, format_export
+
+    print(format_export(export_marts(args.out, args.warehouse), args.out))
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     model = pipeline.train(args.warehouse, u_max_pairs=args.u_max_pairs, seed=args.seed)
     print(
@@ -279,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="score every blocked pair again, not only those of records changed since last scored",
     )
     s.set_defaults(func=_score)
+
+    x = sub.add_parser(
+        "export-marts", help="write every mart as Parquet, one folder per mart (DIR/<mart>/)"
+    )
+    x.add_argument("--out", required=True, help="the folder to write the marts' folders into")
+    x.add_argument("--warehouse", default=None, help=warehouse_help)
+    x.set_defaults(func=_export_marts)
 
     d = sub.add_parser("demo", help="generate a small data set, run the pipeline, print a summary")
     d.add_argument("--customers", type=int, default=20_000)

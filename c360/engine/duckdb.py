@@ -272,3 +272,10 @@ def splink_api(con: Connection):
     from splink import DuckDBAPI
 
     return DuckDBAPI(connection=con)
+
+
+def write_parquet_folder(con: Connection, relation: str, folder: Path) -> None:
+    """Write a relation as Parquet into an empty folder (one file here; a
+    distributed engine writes one per partition), for readers of folders."""
+    folder.mkdir(parents=True, exist_ok=False)
+    write_file(con, relation, folder / "part-00000.parquet", "parquet")
