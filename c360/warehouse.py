@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from c360.contract import TABLES, LandingTable
-from c360.engine import duckdb as engine
+from c360 import engine
 from c360.settings import settings
 
 RAW_SCHEMA = "raw"

@@ -20,7 +20,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from c360.engine import duckdb as engine
+from c360 import engine
 from splink_models import identity
 
 logger = logging.getLogger(__name__)

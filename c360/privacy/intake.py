@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from c360 import warehouse
-from c360.engine import duckdb as engine
+from c360 import engine
 from c360.privacy.export import (
     ExportSubject,
     FileChanges,

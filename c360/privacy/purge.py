@@ -13,7 +13,7 @@ from pathlib import Path
 
 from c360 import warehouse
 from c360.contract import ACTIVITY_REFERENCES, TABLES
-from c360.engine import duckdb as engine
+from c360 import engine
 from c360.privacy.tables import (
     ACTIVITY_QUASI_IDENTIFIERS,
     BYTE_PURGE_WITHIN_DAYS,

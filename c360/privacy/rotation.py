@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from c360 import warehouse
-from c360.engine import duckdb as engine
+from c360 import engine
 from c360.privacy.tables import UNSWEPT_SCHEMAS
 from c360.tokenization import token
 

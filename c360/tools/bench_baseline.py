@@ -36,7 +36,7 @@ from pathlib import Path
 
 from c360 import warehouse
 from c360.contract import IDENTITY_TABLES, OP_COLUMN
-from c360.engine import duckdb as engine
+from c360 import engine
 
 # The one input table: unique_id = source_table || ':' || key.
 COLUMNS = (

@@ -26,7 +26,7 @@ import argparse
 from pathlib import Path
 
 from c360 import warehouse
-from c360.engine import duckdb as engine
+from c360 import engine
 from c360.evaluation import IDENTITY_RECORDS, XREF, _sql_string
 
 SCORED_PAIRS = "matching.splink_match_pairs"
