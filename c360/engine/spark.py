@@ -107,6 +107,7 @@ def session_config(path: str | os.PathLike) -> dict[str, str]:
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.jars": similarity_jar_location(),
         # Python UDF workers run this interpreter (c360.phones is importable).
         "spark.pyspark.python": sys.executable,
