@@ -809,6 +809,14 @@ def _register_udfs(spark: SparkSession) -> None:
     from c360 import phones
 
     spark.udf.register(phones.SQL_FUNCTION, arrow_udf(phones.e164_arrow, "string"))
+    # Splink's similarity functions (its jar, `spark.jars`) under the name
+    # sqlglot gives DuckDB's jaro_winkler_similarity in Spark's dialect: the
+    # model's custom levels are written in DuckDB's (splink_models/identity.py).
+    spark.udf.registerJavaFunction(
+        "jarowinkler_similarity",
+        "uk.gov.moj.dash.linkage.JaroWinklerSimilarity",
+        T.DoubleType(),
+    )
 
 
 def register_functions(con: Connection) -> None:
@@ -1007,11 +1015,30 @@ def before_dbt(path: str | os.PathLike) -> None:
 # -- Splink --------------------------------------------------------------------
 
 
+def _usable_splink_dialect() -> None:
+    """Splink writes Spark SQL through its sqlglot dialect "customspark",
+    whose generator subclasses sqlglot's; the compiled sqlglot (sqlglotc, in
+    constraints.txt) refuses a Python subclass of its compiled generator
+    ("interpreted classes cannot inherit from compiled"). Then "customspark"
+    is sqlglot's Spark dialect itself. Its one change was to write a double
+    literal as `0.5D` rather than `CAST(0.5 AS DOUBLE)`: the same value."""
+    from sqlglot.dialects import Spark
+    from sqlglot.dialects.dialect import _Dialect
+
+    import splink.internals.spark.spark_helpers.custom_spark_dialect  # noqa: F401
+
+    try:
+        sqlglot.transpile("select cast(0.5 as double)", read="spark", write="customspark")
+    except TypeError:
+        _Dialect._classes["customspark"] = Spark
+
+
 def splink_api(con: Connection):
     """Splink's database API over the connection's session; its intermediate
     tables are Parquet under the warehouse's `_c360/splink_checkpoints`."""
     from splink.backends.spark import SparkAPI
 
+    _usable_splink_dialect()
     return SparkAPI(spark_session=con.session, break_lineage_method="parquet")
 
 
