@@ -9,6 +9,7 @@ the two.
     C360_WAREHOUSE              the warehouse: DuckDB's file (default
                                 data/warehouse.duckdb), Spark's directory
                                 (default data/warehouse.spark)
+    C360_SPARK_MASTER           Spark: the session's master (default local[2])
     C360_DUCKDB_MEMORY_LIMIT    DuckDB's memory limit, beyond which it spills (12GB)
     C360_DUCKDB_TEMP_DIRECTORY  where it spills (default <warehouse>.tmp)
     C360_DBT_PROJECT_DIR        another checkout of the dbt project to run
@@ -54,6 +55,7 @@ class Settings:
     # None: the engine's default (DEFAULT_WAREHOUSES).
     warehouse: Path = None  # type: ignore[assignment]
     duckdb_memory_limit: str = "12GB"
+    spark_master: str = "local[2]"
     duckdb_temp_directory: Path | None = None
     dbt_project_dir: Path = PROJECT_DIR
     privacy_export_dir: Path | None = None
@@ -102,6 +104,7 @@ class Settings:
             engine=engine,
             warehouse=path("C360_WAREHOUSE", None),
             duckdb_memory_limit=given("C360_DUCKDB_MEMORY_LIMIT") or defaults.duckdb_memory_limit,
+            spark_master=given("C360_SPARK_MASTER") or defaults.spark_master,
             duckdb_temp_directory=path("C360_DUCKDB_TEMP_DIRECTORY", None),
             dbt_project_dir=path("C360_DBT_PROJECT_DIR", defaults.dbt_project_dir),
             privacy_export_dir=path("C360_PRIVACY_EXPORT_DIR", None),

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from c360.contract import TABLES, LandingTable
 from c360 import engine
+from c360.contract import TABLES, LandingTable
 from c360.settings import settings
 
 RAW_SCHEMA = "raw"

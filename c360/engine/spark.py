@@ -60,6 +60,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from sqlglot import exp
 
+from c360.settings import settings
+
 NAME = "spark"
 # The dialect Splink and sqlglot write this engine's SQL in.
 SQL_DIALECT = "spark"
@@ -97,7 +99,7 @@ def session_config(path: str | os.PathLike) -> dict[str, str]:
     from splink.backends.spark import similarity_jar_location
 
     return {
-        "spark.master": os.environ.get("C360_SPARK_MASTER", "local[2]"),
+        "spark.master": settings().spark_master,
         "spark.app.name": "c360",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(home / "tables"),
@@ -121,7 +123,7 @@ def session(path: str | os.PathLike) -> SparkSession:
     global _SESSION, _WAREHOUSE
     home = _home(path)
     active = SparkSession.getActiveSession()
-    if _SESSION is not None and active is _SESSION and _WAREHOUSE == home:
+    if _SESSION is not None and active is _SESSION and home == _WAREHOUSE:
         return _SESSION
     if active is not None:
         # dbt-spark (or a test) started it: usable if it serves this warehouse.
@@ -452,9 +454,7 @@ class Connection:
         if details.get("Type", "").upper() == "VIEW":
             raise UnsupportedStatement(f"{name} is a view")
         location = Path(details["Location"].removeprefix("file:"))
-        partitions = tuple(
-            c.name for c in self.session.catalog.listColumns(name) if c.isPartition
-        )
+        partitions = tuple(c.name for c in self.session.catalog.listColumns(name) if c.isPartition)
         schema = self.session.table(name).schema
         return _Target(name, location, schema, partitions, False)
 
@@ -730,8 +730,9 @@ def _column_defs(schema: exp.Expression) -> tuple[str, list[str]]:
         if isinstance(item, exp.ColumnDef):
             columns.append(_column_sql(item))
             constraints = item.args.get("constraints") or []
-            if any(isinstance(c.args.get("kind"), exp.PrimaryKeyColumnConstraint)
-                   for c in constraints):
+            if any(
+                isinstance(c.args.get("kind"), exp.PrimaryKeyColumnConstraint) for c in constraints
+            ):
                 keys.append(item.name)
         elif isinstance(item, exp.PrimaryKey):
             keys += [e.name for e in item.expressions]
@@ -944,8 +945,10 @@ def reader_sql(path: Path) -> str:
     """A temp view of one landing file, read as the loader reads it (DuckDB's
     reader_sql semantics: see read_file)."""
     assert _SESSION is not None, "connect() before reading files"
-    frame = _SESSION.createDataFrame(read_file(path)) if path.suffix.lower() == ".csv" else (
-        _SESSION.read.parquet(str(path))
+    frame = (
+        _SESSION.createDataFrame(read_file(path))
+        if path.suffix.lower() == ".csv"
+        else (_SESSION.read.parquet(str(path)))
     )
     return _view(frame)
 
@@ -1022,10 +1025,9 @@ def _usable_splink_dialect() -> None:
     ("interpreted classes cannot inherit from compiled"). Then "customspark"
     is sqlglot's Spark dialect itself. Its one change was to write a double
     literal as `0.5D` rather than `CAST(0.5 AS DOUBLE)`: the same value."""
+    import splink.internals.spark.spark_helpers.custom_spark_dialect  # noqa: F401
     from sqlglot.dialects import Spark
     from sqlglot.dialects.dialect import _Dialect
-
-    import splink.internals.spark.spark_helpers.custom_spark_dialect  # noqa: F401
 
     try:
         sqlglot.transpile("select cast(0.5 as double)", read="spark", write="customspark")

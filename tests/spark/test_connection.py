@@ -134,7 +134,8 @@ def test_hmac_pads_and_the_phone_function(spark_engine, con) -> None:
         tokenization.token("email", "a@b.c", b"k1")
     )
     assert spark_engine.rows(
-        con, "select c360_phone_e164(?, 'GB') as gb, c360_phone_e164(null, 'GB') as none",
+        con,
+        "select c360_phone_e164(?, 'GB') as gb, c360_phone_e164(null, 'GB') as none",
         ["020 7946 0958"],
     ) == [{"gb": "+442079460958", "none": None}]
 
