@@ -38,7 +38,7 @@ with
 
     select
         *,
-        {{ country_isos.get(source_table, 'cast(null as varchar)') }} as country_iso
+        {{ country_isos.get(source_table, 'cast(null as ' ~ dbt.type_string() ~ ')') }} as country_iso
     from {{ ref(model) }}
     where
         not is_deleted
