@@ -10,3 +10,18 @@
     {%- set spark_types = {'varchar': 'string', 'text': 'string', 'hugeint': 'bigint'} -%}
     cast({{ field }} as {{ spark_types.get(type | trim | lower, type) }})
 {%- endmacro %}
+
+{#
+    dbt-spark adds a contract's constraints (not null) with ALTER TABLE when
+    file_format is delta, its default; Parquet tables take no constraints.
+    A root-project override reading the default as parquet, the format the
+    spark target writes: the not_null data tests check what the
+    constraints would have (on Delta, set file_format and they apply).
+#}
+{% macro spark__persist_constraints(relation, model) %}
+    {%- set contract_config = config.get('contract') -%}
+    {%- if contract_config.enforced and config.get('file_format', 'parquet') == 'delta' -%}
+        {%- do alter_table_add_constraints(relation, model.constraints) -%}
+        {%- do alter_column_set_constraints(relation, model.columns) -%}
+    {%- endif -%}
+{% endmacro %}
