@@ -15,8 +15,8 @@
     dbt-spark adds a contract's constraints (not null) with ALTER TABLE when
     file_format is delta, its default; Parquet tables take no constraints.
     A root-project override reading the default as parquet, the format the
-    spark target writes: the not_null data tests check what the
-    constraints would have (on Delta, set file_format and they apply).
+    spark target writes: there a contract checks column names and types,
+    not nulls (on Delta, set file_format and the constraints apply).
 #}
 {% macro spark__persist_constraints(relation, model) %}
     {%- set contract_config = config.get('contract') -%}
