@@ -810,14 +810,17 @@ def _register_udfs(spark: SparkSession) -> None:
     from c360 import phones
 
     spark.udf.register(phones.SQL_FUNCTION, arrow_udf(phones.e164_arrow, "string"))
-    # Splink's similarity functions (its jar, `spark.jars`) under the name
-    # sqlglot gives DuckDB's jaro_winkler_similarity in Spark's dialect: the
-    # model's custom levels are written in DuckDB's (splink_models/identity.py).
-    spark.udf.registerJavaFunction(
-        "jarowinkler_similarity",
-        "uk.gov.moj.dash.linkage.JaroWinklerSimilarity",
-        T.DoubleType(),
-    )
+    # Splink's similarity functions (its jar, `spark.jars`: jaro_winkler,
+    # damerau_levenshtein...) on the session, for dbt's models as for Splink;
+    # and jaro_winkler's under the name sqlglot gives DuckDB's
+    # jaro_winkler_similarity in Spark's dialect (the model's custom levels
+    # are written in DuckDB's: splink_models/identity.py).
+    from splink.internals.spark.jar_location import get_scala_udfs
+
+    for name, java_class, returns in get_scala_udfs():
+        spark.udf.registerJavaFunction(name, java_class, returns)
+        if name == "jaro_winkler":
+            spark.udf.registerJavaFunction("jarowinkler_similarity", java_class, returns)
 
 
 def register_functions(con: Connection) -> None:
