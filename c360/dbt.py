@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from c360 import engine
 from c360.settings import settings
 from c360.warehouse import warehouse_path
 
@@ -53,6 +54,15 @@ class DbtError(RuntimeError):
     pass
 
 
+# The profiles.yml target of each engine (None: the profile's default, DuckDB's).
+ENGINE_TARGETS = {"duckdb": None, "spark": "spark"}
+
+
+def engine_target() -> str | None:
+    """The dbt target of the engine the settings name (C360_ENGINE)."""
+    return ENGINE_TARGETS[settings().engine]
+
+
 def dbt_vars(warehouse: str | os.PathLike | None, run_date=None) -> dict[str, object]:
     """The vars of an invocation: the warehouse file (profiles.yml) and the run
     date (macros/lifecycle/run_date.sql); without a run date a hand-run
@@ -70,10 +80,13 @@ class DbtInvocation:
     command: tuple[str, ...]
     selector: str | None = None
     vars: dict[str, object] = field(default_factory=dict)
+    target: str | None = field(default_factory=engine_target)
 
     def args(self, *, with_selector: bool = True) -> list[str]:
         """The command line; Dagster's assets name their selector themselves."""
         args = [*self.command, "--vars", json.dumps(self.vars, sort_keys=True)]
+        if self.target:
+            args += ["--target", self.target]
         if with_selector and self.selector:
             args += ["--selector", self.selector]
         return args
@@ -139,8 +152,10 @@ def _fingerprint(project: Path) -> tuple:
     return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in project_files(project)))
 
 
-def _parsed_manifest(project: str, parse_vars: dict, runner_class) -> object | None:
-    key = (project, json.dumps(parse_vars, sort_keys=True), _fingerprint(Path(project)))
+def _parsed_manifest(
+    project: str, parse_vars: dict, runner_class, target: str | None = None
+) -> object | None:
+    key = (project, json.dumps(parse_vars, sort_keys=True), target, _fingerprint(Path(project)))
     if key not in _PARSED:
         result = runner_class().invoke(
             [
@@ -152,6 +167,7 @@ def _parsed_manifest(project: str, parse_vars: dict, runner_class) -> object | N
                 project,
                 "--vars",
                 json.dumps(parse_vars, sort_keys=True),
+                *(["--target", target] if target else []),
             ]
         )
         if not result.success:
@@ -176,10 +192,13 @@ def run(invocation: DbtInvocation) -> object:
 
     project = str(project_dir())
     args = invocation.args()
+    # The engine's session (Spark: dbt-spark's session method runs in it, with
+    # the tokenization pads bound) exists before dbt starts.
+    engine.before_dbt(warehouse_path(invocation.vars.get("warehouse_path")))
     parse_vars = {k: v for k, v in invocation.vars.items() if k not in COMPILE_TIME_VARS}
     manifest = None
     if set(parse_vars) <= {"warehouse_path"}:
-        manifest = _parsed_manifest(project, parse_vars, dbtRunner)
+        manifest = _parsed_manifest(project, parse_vars, dbtRunner, invocation.target)
     result = dbtRunner(manifest=manifest).invoke(
         [*args, "--project-dir", project, "--profiles-dir", project]
     )

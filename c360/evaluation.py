@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from c360.engine import duckdb as engine
+from c360 import engine
 from c360.warehouse import connect_for_reading
 
 XREF_SCHEMA = "marts"

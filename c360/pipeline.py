@@ -9,8 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from c360 import dbt, privacy, tokenization, warehouse
-from c360.engine import duckdb as engine
+from c360 import dbt, engine, privacy, tokenization, warehouse
 from c360.progress import Log, Progress
 from splink_models import runtime
 

@@ -4,7 +4,12 @@ are documented. The dbt project's knobs are its vars, declared once in
 dbt_project.yml; tests/unit/test_knobs.py holds the invariants that span
 the two.
 
-    C360_WAREHOUSE              the warehouse file (default data/warehouse.duckdb)
+    C360_ENGINE                 the engine running the warehouse: duckdb (default)
+                                or spark (pyspark and Java 17: `pip install -e '.[spark]'`)
+    C360_WAREHOUSE              the warehouse: DuckDB's file (default
+                                data/warehouse.duckdb), Spark's directory
+                                (default data/warehouse.spark)
+    C360_SPARK_MASTER           Spark: the session's master (default local[2])
     C360_DUCKDB_MEMORY_LIMIT    DuckDB's memory limit, beyond which it spills (12GB)
     C360_DUCKDB_TEMP_DIRECTORY  where it spills (default <warehouse>.tmp)
     C360_DBT_PROJECT_DIR        another checkout of the dbt project to run
@@ -36,12 +41,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+ENGINES = ("duckdb", "spark")
+# Each engine's default warehouse: a DuckDB file, a Spark directory.
+DEFAULT_WAREHOUSES = {
+    "duckdb": Path("data/warehouse.duckdb"),
+    "spark": Path("data/warehouse.spark"),
+}
 
 
 @dataclass(frozen=True)
 class Settings:
-    warehouse: Path = Path("data/warehouse.duckdb")
+    engine: str = "duckdb"
+    # None: the engine's default (DEFAULT_WAREHOUSES).
+    warehouse: Path = None  # type: ignore[assignment]
     duckdb_memory_limit: str = "12GB"
+    spark_master: str = "local[2]"
     duckdb_temp_directory: Path | None = None
     dbt_project_dir: Path = PROJECT_DIR
     privacy_export_dir: Path | None = None
@@ -52,6 +66,10 @@ class Settings:
     dbt_target_path: Path = Path("target")
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"C360_ENGINE must be one of {ENGINES}, not {self.engine!r}")
+        if self.warehouse is None:
+            object.__setattr__(self, "warehouse", DEFAULT_WAREHOUSES[self.engine])
         if not 0 <= self.schedule_hour <= 23:
             raise ValueError(
                 f"C360_SCHEDULE_HOUR must be an hour of the day (0-23), not {self.schedule_hour}"
@@ -81,9 +99,12 @@ class Settings:
             schedule_hour = int(hour) if hour else defaults.schedule_hour
         except ValueError as bad:
             raise ValueError(f"invalid C360_START_DATE or C360_SCHEDULE_HOUR: {bad}") from None
+        engine = (given("C360_ENGINE") or defaults.engine).strip().lower()
         return cls(
-            warehouse=path("C360_WAREHOUSE", defaults.warehouse),
+            engine=engine,
+            warehouse=path("C360_WAREHOUSE", None),
             duckdb_memory_limit=given("C360_DUCKDB_MEMORY_LIMIT") or defaults.duckdb_memory_limit,
+            spark_master=given("C360_SPARK_MASTER") or defaults.spark_master,
             duckdb_temp_directory=path("C360_DUCKDB_TEMP_DIRECTORY", None),
             dbt_project_dir=path("C360_DBT_PROJECT_DIR", defaults.dbt_project_dir),
             privacy_export_dir=path("C360_PRIVACY_EXPORT_DIR", None),

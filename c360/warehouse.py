@@ -1,8 +1,8 @@
 """The warehouse's own state and the loader: landing zone -> raw tables.
 
-Everything that knows the engine is behind c360.engine (DuckDB today); this
-module holds what any engine's warehouse holds: the raw tables, the load
-and run logs, and which run dates are pending.
+Everything that knows the engine is behind c360.engine (DuckDB, or Spark with
+C360_ENGINE=spark); this module holds what any engine's warehouse holds: the
+raw tables, the load and run logs, and which run dates are pending.
 
 Raw tables are append-only: one row per delivered landing row, every contract
 column kept as the text that arrived (casting, and quarantining what does not
@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from c360 import engine
 from c360.contract import TABLES, LandingTable
-from c360.engine import duckdb as engine
 from c360.settings import settings
 
 RAW_SCHEMA = "raw"
@@ -40,7 +40,8 @@ _PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
 def warehouse_path(path: str | os.PathLike | None = None) -> Path:
-    """The warehouse file: the argument, else the settings' (C360_WAREHOUSE)."""
+    """The warehouse (DuckDB's file, Spark's directory): the argument, else the
+    settings' (C360_WAREHOUSE, else the engine's default)."""
     return Path(path or settings().warehouse)
 
 

@@ -37,9 +37,9 @@
                     "select '" ~ node.name ~ "' as model_name, '" ~ column.name ~ "' as column_name, "
                     ~ value ~ " as offending_value from written__" ~ node.name
                     ~ " where ((" ~ dbt.position("'@'", value) ~ " > 0"
-                    ~ " and regexp_matches(" ~ value ~ ", '[^@\\s]+@[^@\\s]+\\.[a-z]{2,}', 'i'))"
-                    ~ " or (regexp_matches(" ~ value ~ ", '^\\+?[0-9 ().-]+$')"
-                    ~ " and length(regexp_replace(" ~ value ~ ", '[^0-9]', '', 'g')) between 10 and 15))"
+                    ~ " and " ~ regexp_like(value, '[^@\\s]+@[^@\\s]+\\.[a-z]{2,}', 'i') ~ ")"
+                    ~ " or (" ~ regexp_like(value, '^\\+?[0-9 ().-]+$')
+                    ~ " and length(" ~ regexp_replace_all(value, '[^0-9]', '') ~ ") between 10 and 15))"
                 ) %}
             {%- endfor %}
         {%- endif %}
@@ -52,8 +52,8 @@
     {{ scans | join('\nunion all\n') }}
 {% else %}
     select
-        cast(null as varchar) as model_name,
-        cast(null as varchar) as column_name,
-        cast(null as varchar) as offending_value
+        cast(null as {{ dbt.type_string() }}) as model_name,
+        cast(null as {{ dbt.type_string() }}) as column_name,
+        cast(null as {{ dbt.type_string() }}) as offending_value
     where false
 {% endif %}

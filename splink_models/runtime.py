@@ -20,7 +20,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from c360.engine import duckdb as engine
+from c360 import engine
 from splink_models import identity
 
 logger = logging.getLogger(__name__)
@@ -118,12 +118,11 @@ def _ensure_schema(con: engine.Connection) -> None:
     con.execute(f"alter table {SCORED_TABLE} add column if not exists scored_on date")
 
 
-def _stage_input(con: engine.Connection) -> int:
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'intermediate' and table_name = 'int_identity_records'"
-    ).fetchall()[0][0]
-    if not exists:
+def _stage_input(con: engine.Connection, *, changed_since_scoring: bool = False) -> int:
+    """Stage the model's input as a temp table; `_is_changed` marks every
+    record, or with `changed_since_scoring` those whose features hash differs
+    from the one they were last scored with (or that were never scored)."""
+    if not engine.relation_exists(con, "intermediate", "int_identity_records"):
         raise ValueError(
             f"{INPUT_RELATION} does not exist: build the dbt models up to it first "
             "(c360 run does this)"
@@ -131,11 +130,25 @@ def _stage_input(con: engine.Connection) -> int:
     # The hash covers the fuzzy block keys too: a record whose key a growing
     # group capped (or freed) is scored again, with its blocks as they are.
     columns = ", ".join([*identity.INPUT_COLUMNS, *identity.fuzzy_block_keys()])
-    con.execute(
-        f"create or replace temp table {_INPUT_TABLE} as select {columns}, "
-        f"hash({columns}) as _features_hash, true as _is_changed "
+    hashed = (
+        f"select {columns}, hash({columns}) as _features_hash "
         f"from ({identity.model_input_sql(INPUT_RELATION)})"
     )
+    if changed_since_scoring:
+        # A join, not an update of the staged table: one statement every
+        # engine runs (an update with a join is no Parquet statement).
+        con.execute(
+            f"create or replace temp table {_INPUT_TABLE} as "
+            "select staged.*, scored.record_key is null as _is_changed "
+            f"from ({hashed}) as staged left join {SCORED_TABLE} as scored "
+            "on staged.record_key = scored.record_key "
+            "and staged._features_hash = scored.features_hash"
+        )
+    else:
+        con.execute(
+            f"create or replace temp table {_INPUT_TABLE} as "
+            f"select *, true as _is_changed from ({hashed})"
+        )
     return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
 
 
@@ -441,23 +454,14 @@ def score(
     model = model or current_model(con)
     if model is None:
         raise ValueError("no trained identity model in this warehouse: run `c360 train`")
-    records = _stage_input(con)
     scored_by = {
         r[0] for r in con.execute(f"select distinct model_version from {SCORED_TABLE}").fetchall()
     }
-    pairs_exist = con.execute(
-        "select count(*) from information_schema.tables "
-        f"where table_schema = '{SCHEMA}' and table_name = 'splink_match_pairs'"
-    ).fetchall()[0][0]
+    pairs_exist = engine.relation_exists(con, SCHEMA, "splink_match_pairs")
     full = full or not pairs_exist or scored_by != {model.version}
+    records = _stage_input(con, changed_since_scoring=not full)
     settings = json.loads(json.dumps(model.model))
     if not full:
-        con.execute(
-            f"""update {_INPUT_TABLE} as input set _is_changed = false
-            from {SCORED_TABLE} as scored
-            where input.record_key = scored.record_key
-              and input._features_hash = scored.features_hash"""
-        )
         # A pair is worth scoring only if one side changed: the same blocks,
         # restricted. Each rule is split in two, the changed record on the
         # left and on the right, so that the engine filters one side of the
@@ -489,7 +493,7 @@ def score(
         scored = predictions.physical_name
         # Kept with each pair: each comparison's share of the match weight (mw_*,
         # why it scored what it did) and its first names' term frequencies.
-        scored_columns = [r[1] for r in con.execute(f"pragma table_info('{scored}')").fetchall()]
+        scored_columns = [d[0] for d in con.execute(f"select * from {scored} limit 0").description]
         comparisons = con.execute(f"select count(*) from {scored}").fetchall()[0][0]
         con.execute(
             f"""create or replace temp table c360_scored_pairs as

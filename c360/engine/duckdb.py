@@ -264,6 +264,15 @@ def release_connections(path: str | os.PathLike) -> None:
         ) from held
 
 
+# -- dbt -----------------------------------------------------------------------
+
+
+def before_dbt(path: str | os.PathLike) -> None:
+    """Nothing: dbt-duckdb opens the file itself, and its plugin
+    (c360.engine.duckdb_dbt_plugin) registers the functions and binds the pads
+    on each of its connections."""
+
+
 # -- Splink --------------------------------------------------------------------
 
 

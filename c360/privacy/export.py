@@ -12,9 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from c360 import warehouse
+from c360 import engine, warehouse
 from c360.contract import TABLES
-from c360.engine import duckdb as engine
 from c360.privacy.resolution import Decision
 from c360.privacy.tables import ACTIVITY_FACTS, SCHEMA, STAGING_MODELS
 from c360.settings import settings

@@ -9,8 +9,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 
-from c360 import warehouse
-from c360.engine import duckdb as engine
+from c360 import engine, warehouse
 from c360.privacy.export import (
     ExportSubject,
     FileChanges,

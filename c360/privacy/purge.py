@@ -11,9 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from c360 import warehouse
+from c360 import engine, warehouse
 from c360.contract import ACTIVITY_REFERENCES, TABLES
-from c360.engine import duckdb as engine
 from c360.privacy.tables import (
     ACTIVITY_QUASI_IDENTIFIERS,
     BYTE_PURGE_WITHIN_DAYS,

@@ -7,9 +7,8 @@ import datetime as dt
 import os
 from collections import defaultdict
 
-from c360 import warehouse
+from c360 import engine, warehouse
 from c360.contract import ACTIVITY_REFERENCES
-from c360.engine import duckdb as engine
 from c360.privacy.resolution import Decision
 from c360.privacy.tables import CLI_SOURCE, SCHEMA
 

@@ -8,7 +8,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from c360.engine import duckdb as engine
+from c360 import engine
 from c360.privacy.tables import SCHEMA
 
 REQUEST_TYPES = ("erasure", "access", "opt_out_sale", "opt_in_sale")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from c360 import warehouse
-from c360.engine import duckdb as engine
+from c360 import engine, warehouse
 from c360.privacy.tables import UNSWEPT_SCHEMAS
 from c360.tokenization import token
 

@@ -9,9 +9,8 @@ import datetime as dt
 import hashlib
 import hmac
 
-from c360 import warehouse
+from c360 import engine, warehouse
 from c360.contract import ACTIVITY_REFERENCES, IDENTITY_TABLES, TABLES
-from c360.engine import duckdb as engine
 from c360.privacy.resolution import Decision
 from c360.privacy.tables import SCHEMA, STAGING_MODELS, THIRD_PARTY_SOURCES
 from c360.tokenization import hmac_sha256_sql, secret_key

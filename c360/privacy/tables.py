@@ -3,8 +3,7 @@ the names every privacy concern shares."""
 
 from __future__ import annotations
 
-from c360 import warehouse
-from c360.engine import duckdb as engine
+from c360 import engine, warehouse
 
 SCHEMA = "privacy"
 

@@ -34,9 +34,8 @@ import sys
 import time
 from pathlib import Path
 
-from c360 import warehouse
+from c360 import engine, warehouse
 from c360.contract import IDENTITY_TABLES, OP_COLUMN
-from c360.engine import duckdb as engine
 
 # The one input table: unique_id = source_table || ':' || key.
 COLUMNS = (

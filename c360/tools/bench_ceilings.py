@@ -25,8 +25,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from c360 import warehouse
-from c360.engine import duckdb as engine
+from c360 import engine, warehouse
 from c360.evaluation import IDENTITY_RECORDS, XREF, _sql_string
 
 SCORED_PAIRS = "matching.splink_match_pairs"

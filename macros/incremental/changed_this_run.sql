@@ -33,8 +33,7 @@
 #}
 {% macro delete_touched_customers() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where customer_id in ({{ touched_customers_sql(ref('int_touched_customers')) }})
+        {{ delete_rows(this, 'customer_id in (' ~ touched_customers_sql(ref('int_touched_customers')) ~ ')') }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -88,11 +87,8 @@
 
 {% macro delete_activity_deleted_this_run(staging_model, key) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where {{ key }} in (
-            select {{ key }} from {{ ref(staging_model) }}
-            where is_deleted and {{ loaded_this_run() }}
-        )
+        {{ delete_rows(this, key ~ ' in (select ' ~ key ~ ' from ' ~ ref(staging_model)
+            ~ ' where is_deleted and ' ~ loaded_this_run() ~ ')') }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -136,11 +132,9 @@
 {# Pre-hook of a model keyed by identity record: forget the records this run delivered again. #}
 {% macro delete_identity_records_loaded_this_run() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where source_table || ':' || source_record_id in (
-            select changed.source_table || ':' || changed.source_record_id
-            from ({{ identity_records_loaded_this_run() }}) as changed
-        )
+        {{ delete_rows(this, "source_table || ':' || source_record_id in ("
+            ~ "select changed.source_table || ':' || changed.source_record_id from ("
+            ~ identity_records_loaded_this_run() ~ ") as changed)") }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -165,8 +159,7 @@
         {%- if or_all_when -%}
             {%- do conditions.append(or_all_when) -%}
         {%- endif %}
-        delete from {{ this }}
-        where {{ conditions | join(' or ') }}
+        {{ delete_rows(this, conditions | join(' or ')) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -215,12 +208,10 @@
 
 {% macro delete_memberships_to_rewrite() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} as members
-        where
-            members.record_key in ({{ identity_records_changed_this_run() }})
-            or not exists (
-                select 1 from {{ ref('int_identity_clusters') }} as clusters
-                where clusters.record_key = members.record_key
-            )
+        {{ delete_rows(this,
+            'members.record_key in (' ~ identity_records_changed_this_run() ~ ') or not exists ('
+            ~ 'select 1 from ' ~ ref('int_identity_clusters') ~ ' as clusters'
+            ~ ' where clusters.record_key = members.record_key)',
+            alias='members') }}
     {%- endif -%}
 {%- endmacro %}

@@ -25,13 +25,12 @@
     {%- set strengths = labels ~ '__cannot_link_strengths' -%}
     {%- set state = namespace(done=false) -%}
     {%- for cut_round in range(1, max_rounds + 2) if not state.done -%}
-        {% do run_query(cannot_link_pairs_sql(labels, cannot_links, pairs)) %}
+        {% do replace_table_as(pairs, cannot_link_pairs_sql(labels, cannot_links, pairs)) %}
         {%- set found = run_query('select count(*) from ' ~ pairs).columns[0].values()[0] -%}
         {%- if found == 0 -%}
             {%- set state.done = true -%}
         {%- else -%}
-            {% do run_query(
-                'create or replace table ' ~ conflicted ~ " as select component_id, 'cannot_link' as reason from " ~ pairs
+            {% do replace_table_as(conflicted, "select component_id, 'cannot_link' as reason from " ~ pairs
             ) %}
             {% do run_query(
                 'insert into ' ~ guard_log ~ ' select component_id, ' ~ (100 + cut_round)
@@ -52,7 +51,6 @@
 
 {# One cannot-link pair per component that still holds both its records. #}
 {% macro cannot_link_pairs_sql(labels, cannot_links, output) -%}
-    create or replace table {{ output }} as
     with
 
     joined_pairs as (
@@ -87,29 +85,29 @@
 {% macro compute_path_strengths(labels, live_edges, pairs, output, max_rounds=64) %}
     {%- set both_ways = output ~ '__edges' -%}
     {%- set work = output ~ '__round' -%}
-    {% do run_query(
-        'create or replace table ' ~ both_ways ~ ' as '
-        ~ 'select edges.node_a as node, edges.node_b as neighbour, edges.confidence from ' ~ live_edges
+    {% do replace_table_as(
+        both_ways,
+        'select edges.node_a as node, edges.node_b as neighbour, edges.confidence from ' ~ live_edges
         ~ ' as edges inner join ' ~ labels ~ ' as labels on edges.node_a = labels.node'
         ~ ' where labels.component_id in (select component_id from ' ~ pairs ~ ')'
         ~ ' union all select edges.node_b as node, edges.node_a as neighbour, edges.confidence from '
         ~ live_edges ~ ' as edges inner join ' ~ labels ~ ' as labels on edges.node_b = labels.node'
         ~ ' where labels.component_id in (select component_id from ' ~ pairs ~ ')'
     ) %}
-    {% do run_query(
-        'create or replace table ' ~ output ~ ' as '
-        ~ "select record_key_a as node, 'a' as side, cast(1e9 as double) as strength from " ~ pairs
+    {% do replace_table_as(
+        output,
+        "select record_key_a as node, 'a' as side, cast(1e9 as double) as strength from " ~ pairs
         ~ " union all select record_key_b as node, 'b' as side, cast(1e9 as double) as strength from " ~ pairs
     ) %}
     {%- set state = namespace(converged=false) -%}
     {%- for round in range(max_rounds) if not state.converged -%}
-        {% do run_query(path_strengths_round_sql(output, both_ways, work)) %}
+        {% do replace_table_as(work, path_strengths_round_sql(output, both_ways, work)) %}
         {%- set changed = run_query(
             'select count(*) from ' ~ work ~ ' as next_round left join ' ~ output
             ~ ' as this_round on next_round.node = this_round.node and next_round.side = this_round.side'
             ~ ' where this_round.node is null or next_round.strength > this_round.strength'
         ).columns[0].values()[0] -%}
-        {% do run_query('create or replace table ' ~ output ~ ' as select * from ' ~ work) %}
+        {% do replace_table_as(output, 'select * from ' ~ work) %}
         {%- if changed == 0 -%}
             {%- set state.converged = true -%}
         {%- endif -%}
@@ -124,7 +122,6 @@
 {% endmacro %}
 
 {% macro path_strengths_round_sql(strengths, both_ways, output) -%}
-    create or replace table {{ output }} as
     with
 
     candidates as (
@@ -159,19 +156,17 @@
 {% macro cut_between_sides_and_recluster(labels, live_edges, conflicted, strengths) %}
     {%- set sides = strengths ~ '__sides' -%}
     {%- set swap = labels ~ '__swap' -%}
-    {% do run_query(
-        'create or replace table ' ~ sides ~ ' as select node, '
+    {% do replace_table_as(sides, 'select node, '
         ~ "case when max(case when side = 'a' then strength end) >= coalesce(max(case when side = 'b' then strength end), 0) then 'a' else 'b' end as side"
         ~ ' from ' ~ strengths ~ ' group by node'
     ) %}
-    {% do run_query(
-        'create or replace table ' ~ swap ~ ' as select edges.* from ' ~ live_edges ~ ' as edges'
+    {% do replace_table_as(swap, 'select edges.* from ' ~ live_edges ~ ' as edges'
         ~ ' left join ' ~ sides ~ ' as side_a on edges.node_a = side_a.node'
         ~ ' left join ' ~ sides ~ ' as side_b on edges.node_b = side_b.node'
         ~ ' where side_a.side is null or side_b.side is null or side_a.side = side_b.side'
         ~ ' or edges.confidence >= ' ~ var('steward_must_link_confidence')
     ) %}
-    {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
+    {% do replace_table_as(live_edges, 'select * from ' ~ swap) %}
     {% do recluster_components(labels, live_edges, conflicted) %}
     {% do run_query('drop table if exists ' ~ sides) %}
 {% endmacro %}

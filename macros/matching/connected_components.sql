@@ -16,23 +16,22 @@
 {% macro compute_connected_components(edges, nodes, output, max_rounds=64) %}
     {%- set work = output ~ '__cc_round' -%}
     {%- set both_ways = output ~ '__cc_edges' -%}
-    {% do run_query(
-        'create or replace table ' ~ both_ways ~ ' as '
-        ~ 'select node_a as node, node_b as neighbour from ' ~ edges
+    {% do replace_table_as(
+        both_ways,
+        'select node_a as node, node_b as neighbour from ' ~ edges
         ~ ' union all select node_b as node, node_a as neighbour from ' ~ edges
     ) %}
-    {% do run_query(
-        'create or replace table ' ~ output ~ ' as select node, node as component_id from ' ~ nodes
+    {% do replace_table_as(output, 'select node, node as component_id from ' ~ nodes
     ) %}
     {%- set state = namespace(converged=false, rounds=0) -%}
     {%- for round in range(max_rounds) if not state.converged -%}
-        {% do run_query(connected_components_round_sql(output, both_ways, work)) %}
+        {% do replace_table_as(work, connected_components_round_sql(output, both_ways, work)) %}
         {%- set changed = run_query(
             'select count(*) from ' ~ work ~ ' as next_round inner join ' ~ output
             ~ ' as this_round on next_round.node = this_round.node'
             ~ ' where next_round.component_id <> this_round.component_id'
         ).columns[0].values()[0] -%}
-        {% do run_query('create or replace table ' ~ output ~ ' as select * from ' ~ work) %}
+        {% do replace_table_as(output, 'select * from ' ~ work) %}
         {%- set state.rounds = round + 1 -%}
         {%- if changed == 0 -%}
             {%- set state.converged = true -%}
@@ -49,7 +48,6 @@
 {% endmacro %}
 
 {% macro connected_components_round_sql(labels, both_ways, output) -%}
-    create or replace table {{ output }} as
     with
 
     neighbour_minimum as (

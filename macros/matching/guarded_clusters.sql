@@ -30,21 +30,20 @@
     {%- set sub_output = output ~ '__sub_labels' -%}
     {%- set guard_log = output ~ '__guard' -%}
     {%- set swap = output ~ '__swap' -%}
-    {% do run_query('create or replace table ' ~ nodes ~ ' as select record_key as node from ' ~ records) %}
-    {% do run_query(
-        'create or replace table ' ~ live_edges ~ ' as select record_key_a as node_a, record_key_b as node_b, confidence from '
+    {% do replace_table_as(nodes, 'select record_key as node from ' ~ records) %}
+    {% do replace_table_as(live_edges, 'select record_key_a as node_a, record_key_b as node_b, confidence from '
         ~ edges ~ ' where record_key_a in (select node from ' ~ nodes ~ ') and record_key_b in (select node from ' ~ nodes ~ ')'
     ) %}
     {% do compute_connected_components(live_edges, nodes, output) %}
     {#- The components before any cut: what is independent of what. -#}
-    {% do run_query('create or replace table ' ~ output ~ '__components as select * from ' ~ output) %}
-    {% do run_query(
-        'create or replace table ' ~ guard_log
-        ~ ' (component_id varchar, guard_round integer, reason varchar, is_resolved boolean)'
-    ) %}
+    {% do replace_table_as(output ~ '__components', 'select * from ' ~ output) %}
+    {% do replace_empty_table(guard_log, [
+        ('component_id', dbt.type_string()), ('guard_round', dbt.type_int()),
+        ('reason', dbt.type_string()), ('is_resolved', dbt.type_boolean()),
+    ]) %}
     {%- set state = namespace(done=false, rounds=0) -%}
     {%- for guard_round in range(1, max_rounds + 2) if not state.done -%}
-        {% do run_query(cluster_conflicts_sql(output, records, name_equivalents, conflicted)) %}
+        {% do replace_table_as(conflicted, cluster_conflicts_sql(output, records, name_equivalents, conflicted)) %}
         {%- set found = run_query('select count(*) from ' ~ conflicted).columns[0].values()[0] -%}
         {%- if found == 0 -%}
             {%- set state.done = true -%}
@@ -78,8 +77,8 @@
 #}
 {% macro cut_weakest_and_recluster(labels, live_edges, conflicted) %}
     {%- set swap = labels ~ '__swap' -%}
-    {% do run_query(weakest_edges_cut_sql(labels, live_edges, conflicted, swap)) %}
-    {% do run_query('create or replace table ' ~ live_edges ~ ' as select * from ' ~ swap) %}
+    {% do replace_table_as(swap, weakest_edges_cut_sql(labels, live_edges, conflicted, swap)) %}
+    {% do replace_table_as(live_edges, 'select * from ' ~ swap) %}
     {% do recluster_components(labels, live_edges, conflicted) %}
 {% endmacro %}
 
@@ -92,28 +91,24 @@
     {%- set sub_edges = labels ~ '__sub_edges' -%}
     {%- set sub_output = labels ~ '__sub_labels' -%}
     {%- set swap = labels ~ '__swap' -%}
-    {% do run_query(
-        'create or replace table ' ~ sub_nodes ~ ' as select labels.node from ' ~ labels
+    {% do replace_table_as(sub_nodes, 'select labels.node from ' ~ labels
         ~ ' as labels inner join ' ~ conflicted ~ ' as conflicted on labels.component_id = conflicted.component_id'
     ) %}
-    {% do run_query(
-        'create or replace table ' ~ sub_edges ~ ' as select node_a, node_b from ' ~ live_edges
+    {% do replace_table_as(sub_edges, 'select node_a, node_b from ' ~ live_edges
         ~ ' where node_a in (select node from ' ~ sub_nodes ~ ')'
     ) %}
     {% do compute_connected_components(sub_edges, sub_nodes, sub_output) %}
-    {% do run_query(
-        'create or replace table ' ~ swap ~ ' as select labels.node, labels.component_id from ' ~ labels
+    {% do replace_table_as(swap, 'select labels.node, labels.component_id from ' ~ labels
         ~ ' as labels where not exists (select 1 from ' ~ sub_nodes ~ ' as sub where sub.node = labels.node)'
         ~ ' union all select node, component_id from ' ~ sub_output
     ) %}
-    {% do run_query('create or replace table ' ~ labels ~ ' as select * from ' ~ swap) %}
+    {% do replace_table_as(labels, 'select * from ' ~ swap) %}
     {%- for work_table in [sub_nodes, sub_edges, sub_output] -%}
         {% do run_query('drop table if exists ' ~ work_table) %}
     {%- endfor -%}
 {% endmacro %}
 
 {% macro cluster_conflicts_sql(labels, records, name_equivalents, output) -%}
-    create or replace table {{ output }} as
     with
 
     members as (
@@ -229,7 +224,6 @@
 {%- endmacro %}
 
 {% macro weakest_edges_cut_sql(labels, live_edges, conflicted, output) -%}
-    create or replace table {{ output }} as
     with
 
     component_edges as (

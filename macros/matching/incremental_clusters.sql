@@ -30,13 +30,12 @@
     ) -%}
     {%- set has_state = previous is not none and state_relation is not none
         and not var('full_recluster') -%}
-    {% do run_query(
-        'create or replace table ' ~ today_edges ~ ' as select record_key_a, record_key_b, confidence from ' ~ edges
+    {% do replace_table_as(today_edges, 'select record_key_a, record_key_b, confidence from ' ~ edges
     ) %}
     {%- if has_state %}
-        {% do run_query(touched_records_sql(today_edges, edge_state, records, previous, sub_records)) %}
+        {% do replace_table_as(sub_records, touched_records_sql(today_edges, edge_state, records, previous, sub_records)) %}
     {%- else %}
-        {% do run_query('create or replace table ' ~ sub_records ~ ' as select record_key from ' ~ records) %}
+        {% do replace_table_as(sub_records, 'select record_key from ' ~ records) %}
     {%- endif %}
     {% do build_guarded_clusters(
         edges=today_edges,
@@ -53,17 +52,18 @@
     {#- The labels of the records not clustered again stay where they are: only
         the re-clustered records' rows, and those of records gone, are replaced. -#}
     {%- if has_state and output_relation is not none %}
-        {% do run_query(
-            'delete from ' ~ output ~ ' as labelled where node in (select record_key from ' ~ sub_records
-            ~ ') or not exists (select 1 from ' ~ records ~ ' as records where records.record_key = labelled.node)'
+        {% do run_delete_rows(
+            output, 'node in (select record_key from ' ~ sub_records
+            ~ ') or not exists (select 1 from ' ~ records ~ ' as records where records.record_key = labelled.node)',
+            alias='labelled'
         ) %}
         {% do run_query('insert into ' ~ output ~ ' ' ~ reclustered_labels_sql(labels, components)) %}
     {%- else %}
-        {% do run_query('create or replace table ' ~ output ~ ' as ' ~ reclustered_labels_sql(labels, components)) %}
+        {% do replace_table_as(output, reclustered_labels_sql(labels, components)) %}
     {%- endif %}
     {#- Today's edges become the next run's state by a rename, not a copy of every edge. -#}
     {% do run_query('drop table if exists ' ~ edge_state) %}
-    {% do run_query('alter table ' ~ today_edges ~ ' rename to ' ~ edge_state.split('.')[-1]) %}
+    {% do rename_table(today_edges, edge_state.split('.')[-1]) %}
     {#- sub_records stays: the model reads it, to write those records' rows only. -#}
     {%- for work_table in [components] -%}
         {% do run_query('drop table if exists ' ~ work_table) %}
@@ -102,13 +102,11 @@
 {% macro delete_reclustered_records() -%}
     {%- set records = ref('int_identity_records') -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} as clustered
-        where
-            clustered.record_key in (select record_key from {{ cluster_labels() }}__sub_records)
-            or not exists (
-                select 1 from {{ records }} as records
-                where records.record_key = clustered.record_key
-            )
+        {{ delete_rows(this,
+            'clustered.record_key in (select record_key from ' ~ cluster_labels() ~ '__sub_records)'
+            ~ ' or not exists (select 1 from ' ~ records ~ ' as records'
+            ~ ' where records.record_key = clustered.record_key)',
+            alias='clustered') }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -121,7 +119,6 @@
 {%- endmacro %}
 
 {% macro touched_records_sql(today_edges, edge_state, records, previous, output) -%}
-    create or replace table {{ output }} as
     with
 
     changed_edges as (

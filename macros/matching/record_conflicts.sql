@@ -157,9 +157,19 @@
     coalesce(damerau_levenshtein({{ a }}, {{ b }}) <= 1, false)
 {%- endmacro %}
 
-{# Spark has no Damerau distance: a transposition counts as two edits there. #}
+{#
+    Spark has no Damerau distance of its own: Splink's similarity jar has one
+    (`damerau_levenshtein`, registered in the session as Splink's Spark API
+    registers it). Nulls never reach it.
+#}
 {% macro spark__one_edit_apart(a, b) -%}
-    coalesce(levenshtein({{ a }}, {{ b }}) <= 1, false)
+    coalesce(
+        case
+            when {{ a }} is not null and {{ b }} is not null
+                then damerau_levenshtein({{ a }}, {{ b }}) <= 1
+        end,
+        false
+    )
 {%- endmacro %}
 
 {# Jaro-Winkler similarity in [0, 1]; engines without it dispatch their own. #}
@@ -171,7 +181,8 @@
     jaro_winkler_similarity({{ a }}, {{ b }})
 {%- endmacro %}
 
+{# Spark: Splink's similarity jar's Jaro-Winkler (`jaro_winkler`, registered as for one_edit_apart). #}
 {% macro spark__string_similarity(a, b) -%}
-    (1.0 - levenshtein({{ a }}, {{ b }}) / greatest(length({{ a }}), length({{ b }}), 1))
+    case when {{ a }} is not null and {{ b }} is not null then jaro_winkler({{ a }}, {{ b }}) end
 {%- endmacro %}
 

@@ -14,11 +14,11 @@
             ~ '(run `c360 score`)', info=true
         ) -%}
         select
-            cast(null as varchar) as record_key_a,
-            cast(null as varchar) as record_key_b,
+            cast(null as {{ dbt.type_string() }}) as record_key_a,
+            cast(null as {{ dbt.type_string() }}) as record_key_b,
             cast(null as double) as match_weight,
             cast(null as double) as match_probability,
-            cast(null as varchar) as model_version,
+            cast(null as {{ dbt.type_string() }}) as model_version,
             cast(null as bigint) as first_name_records_a,
             cast(null as bigint) as first_name_records_b
         where false

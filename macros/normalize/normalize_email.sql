@@ -10,7 +10,7 @@
         when {{ email_issue(column) }} is not null then null
         when split_part(lower(trim({{ column }})), '@', 2) in ('gmail.com', 'googlemail.com')
             then replace(
-                regexp_replace(split_part(lower(trim({{ column }})), '@', 1), '\+.*$', ''), '.', ''
+                {{ regexp_replace_anchored("split_part(lower(trim(" ~ column ~ ")), '@', 1)", '\\+.*$', '') }}, '.', ''
             ) || '@gmail.com'
         else nullif(lower(trim({{ column }})), '')
     end
@@ -20,9 +20,9 @@
 {% macro email_issue(column) -%}
     case
         when nullif(trim({{ column }}), '') is null then null
-        when not regexp_matches(
-            lower(trim({{ column }})), '^[a-z0-9._%+''-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$'
-        ) then 'invalid_email'
+        when not {{ regexp_like(
+            'lower(trim(' ~ column ~ '))', "^[a-z0-9._%+''-]+@[a-z0-9-]+(\\.[a-z0-9-]+)*\\.[a-z]{2,}$"
+        ) }} then 'invalid_email'
         when split_part(lower(trim({{ column }})), '@', 1)
             in ('test', 'none', 'noemail', 'na', 'n/a', 'x', 'xx', 'noreply', 'unknown', 'null')
             or split_part(lower(trim({{ column }})), '@', 2)

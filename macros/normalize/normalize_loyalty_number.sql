@@ -10,7 +10,7 @@
     {%- set digits = regexp_replace_all("upper(" ~ column ~ ")", '[^0-9]', '') -%}
     case
         when length({{ digits }}) between 1 and {{ width }}
-            and regexp_matches(upper(trim({{ column }})), '^{{ prefix }}?[-0-9 ]+$')
+            and {{ regexp_like('upper(trim(' ~ column ~ '))', '^' ~ prefix ~ '?[-0-9 ]+$') }}
             then '{{ prefix }}' || lpad({{ digits }}, {{ width }}, '0')
     end
 {%- endmacro %}

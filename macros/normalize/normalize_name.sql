@@ -6,20 +6,18 @@
     punctuation goes and spaces collapse.
 #}
 {% macro name_title(column) -%}
-    nullif(regexp_extract(lower(trim({{ column }})), '^\s*(mr|mrs|ms|miss|mx|dr|prof)\.?\s+', 1), '')
+    nullif({{ regexp_extract_group('lower(trim(' ~ column ~ '))', '^\\s*(mr|mrs|ms|miss|mx|dr|prof)\\.?\\s+') }}, '')
 {%- endmacro %}
 
 {% macro name_suffix(column) -%}
-    nullif(regexp_extract(lower(trim({{ column }})), '[\s,]+(jr|sr|ii|iii|iv)\.?\s*$', 1), '')
+    nullif({{ regexp_extract_group('lower(trim(' ~ column ~ '))', '[\\s,]+(jr|sr|ii|iii|iv)\\.?\\s*$') }}, '')
 {%- endmacro %}
 
 {% macro normalize_name(column) -%}
-    {%- set bare -%}
-        regexp_replace(
-            regexp_replace(lower(trim({{ column }})), '^\s*(mr|mrs|ms|miss|mx|dr|prof)\.?\s+', ''),
-            '[\s,]+(jr|sr|ii|iii|iv)\.?\s*$', ''
-        )
-    {%- endset -%}
+    {%- set bare = regexp_replace_anchored(
+        regexp_replace_anchored('lower(trim(' ~ column ~ '))', '^\\s*(mr|mrs|ms|miss|mx|dr|prof)\\.?\\s+', ''),
+        '[\\s,]+(jr|sr|ii|iii|iv)\\.?\\s*$', ''
+    ) -%}
     {%- set folded = "replace(" ~ fold_letters(bare) ~ ", '''', '')" -%}
     case
         when {{ name_issue(column) }} is not null then null

@@ -80,7 +80,7 @@
     {%- elif state -%}
         {{ by_state }}
     {%- else -%}
-        cast(null as varchar)
+        cast(null as {{ dbt.type_string() }})
     {%- endif -%}
 {%- endmacro %}
 

@@ -12,5 +12,5 @@
 {%- endmacro %}
 
 {% macro spark__regexp_replace_all(expression, pattern, replacement) -%}
-    regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}')
+    regexp_replace({{ expression }}, '{{ spark_regex(pattern) }}', '{{ spark_regex(replacement) }}')
 {%- endmacro %}

@@ -39,19 +39,19 @@
             {%- set relation = adapter.get_relation(database=target_database(), schema='staging', identifier=image['model']) -%}
             {%- if relation is not none -%}
                 {%- if image['kind'] == 'identity' -%}
-                    {%- do _purge_count(purge_id, stage, relation,
-                        'delete from ' ~ relation ~ ' where "' ~ image['key'] ~ '" in (select source_record_id from '
-                        ~ pending ~ " where source_table = '" ~ image['table'] ~ "')") -%}
+                    {%- do _purge_count(purge_id, stage, relation, run_delete_rows(relation,
+                        adapter.quote(image['key']) ~ ' in (select source_record_id from '
+                        ~ pending ~ " where source_table = '" ~ image['table'] ~ "')")) -%}
                 {%- else -%}
                     {%- for reference in image['references'] -%}
-                        {%- set cleared = ['"' ~ reference[0] ~ '" = null'] -%}
+                        {%- set cleared = {adapter.quote(reference[0]): 'null'} -%}
                         {%- for column in image['quasi_identifiers'] -%}
-                            {%- do cleared.append('"' ~ column ~ '" = null') -%}
+                            {%- do cleared.update({adapter.quote(column): 'null'}) -%}
                         {%- endfor -%}
-                        {%- do _purge_count(purge_id, stage, relation,
-                            'update ' ~ relation ~ ' set ' ~ cleared | join(', ') ~ ' where "' ~ reference[0]
-                            ~ '" in (select source_record_id from ' ~ unlink ~ " where source_table = '"
-                            ~ reference[1] ~ "')") -%}
+                        {%- do _purge_count(purge_id, stage, relation, run_update_rows(relation, cleared,
+                            adapter.quote(reference[0])
+                            ~ ' in (select source_record_id from ' ~ unlink ~ " where source_table = '"
+                            ~ reference[1] ~ "')")) -%}
                     {%- endfor -%}
                 {%- endif -%}
             {%- endif -%}
@@ -92,8 +92,7 @@
                         {%- do where.append('(' ~ condition ~ ')') -%}
                     {%- endfor -%}
                     {%- do _purge_count(
-                        purge_id, stage, relation,
-                        'delete from ' ~ relation ~ ' as held where ' ~ where | join(' or ')
+                        purge_id, stage, relation, run_delete_rows(relation, where | join(' or '), alias='held')
                     ) -%}
                 {%- endif -%}
             {%- endif -%}
@@ -108,17 +107,34 @@
             {%- for column in ['email_token', 'phone_token', 'address_token', 'house_number_token', 'name_token'] -%}
                 {%- do held.append('select ' ~ column ~ ' as token from ' ~ identity_pii ~ ' where ' ~ column ~ ' is not null') -%}
             {%- endfor -%}
-            {%- do _purge_count(purge_id, stage, tokens,
-                'delete from ' ~ tokens ~ ' as vault where not exists (select 1 from (' ~ held | join(' union ')
-                ~ ') as held where held.token = vault.token)') -%}
+            {%- do _purge_count(purge_id, stage, tokens, run_delete_rows(tokens,
+                'not exists (select 1 from (' ~ held | join(' union ')
+                ~ ') as held where held.token = vault.token)', alias='vault')) -%}
         {%- endif -%}
     {%- endif -%}
-    {%- do adapter.commit() -%}
+    {%- do purge_commit() -%}
 {% endmacro %}
 
-{# Run one purge statement and log how many rows it deleted or unlinked. #}
-{% macro _purge_count(purge_id, stage, relation, statement) %}
-    {%- set changed = run_query(statement).columns[0].values()[0] or 0 -%}
+{#
+    DuckDB: the stage's one transaction commits. Spark has no transactions:
+    each rewrite is its own, and a rerun after a crash finds what is left.
+#}
+{% macro purge_commit() -%}
+    {{ return(adapter.dispatch('purge_commit', 'c360')()) }}
+{%- endmacro %}
+
+{% macro default__purge_commit() -%}
+    {%- do adapter.commit() -%}
+{%- endmacro %}
+
+{% macro spark__purge_commit() -%}
+{%- endmacro %}
+
+{#
+    Log how many rows a purge statement (run_delete_rows, run_update_rows:
+    macros/incremental/table_statements.sql) deleted or unlinked.
+#}
+{% macro _purge_count(purge_id, stage, relation, changed) %}
     {%- if changed -%}
         {%- do run_query(
             'insert into ' ~ source('privacy_actions', 'purge_log') ~ " values ('" ~ purge_id ~ "', '"

@@ -15,3 +15,18 @@
         || unhex(sha256(getvariable('{{ key_name }}_ipad') || encode({{ message }})))
     )
 {%- endmacro %}
+
+{#
+    Spark: the pads are Spark session variables of type binary, declared and
+    set by the Python side (c360.engine.spark) before dbt runs; sha2 gives
+    lowercase hex as DuckDB's sha256 does.
+#}
+{% macro spark__hmac_sha256(key_name, message) -%}
+    sha2(
+        concat(
+            session.{{ key_name }}_opad,
+            unhex(sha2(concat(session.{{ key_name }}_ipad, cast({{ message }} as binary)), 256))
+        ),
+        256
+    )
+{%- endmacro %}

@@ -9,7 +9,7 @@
 {{
     config(
         unique_key=['source_table', 'source_record_id'],
-        post_hook="delete from {{ this }} where is_deleted",
+        post_hook="{{ delete_rows(this, 'is_deleted') }}",
     )
 }}
 
@@ -70,7 +70,7 @@ unioned as (
         customer_account_id as source_record_id,
         {{ common }},
         date_of_birth_normalized,
-        cast(null as varchar) as loyalty_id,
+        cast(null as {{ dbt.type_string() }}) as loyalty_id,
         _dt as record_landed_on,
         coalesce(updated_at, _extracted_at) as record_updated_at,
         is_deleted,
@@ -82,7 +82,7 @@ unioned as (
         device_id as source_record_id,
         {{ common }},
         cast(null as date) as date_of_birth_normalized,
-        cast(null as varchar) as loyalty_id,
+        cast(null as {{ dbt.type_string() }}) as loyalty_id,
         _dt as record_landed_on,
         coalesce(last_seen_at, _extracted_at) as record_updated_at,
         is_deleted,
@@ -118,7 +118,7 @@ unioned as (
         contact_id as source_record_id,
         {{ common }},
         cast(null as date) as date_of_birth_normalized,
-        cast(null as varchar) as loyalty_id,
+        cast(null as {{ dbt.type_string() }}) as loyalty_id,
         _dt as record_landed_on,
         coalesce(updated_at, _extracted_at) as record_updated_at,
         is_deleted,
@@ -130,7 +130,7 @@ unioned as (
         provider_record_id as source_record_id,
         {{ common }},
         date_of_birth_normalized,
-        cast(null as varchar) as loyalty_id,
+        cast(null as {{ dbt.type_string() }}) as loyalty_id,
         _dt as record_landed_on,
         coalesce(refreshed_at, _extracted_at) as record_updated_at,
         is_deleted,
@@ -143,7 +143,7 @@ address_parts as (
 
     select
         *,
-        nullif(regexp_extract(street_address_normalized, '^([0-9]+[a-z]?) ', 1), '')
+        nullif({{ regexp_extract_group('street_address_normalized', '^([0-9]+[a-z]?) ') }}, '')
             as house_number,
         nullif(
             trim(regexp_replace(

@@ -85,6 +85,28 @@ def test_only_the_engine_seam_imports_an_engine_library(graph: grimp.ImportGraph
     assert {m: libs for m, libs in offenders.items() if libs} == {}
 
 
+# Within the seam, each engine's library is its own module's.
+ENGINE_MODULES = {
+    "duckdb": {"c360.engine.duckdb", "c360.engine.duckdb_dbt_plugin"},
+    "pyspark": {"c360.engine.spark"},
+}
+
+
+def test_each_engine_library_is_imported_by_its_engine_module_alone(
+    graph: grimp.ImportGraph,
+) -> None:
+    importers = {
+        library: {
+            module
+            for module in _internal(graph)
+            if library in graph.find_modules_directly_imported_by(module)
+        }
+        for library in ENGINE_LIBRARIES
+    }
+    for library, modules in importers.items():
+        assert modules <= ENGINE_MODULES[library], library
+
+
 def test_the_import_linter_contracts_hold() -> None:
     """The layers and the forbidden imports of pyproject.toml (`make lint` runs
     the same contracts)."""

@@ -43,7 +43,7 @@ estimated_models as (
         select model_version from {{ this }}
         where max_false_link_rate = {{ var('auto_link_max_false_link_rate') }}
     {%- else %}
-        select cast(null as varchar) as model_version
+        select cast(null as {{ dbt.type_string() }}) as model_version
         where false
     {%- endif %}
 

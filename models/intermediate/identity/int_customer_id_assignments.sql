@@ -18,7 +18,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_by_key_strategy(),
         unique_key=['record_key', 'valid_from'],
         full_refresh=false,
         on_schema_change='fail',

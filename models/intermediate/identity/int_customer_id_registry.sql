@@ -10,7 +10,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_by_key_strategy(),
         unique_key='customer_id',
         full_refresh=false,
         on_schema_change='fail',

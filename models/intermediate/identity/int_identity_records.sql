@@ -13,7 +13,7 @@
 {{
     config(
         unique_key='record_key',
-        post_hook="delete from {{ this }} where is_deleted",
+        post_hook="{{ delete_rows(this, 'is_deleted') }}",
     )
 }}
 {{- depends_on_identity_staging() }}

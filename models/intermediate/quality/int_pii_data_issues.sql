@@ -30,6 +30,7 @@
         ('postal_code', 'postal_code', {'state': 'state'}), ('date_of_birth', 'date_of_birth')]),
 ] %}
 {% set country_isos = {'ecommerce_customers': country_code('country')} %}
+{% set no_country = 'cast(null as ' ~ dbt.type_string() ~ ')' %}
 
 with
 
@@ -38,7 +39,7 @@ with
 
     select
         *,
-        {{ country_isos.get(source_table, 'cast(null as varchar)') }} as country_iso
+        {{ country_isos.get(source_table, no_country) }} as country_iso
     from {{ ref(model) }}
     where
         not is_deleted

@@ -83,13 +83,14 @@ final as (
         golden.{{ attribute }}_updated_at,
         {%- endfor %}
         activity.order_count,
-        activity.order_revenue,
+        -- The contract's decimal(38, 2) (DuckDB's sum of decimals; Spark's is narrower).
+        cast(activity.order_revenue as decimal(38, 2)) as order_revenue,
         activity.first_order_at,
         activity.last_order_at,
         activity.app_event_count,
         activity.last_app_event_at,
         activity.pos_transaction_count,
-        activity.pos_spend,
+        cast(activity.pos_spend as decimal(38, 2)) as pos_spend,
         activity.last_pos_transaction_at,
         activity.ticket_count,
         activity.open_ticket_count,

@@ -7,7 +7,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_by_key_strategy(),
         unique_key='event_id',
         full_refresh=false,
         on_schema_change='fail',

@@ -104,7 +104,10 @@ final as (
         completed_on is not null as is_completed,
         coalesce(completed_on <= deadline_on, false) as is_deadline_met,
         completed_on is null and {{ run_date_literal() }} > deadline_on as is_overdue,
-        {{ dbt.datediff('cast(received_at as date)', 'completed_on', 'day') }} as days_to_complete  -- noqa: LT05
+        -- bigint, as DuckDB's datediff gives and the contract says (Spark's is an int)
+        cast(
+            {{ dbt.datediff('cast(received_at as date)', 'completed_on', 'day') }} as bigint
+        ) as days_to_complete
     from deadlines
 
 )
