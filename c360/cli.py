@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 from c360 import pipeline, privacy, warehouse
+from c360.settings import ENGINES, choose_engine
 from c360.tools.generator.config import PROFILES
+
+WAREHOUSE_HELP = (
+    "the warehouse: a DuckDB file, or a Spark directory with --engine spark "
+    "(default $C360_WAREHOUSE, else data/warehouse.duckdb or data/warehouse.spark)"
+)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -256,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--warehouse",
         default=None,
-        help="DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)",
+        help=WAREHOUSE_HELP,
     )
     r.add_argument(
         "--full-refresh",
@@ -266,12 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=_run)
 
-    warehouse_help = "DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)"
     t = sub.add_parser(
         "train",
         help="re-estimate the identity model from the warehouse's records and make it current",
     )
-    t.add_argument("--warehouse", default=None, help=warehouse_help)
+    t.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
     t.add_argument("--u-max-pairs", type=float, default=5e6, help="random pairs for u estimation")
     t.add_argument("--seed", type=int, default=42)
     t.set_defaults(func=_train)
@@ -279,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "score", help="re-score identity records with the current model and rebuild what follows"
     )
-    s.add_argument("--warehouse", default=None, help=warehouse_help)
+    s.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
     s.add_argument(
         "--full",
         action="store_true",
@@ -291,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export-marts", help="write every mart as Parquet, one folder per mart (DIR/<mart>/)"
     )
     x.add_argument("--out", required=True, help="the folder to write the marts' folders into")
-    x.add_argument("--warehouse", default=None, help=warehouse_help)
+    x.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
     x.set_defaults(func=_export_marts)
 
     d = sub.add_parser("demo", help="generate a small data set, run the pipeline, print a summary")
@@ -308,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--warehouse",
         default=None,
-        help="DuckDB file (default $C360_WAREHOUSE or data/warehouse.duckdb)",
+        help=WAREHOUSE_HELP,
     )
     e.add_argument(
         "--out", default=None, help="JSON file (default <warehouse dir>/evaluation.json)"
@@ -334,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--customer-id", help="a customer id (cus_...) or a web shop account id"
         )
         a.add_argument("--jurisdiction", choices=["GDPR", "CCPA"], default="GDPR")
-        a.add_argument("--warehouse", default=None)
+        a.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
         a.add_argument(
             "--defer", action="store_true", help="only record it; the next daily run acts on it"
         )
@@ -350,20 +355,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-tokenize the history now and leave the rest to the next daily run",
     )
-    rk.add_argument("--warehouse", default=None)
+    rk.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
     rk.set_defaults(func=_rotate_key)
     pb = actions.add_parser(
         "purge-bytes",
         help="rewrite the warehouse file now, so erased values leave its bytes (the daily run "
         f"does it at the latest {privacy.BYTE_PURGE_WITHIN_DAYS} days after an erasure)",
     )
-    pb.add_argument("--warehouse", default=None)
+    pb.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
     pb.set_defaults(func=_purge_bytes)
+    for command in [*sub.choices.values(), *actions.choices.values()]:
+        if any(action.dest == "warehouse" for action in command._actions):
+            command.add_argument(
+                "--engine",
+                choices=ENGINES,
+                default=None,
+                help="the engine running the warehouse (default $C360_ENGINE or duckdb)",
+            )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    choose_engine(getattr(args, "engine", None))
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError) as exc:

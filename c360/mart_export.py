@@ -14,8 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from c360 import warehouse
-from c360.engine import duckdb as engine
+from c360 import engine, warehouse
 
 MARTS_SCHEMA = "marts"
 

@@ -78,9 +78,11 @@ class Settings:
             raise ValueError("C360_DUCKDB_MEMORY_LIMIT is empty")
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, *, engine: str | None = None
+    ) -> Settings:
         """The settings the environment gives; unset or empty variables keep
-        their defaults."""
+        their defaults. `engine`: a command line's choice, over C360_ENGINE."""
         env = os.environ if environ is None else environ
 
         def given(name: str) -> str | None:
@@ -99,7 +101,7 @@ class Settings:
             schedule_hour = int(hour) if hour else defaults.schedule_hour
         except ValueError as bad:
             raise ValueError(f"invalid C360_START_DATE or C360_SCHEDULE_HOUR: {bad}") from None
-        engine = (given("C360_ENGINE") or defaults.engine).strip().lower()
+        engine = (engine or given("C360_ENGINE") or defaults.engine).strip().lower()
         return cls(
             engine=engine,
             warehouse=path("C360_WAREHOUSE", None),
@@ -116,7 +118,21 @@ class Settings:
         )
 
 
+# What the command line chose (`c360 … --engine`), over the environment.
+_command_line: dict[str, str] = {}
+
+
+def choose_engine(engine: str | None) -> None:
+    """The engine a command line names, for the rest of the process (None:
+    the environment's)."""
+    _command_line.pop("engine", None)
+    if engine:
+        _command_line["engine"] = engine
+    settings.cache_clear()
+
+
 @functools.cache
 def settings() -> Settings:
-    """The process's settings, read from the environment at the first call."""
-    return Settings.from_environment()
+    """The process's settings, read from the environment at the first call,
+    with the command line's choices over it."""
+    return Settings.from_environment(**_command_line)

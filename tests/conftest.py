@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from c360.settings import settings
+from c360.settings import choose_engine
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
 
@@ -98,9 +98,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 def settings_of_the_test() -> None:
     """Each test's settings from its own environment: the settings are read
     once per process, and a test may set a C360_* variable."""
-    settings.cache_clear()
+    choose_engine(None)
     yield
-    settings.cache_clear()
+    choose_engine(None)
 
 
 @pytest.fixture(scope="session")

@@ -979,6 +979,18 @@ def write_file(con: Connection, relation: str, path: Path, file_format: str) -> 
         pq.write_table(table, path)
 
 
+def write_parquet_folder(con: Connection, relation: str, folder: Path) -> None:
+    """Write a relation as Parquet into a new folder, one file per partition,
+    as Spark writes a table (readers take the folder)."""
+    if folder.exists():
+        raise FileExistsError(f"{folder} exists")
+    con.sql(f"select * from {relation}").write.parquet(str(folder))
+    for marker in folder.glob("_SUCCESS"):
+        marker.unlink()
+    for checksum in folder.glob(".*.crc"):
+        checksum.unlink()
+
+
 def _csv_field(value) -> str:
     if value is None:
         return "\\N"

@@ -125,3 +125,22 @@ def test_the_process_reads_its_settings_once(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("C360_DUCKDB_MEMORY_LIMIT", "6GB")
     assert settings_module.settings() is first
     assert first.duckdb_memory_limit == "5GB"
+
+
+def test_the_command_line_engine_wins_over_the_environment_and_brings_its_warehouse(
+    monkeypatch,
+) -> None:
+    from c360.cli import build_parser
+    from c360.settings import choose_engine, settings
+
+    monkeypatch.setenv("C360_ENGINE", "duckdb")
+    monkeypatch.delenv("C360_WAREHOUSE", raising=False)
+    assert (settings().engine, settings().warehouse.name) == ("duckdb", "warehouse.duckdb")
+    args = build_parser().parse_args(["run", "--landing", "x", "--engine", "spark"])
+    choose_engine(args.engine)
+    assert (settings().engine, settings().warehouse.name) == ("spark", "warehouse.spark")
+    choose_engine(None)
+    assert settings().engine == "duckdb"
+    monkeypatch.setenv("C360_ENGINE", "oracle")
+    with pytest.raises(ValueError, match="C360_ENGINE must be one of"):
+        choose_engine(None) or settings()
