@@ -48,6 +48,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_export(args: argparse.Namespace) -> int:
+    model = pipeline.export_model(args.out, args.warehouse)
+    print(f"wrote {model.version} (trained on {model.records:,} records) to {args.out}")
+    return 0
+
+
+def _model_import(args: argparse.Namespace) -> int:
+    model = pipeline.import_model(args.file, args.warehouse)
+    print(
+        f"{model.version} is now current (matching.splink_models); the next `c360 run` "
+        "scores every pair with it"
+    )
+    return 0
+
+
 def _export_marts(args: argparse.Namespace) -> int:
     from c360.mart_export import export_marts, format_export
 
@@ -292,6 +307,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_score)
 
+    m = sub.add_parser(
+        "model", help="the trained identity model as a file: export it, import it elsewhere"
+    )
+    models = m.add_subparsers(dest="action", required=True)
+    me = models.add_parser("export", help="write the current model to a JSON file")
+    me.add_argument("--out", required=True)
+    me.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
+    me.set_defaults(func=_model_export)
+    mi = models.add_parser(
+        "import", help="make an exported model current here (no training; any engine)"
+    )
+    mi.add_argument("file")
+    mi.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
+    mi.set_defaults(func=_model_import)
+
     x = sub.add_parser(
         "export-marts", help="write every mart as Parquet, one folder per mart (DIR/<mart>/)"
     )
@@ -364,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pb.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
     pb.set_defaults(func=_purge_bytes)
-    for command in [*sub.choices.values(), *actions.choices.values()]:
+    for command in [*sub.choices.values(), *actions.choices.values(), *models.choices.values()]:
         if any(action.dest == "warehouse" for action in command._actions):
             command.add_argument(
                 "--engine",

@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from c360 import dbt, engine, privacy, tokenization, warehouse
 from c360.progress import Log, Progress
@@ -206,6 +207,42 @@ def train(warehouse_file: str | os.PathLike | None = None, **options) -> runtime
     con = warehouse.connect(warehouse_file)
     try:
         return runtime.train(con, **options)
+    finally:
+        con.close()
+
+
+def export_model(
+    out: str | os.PathLike, warehouse_file: str | os.PathLike | None = None
+) -> runtime.TrainedModel:
+    """Write the current identity model to a JSON file: the artifact a
+    deployment versions and another warehouse (or engine) imports."""
+    import json
+
+    con = warehouse.connect_for_reading(warehouse_file)
+    try:
+        artifact = runtime.export_model(con)
+        model = runtime.current_model(con)
+    finally:
+        con.close()
+    Path(out).write_text(json.dumps(artifact, indent=1, sort_keys=True) + "\n")
+    return model
+
+
+def import_model(
+    artifact_file: str | os.PathLike, warehouse_file: str | os.PathLike | None = None
+) -> runtime.TrainedModel:
+    """Make an exported model current in this warehouse, without training: the
+    next run scores every pair with it."""
+    import json
+
+    try:
+        artifact = json.loads(Path(artifact_file).read_text())
+    except json.JSONDecodeError as bad:
+        raise ValueError(f"{artifact_file}: not JSON ({bad})") from None
+    con = warehouse.connect(warehouse_file)
+    try:
+        prepare_warehouse(con)
+        return runtime.install_model(con, artifact)
     finally:
         con.close()
 

@@ -281,6 +281,86 @@ def train(
     return TrainedModel(version, trained_at, records, model, definition, tuple(notes))
 
 
+def in_dialect(model: dict, dialect: str) -> dict:
+    """A copy of a stored model whose SQL (comparison levels, blocking rules)
+    is in the engine's dialect: a model trained on one engine scores on the
+    other (the artifact moves between deployments, `c360 model import`)."""
+    import sqlglot
+
+    copied = json.loads(json.dumps(model))
+    source = copied.get("sql_dialect") or identity.SQL_DIALECT
+    if source == dialect:
+        return copied
+    # Splink names its dialects after sqlglot's, with its own Spark flavour.
+    from splink.internals.dialects import SplinkDialect
+
+    read = SplinkDialect.from_string(source).sqlglot_dialect
+    write = SplinkDialect.from_string(dialect).sqlglot_dialect
+
+    def translated(sql: str) -> str:
+        return sqlglot.transpile(sql, read=read, write=write)[0]
+
+    for comparison in copied.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            if level.get("sql_condition") not in (None, "ELSE"):
+                level["sql_condition"] = translated(level["sql_condition"])
+    for rule in copied.get("blocking_rules_to_generate_predictions", []):
+        rule["blocking_rule"] = translated(rule["blocking_rule"])
+        rule["sql_dialect"] = dialect
+    copied["sql_dialect"] = dialect
+    return copied
+
+
+def export_model(con: engine.Connection) -> dict:
+    """The current model as an artifact: its version, what it was trained on,
+    its parameters and the model definition it fits."""
+    model = current_model(con)
+    if model is None:
+        raise ValueError("no trained identity model in this warehouse: run `c360 train`")
+    return {
+        "model_version": model.version,
+        "model_name": identity.MODEL_NAME,
+        "trained_at": model.trained_at.isoformat(),
+        "trained_on_records": model.records,
+        "definition_version": model.definition_version,
+        "training_notes": list(model.notes),
+        "model": model.model,
+    }
+
+
+def install_model(con: engine.Connection, artifact: dict) -> TrainedModel:
+    """Make an exported model current here, as trained (no re-estimation):
+    the next run scores every pair with it. It must fit this code's model
+    definition, and its parameters must be the ones its version names."""
+    try:
+        version, model = artifact["model_version"], artifact["model"]
+        trained_at = dt.datetime.fromisoformat(artifact["trained_at"])
+        records = int(artifact["trained_on_records"])
+    except (KeyError, TypeError, ValueError) as bad:
+        raise ValueError(f"not a model artifact (c360 model export writes one): {bad}") from None
+    text = json.dumps(model, sort_keys=True)
+    if version != f"{identity.MODEL_NAME}-{hashlib.sha256(text.encode()).hexdigest()[:12]}":
+        raise ValueError(f"model {version}: its parameters do not match its version")
+    definition = artifact.get("definition_version")
+    if definition != identity.definition_version():
+        raise ValueError(
+            f"model {version} was trained for model definition {definition}, "
+            f"this code has {identity.definition_version()}: train a model here instead"
+        )
+    notes = tuple(artifact.get("training_notes") or ())
+    _ensure_schema(con)
+    with engine.transaction(con):
+        con.execute(f"update {MODELS_TABLE} set is_current = false")
+        con.execute(f"delete from {MODELS_TABLE} where model_version = ?", [version])
+        con.execute(
+            f"insert into {MODELS_TABLE} (model_version, model_name, trained_at, "
+            "trained_on_records, is_current, model_json, definition_version, training_notes) "
+            "values (?, ?, ?, ?, true, ?, ?, ?)",
+            [version, identity.MODEL_NAME, trained_at, records, text, definition, "\n".join(notes)],
+        )
+    return TrainedModel(version, trained_at, records, model, definition, notes)
+
+
 def _training_sessions(con: engine.Connection) -> list[tuple[str, ...]]:
     """The training blocks that yield enough pairs; if none does, the one that
     yields most, when it yields any useful number."""
@@ -460,7 +540,7 @@ def score(
     pairs_exist = engine.relation_exists(con, SCHEMA, "splink_match_pairs")
     full = full or not pairs_exist or scored_by != {model.version}
     records = _stage_input(con, changed_since_scoring=not full)
-    settings = json.loads(json.dumps(model.model))
+    settings = in_dialect(model.model, engine.SQL_DIALECT)
     if not full:
         # A pair is worth scoring only if one side changed: the same blocks,
         # restricted. Each rule is split in two, the changed record on the
