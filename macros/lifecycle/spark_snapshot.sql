@@ -72,11 +72,18 @@
       {% do adapter.expand_target_column_types(from_relation=staging_table,
                                                to_relation=target_relation) %}
 
+      {#- A composite unique_key stages dbt_unique_key_1, _2, ...: not the snapshot's
+          columns either (as dbt-core's materialization has it; dbt-spark's adds them). -#}
+      {% set staged_keys = [] %}
+      {% for i in range(1, 11) %}
+        {% do staged_keys.extend(['dbt_unique_key_' ~ i, 'DBT_UNIQUE_KEY_' ~ i]) %}
+      {% endfor %}
       {% set missing_columns = adapter.get_missing_columns(staging_table, target_relation)
                                    | rejectattr('name', 'equalto', 'dbt_change_type')
                                    | rejectattr('name', 'equalto', 'DBT_CHANGE_TYPE')
                                    | rejectattr('name', 'equalto', 'dbt_unique_key')
                                    | rejectattr('name', 'equalto', 'DBT_UNIQUE_KEY')
+                                   | rejectattr('name', 'in', staged_keys)
                                    | list %}
 
       {% do create_columns(target_relation, missing_columns) %}
@@ -86,6 +93,7 @@
                                    | rejectattr('name', 'equalto', 'DBT_CHANGE_TYPE')
                                    | rejectattr('name', 'equalto', 'dbt_unique_key')
                                    | rejectattr('name', 'equalto', 'DBT_UNIQUE_KEY')
+                                   | rejectattr('name', 'in', staged_keys)
                                    | list %}
 
       {% set quoted_source_columns = [] %}
@@ -167,3 +175,22 @@
     {%- do run_query('insert overwrite table ' ~ target ~ ' select * from ' ~ stage) -%}
     drop table if exists {{ stage }}
 {%- endmacro %}
+
+{#
+    dbt-spark's staging relation of a snapshot, as a Parquet table rather than
+    a view (a root-project override): the Hive metastore's Derby keeps a
+    view's text in 32,700 characters, and the staging SQL of a snapshot of
+    every golden attribute is longer. dbt-spark drops it after the run.
+#}
+{% macro spark_build_snapshot_staging_table(strategy, sql, target_relation) %}
+    {%- set tmp_relation = api.Relation.create(
+        identifier=target_relation.identifier ~ '__dbt_tmp', schema=target_relation.schema,
+        database=none, type='table'
+    ) -%}
+    {%- set select = snapshot_staging_table(strategy, sql, target_relation) -%}
+    {%- do run_query('drop table if exists ' ~ tmp_relation) -%}
+    {% call statement('build_snapshot_staging_relation') %}
+        create table {{ tmp_relation }} using parquet as {{ select }}
+    {% endcall %}
+    {% do return(tmp_relation) %}
+{% endmacro %}
