@@ -218,7 +218,7 @@ def export_model(
     deployment versions and another warehouse (or engine) imports."""
     import json
 
-    con = warehouse.connect_for_reading(warehouse_file)
+    con = warehouse.connect(warehouse_file)
     try:
         artifact = runtime.export_model(con)
         model = runtime.current_model(con)
