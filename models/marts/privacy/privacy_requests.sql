@@ -106,7 +106,7 @@ final as (
         completed_on is null and {{ run_date_literal() }} > deadline_on as is_overdue,
         -- bigint, as DuckDB's datediff gives and the contract says (Spark's is an int)
         cast(
-            {{ dbt.datediff('cast(received_at as date)', 'completed_on', 'day') }} as bigint
+            {{ dbt.datediff('cast(received_at as date)', 'completed_on', 'day') }} as bigint  -- noqa: LT05
         ) as days_to_complete
     from deadlines
 
