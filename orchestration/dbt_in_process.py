@@ -61,7 +61,7 @@ def selection(context: AssetExecutionContext) -> list[str]:
     out). The subset is not written to a selectors file as dagster-dbt does
     past 200 resources: in-process arguments have no length limit."""
     manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
-    tags = context.op.tags
+    tags = context.op_execution_context.op.tags
     args, indirect_selection = get_subset_selection_for_context(
         context=context,
         manifest=manifest,

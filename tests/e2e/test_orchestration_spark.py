@@ -47,6 +47,7 @@ def materialize_day(landing: str, warehouse: str, partition: str) -> dict:
     from orchestration.assets import PARTITIONED, C360Settings
     from orchestration.definitions import defs
 
+    instance = DagsterInstance.ephemeral()
     clock = time.perf_counter()
     result = materialize(
         PARTITIONED,
@@ -55,16 +56,15 @@ def materialize_day(landing: str, warehouse: str, partition: str) -> dict:
             "dbt": defs.resources["dbt"],
             "c360": C360Settings(landing=landing, warehouse=warehouse),
         },
-        instance=DagsterInstance.ephemeral(),
+        instance=instance,
         raise_on_error=False,
     )
     seconds = round(time.perf_counter() - clock, 1)
-    started, steps = {}, {}
-    for event in result.all_events:
-        if event.event_type_value == "STEP_START":
-            started[event.step_key] = event.timestamp
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            steps[event.step_key] = round(event.timestamp - started[event.step_key], 1)
+    steps = {
+        stats.step_key: round(stats.end_time - stats.start_time, 1)
+        for stats in instance.get_run_step_stats(result.run_id)
+        if stats.start_time and stats.end_time
+    }
     failures = {
         e.step_key: str(e.step_failure_data.error.message if e.step_failure_data.error else "")
         for e in result.all_events
