@@ -180,8 +180,9 @@ def _dbt_phase(phase: str):
         retry_policy=RETRY,
     )
     def _assets(context: AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings):
-        # The invocation `c360 run` makes (c360/dbt.py); dagster-dbt adds the
-        # phase's selector, or the subset of it asked for.
+        # The invocation `c360 run` makes (c360/dbt.py), with the selection
+        # dagster-dbt makes (the phase's selector, or the subset of it asked
+        # for): in this process on Spark, else in a dbt subprocess.
         target = warehouse.warehouse_path(c360.warehouse).resolve()
         if not dbt_in_subprocess():
             if phase == "before_scoring":
