@@ -14,14 +14,17 @@ privacy intake and again after publishing (macros/privacy/).
 
 Parameters reach dbt as `--vars` (the warehouse file, the run date), never
 through the process's environment. `c360 run` invokes dbt in-process
-(`run_dbt`); Dagster runs the same arguments through dagster-dbt, which
-passes the selector itself (orchestration/assets.py).
+(`run`); Dagster runs the same invocations, on DuckDB through dagster-dbt's
+dbt subprocess, which passes the selector itself, and on Spark in its own
+process through `run`, with the selection dagster-dbt computes and a
+callback that receives dbt's events (orchestration/dbt_in_process.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +54,13 @@ def project_dir() -> Path:
 
 
 class DbtError(RuntimeError):
-    pass
+    """dbt could not run the invocation (its exit code 2: the project does not
+    parse or compile, the warehouse is busy...): a retry may pass."""
+
+
+class DbtNodesFailed(DbtError):
+    """dbt ran, and a model, a snapshot or a test failed (its exit code 1): the
+    data or the code is wrong, and a retry would fail the same way."""
 
 
 # The profiles.yml target of each engine (None: the profile's default, DuckDB's).
@@ -186,12 +195,21 @@ def _split_vars(args: list[str]) -> tuple[list[str], dict]:
     return [*args[:at], *args[at + 2 :]], dict(given)
 
 
-def run(invocation: DbtInvocation) -> object:
-    """Run an invocation in this process; raise DbtError if it fails."""
+def run(
+    invocation: DbtInvocation,
+    *,
+    selection: Sequence[str] | None = None,
+    callbacks: Sequence[Callable[[object], None]] = (),
+) -> object:
+    """Run an invocation in this process; raise DbtNodesFailed if a node
+    failed, DbtError if dbt could not run it. `selection`: selection
+    arguments (`--select ...`) in place of the invocation's selector (the
+    subset of a phase Dagster asks for); `callbacks`: called with each of
+    dbt's events (`EventMsg`) as it fires."""
     from dbt.cli.main import dbtRunner
 
     project = str(project_dir())
-    args = invocation.args()
+    args = invocation.args(with_selector=selection is None) + list(selection or ())
     # The engine's session (Spark: dbt-spark's session method runs in it, with
     # the tokenization pads bound) exists before dbt starts.
     engine.before_dbt(warehouse_path(invocation.vars.get("warehouse_path")))
@@ -199,13 +217,18 @@ def run(invocation: DbtInvocation) -> object:
     manifest = None
     if set(parse_vars) <= {"warehouse_path"}:
         manifest = _parsed_manifest(project, parse_vars, dbtRunner, invocation.target)
-    result = dbtRunner(manifest=manifest).invoke(
+    result = dbtRunner(manifest=manifest, callbacks=list(callbacks)).invoke(
         [*args, "--project-dir", project, "--profiles-dir", project]
     )
     if not result.success:
         shown = " ".join(invocation.command)
-        selection = f" --selector {invocation.selector}" if invocation.selector else ""
-        raise DbtError(f"dbt {shown}{selection} failed: {result.exception or 'see the log above'}")
+        selected = " ".join(selection) if selection is not None else ""
+        if not selected and invocation.selector:
+            selected = f"--selector {invocation.selector}"
+        what = f"dbt {shown}{' ' + selected if selected else ''}"
+        if result.exception is None:
+            raise DbtNodesFailed(f"{what} failed: a model or a test failed (see the log above)")
+        raise DbtError(f"{what} failed: {result.exception}")
     return result.result
 
 

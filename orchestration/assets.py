@@ -4,6 +4,12 @@ Every step calls the functions `c360 run` calls (c360/pipeline.py): loading,
 the three dbt phases with the same selections, scoring and training, and
 finishing the day. Dagster adds the graph, partitions, retries, checks and
 metadata; no pipeline logic lives only here.
+
+dbt runs where the engine allows (`dbt_in_subprocess`): on DuckDB in a dbt
+subprocess through dagster-dbt; on Spark in the step's own process, through
+c360.dbt as `c360 run` runs it (orchestration/dbt_in_process.py), since one
+process at a time may open a Spark warehouse. The assets, checks and
+events are the same either way.
 """
 
 import datetime as dt
@@ -24,10 +30,12 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from c360 import dbt as c360_dbt
 from c360 import pipeline, privacy, warehouse
 from c360.contract import TABLES
 from c360.dbt import phase_invocation, seed_invocation
 from c360.settings import settings
+from orchestration import dbt_in_process
 from orchestration.partitions import daily_partitions
 from orchestration.project import dbt_project
 from orchestration.translator import C360Translator
@@ -70,6 +78,14 @@ class C360Settings(ConfigurableResource):
     landing: str = str(settings().landing)
     warehouse: str = str(settings().warehouse)
     truth: Optional[str] = str(settings().truth) if settings().truth else None  # noqa: UP045 (pydantic)
+
+
+def dbt_in_subprocess() -> bool:
+    """Whether dbt runs in a subprocess of the step (DuckDB: its plugin binds
+    the pads in dbt's process, and the step holds no connection while dbt
+    runs) or in the step's process (Spark: the step's session is the only
+    one that may open the warehouse, and the pads are bound on it)."""
+    return settings().engine == "duckdb"
 
 
 def _run_date(context: AssetExecutionContext) -> dt.date:
@@ -121,12 +137,36 @@ def _purge_dbt_tables(
     context: AssetExecutionContext, dbt: DbtCliResource, stage: str, target: str
 ) -> None:
     """The purge operation `c360 run` invokes (pipeline.purge_invocation), in a
-    dbt subprocess."""
+    dbt subprocess or in this process (`dbt_in_subprocess`)."""
     operation = pipeline.purge_invocation(
         stage, _purge_id(context), target, run_date=_run_date(context)
     )
-    if operation is not None:
+    if operation is None:
+        return
+    if dbt_in_subprocess():
         _succeeded(dbt.cli(operation.args(), target_path=DBT_TARGET, raise_on_error=False))
+    else:
+        _ran(lambda: c360_dbt.run(operation))
+
+
+def _ran(invoke) -> None:
+    """An in-process dbt invocation, failing as `_succeeded` fails a subprocess's."""
+    try:
+        invoke()
+    except c360_dbt.DbtNodesFailed as failed:
+        raise Failure(
+            description=f"dbt failed a model or a check: {failed}", allow_retries=False
+        ) from failed
+
+
+def _phase_invocation(context: AssetExecutionContext, phase: str, target):
+    return phase_invocation(
+        phase,
+        target,
+        run_date=_run_date(context),
+        # A full refresh a key rotation asked for (c360/pipeline.py, build_day).
+        full_refresh=pipeline.full_refresh_requested(target),
+    )
 
 
 def _dbt_phase(phase: str):
@@ -140,9 +180,15 @@ def _dbt_phase(phase: str):
         retry_policy=RETRY,
     )
     def _assets(context: AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings):
-        # The invocation `c360 run` makes (c360/dbt.py), in a dbt subprocess;
-        # dagster-dbt adds the phase's selector, or the subset of it asked for.
+        # The invocation `c360 run` makes (c360/dbt.py), with the selection
+        # dagster-dbt makes (the phase's selector, or the subset of it asked
+        # for): in this process on Spark, else in a dbt subprocess.
         target = warehouse.warehouse_path(c360.warehouse).resolve()
+        if not dbt_in_subprocess():
+            if phase == "before_scoring":
+                _ran(lambda: pipeline.load_seeds(target))
+            yield from dbt_in_process.build(context, _phase_invocation(context, phase, target))
+            return
         if phase == "before_scoring":
             # In the dbt subprocess too: an in-process dbt run would keep the
             # warehouse file open and locked against the subprocess.
@@ -151,15 +197,8 @@ def _dbt_phase(phase: str):
                 seeds = seed_invocation(target)
                 _succeeded(dbt.cli(seeds.args(), target_path=DBT_TARGET, raise_on_error=False))
                 pipeline.seeds_reloaded(changed, target)
-        invocation = phase_invocation(
-            phase,
-            target,
-            run_date=_run_date(context),
-            # A full refresh a key rotation asked for (c360/pipeline.py, build_day).
-            full_refresh=pipeline.full_refresh_requested(target),
-        )
         build = dbt.cli(
-            invocation.args(with_selector=False),
+            _phase_invocation(context, phase, target).args(with_selector=False),
             context=context,
             target_path=DBT_TARGET,
             raise_on_error=False,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from c360.dbt import project_files
+from c360.dbt import engine_target, project_files
 from c360.settings import PROJECT_DIR, settings
 
 # The dbt of this environment, whether or not its bin/ is on PATH.
@@ -31,9 +31,13 @@ def dbt_project() -> DbtProject:
         # A fresh checkout has no manifest, and one parsed before the project
         # last changed may lack what the definitions name (a selector): parse,
         # so the definitions load anywhere (what `dagster dev`'s prepare_if_dev
-        # would do, with this environment's dbt).
+        # would do, with this environment's dbt), for the engine's target
+        # (c360.dbt parses the same for its in-process runs on Spark; the
+        # assets are the same for every target).
         dbt = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
-        dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        target = engine_target()
+        args = ["parse", "--quiet", *(["--target", target] if target else [])]
+        dbt.cli(args, target_path=project.target_path).wait()
     return project
 
 

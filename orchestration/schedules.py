@@ -8,11 +8,18 @@ from c360.settings import settings
 from orchestration.assets import PARTITIONED
 from orchestration.partitions import daily_partitions
 
+# Two runs of the job must not share the warehouse (a backfill launches a
+# run per date, and each date builds on the one before): the instance's run
+# queue admits one run with this tag at a time when dagster.yaml says so
+# (docs/orchestration.md, "Runs one at a time").
+ONE_RUN_AT_A_TIME = {"c360/warehouse": "daily_refresh"}
+
 daily_refresh = define_asset_job(
     "daily_refresh",
     selection=AssetSelection.assets(*PARTITIONED),
     partitions_def=daily_partitions,
     description="Load a landing date, build, score, cluster, assign ids and publish the marts.",
+    tags=ONE_RUN_AT_A_TIME,
 )
 
 

@@ -1,6 +1,8 @@
 """The Dagster definitions, in process: they load, the schedule picks the right
-day, two daily partitions give the marts `c360 run` gives, and a failed check
-upstream keeps the day's marts from being published."""
+day, two daily partitions give the marts `c360 run` gives, dbt run in the
+step's process (Spark's way, here on DuckDB) gives the events and marts of
+the dbt subprocess, and a failed check upstream keeps the day's marts from
+being published. tests/e2e/test_orchestration_spark.py runs a day on Spark."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from dagster import AssetKey, DagsterInstance, build_schedule_context, materiali
 from c360 import pipeline
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
+from orchestration import assets
 from orchestration.assets import PARTITIONED, C360Settings
-from orchestration.definitions import defs
+from orchestration.definitions import defs, executor_for
 from orchestration.schedules import daily_refresh_schedule
 from tests.support.warehouse_files import copy_warehouse
 from tests.support.warehouse_files import query as _query
@@ -104,9 +107,12 @@ def c360_run(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _materialize(partition: str, landing: Path, warehouse: Path, instance: DagsterInstance):
+def _materialize(
+    partition: str, landing: Path, warehouse: Path, instance: DagsterInstance, selection=None
+):
     return materialize(
         PARTITIONED,
+        selection=selection,
         partition_key=partition,
         resources={
             "dbt": defs.resources["dbt"],
@@ -126,11 +132,16 @@ def first_day(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return warehouse
 
 
-def test_two_daily_partitions_give_the_marts_c360_run_gives(
-    landing: Path, c360_run: Path, first_day: Path, tmp_path: Path
-) -> None:
-    warehouse = copy_warehouse(first_day, tmp_path / "dagster.duckdb")
-    result = _materialize("2025-01-02", landing, warehouse, DagsterInstance.ephemeral())
+@pytest.fixture(scope="module")
+def second_day(landing: Path, first_day: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The second partition on a copy of the first, dbt in a subprocess."""
+    warehouse = tmp_path_factory.mktemp("orchestration_day2") / "dagster.duckdb"
+    copy_warehouse(first_day, warehouse)
+    return warehouse, _materialize("2025-01-02", landing, warehouse, DagsterInstance.ephemeral())
+
+
+def test_two_daily_partitions_give_the_marts_c360_run_gives(c360_run: Path, second_day) -> None:
+    warehouse, result = second_day
     assert result.success
     scoring = result.asset_materializations_for_node("splink_scoring")
     assert any("comparisons_scored" in m.metadata for m in scoring)
@@ -140,6 +151,69 @@ def test_two_daily_partitions_give_the_marts_c360_run_gives(
     xref_rows = _query(warehouse, "select count(*) from marts.customer_source_xref")[0][0]
     assert report["rows_customer_source_xref"].value == xref_rows > 0
     assert _marts(warehouse) == _marts(c360_run)
+
+
+DBT_STEPS = ("before_scoring", "after_scoring", "publish")
+
+
+def _dbt_events(result) -> tuple[set, set]:
+    """What the dbt phases told Dagster: the assets they materialized (with
+    their metadata's names) and the checks they evaluated (with the outcome)."""
+    materialized = {
+        (e.step_key, e.asset_key.to_user_string(), tuple(sorted(e.materialization.metadata)))
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION" and e.step_key in DBT_STEPS
+    }
+    checks = {
+        (
+            e.step_key,
+            e.asset_check_evaluation_data.asset_key.to_user_string(),
+            e.asset_check_evaluation_data.check_name,
+            e.asset_check_evaluation_data.passed,
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.step_key in DBT_STEPS
+    }
+    return materialized, checks
+
+
+def test_dbt_in_the_steps_process_gives_the_events_and_marts_of_the_subprocess(
+    landing: Path,
+    c360_run: Path,
+    first_day: Path,
+    second_day,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Spark runs dbt in the step's process (orchestration/dbt_in_process.py):
+    the same partition that way gives the same Dagster events (every dbt
+    asset materialized, every dbt test an asset check, with the same
+    outcome and metadata) and the same marts; a subset of a phase runs only
+    what was asked for, with its checks."""
+    monkeypatch.setattr(assets, "dbt_in_subprocess", lambda: False)
+    warehouse = copy_warehouse(first_day, tmp_path / "dagster.duckdb")
+    result = _materialize("2025-01-02", landing, warehouse, DagsterInstance.ephemeral())
+    assert result.success
+    materialized, checks = _dbt_events(result)
+    assert (materialized, checks) == _dbt_events(second_day[1])
+    assert len(checks) > 100
+    assert _marts(warehouse) == _marts(c360_run)
+    dim = AssetKey(["marts", "dim_customer"])
+    subset = _materialize(
+        "2025-01-02", landing, warehouse, DagsterInstance.ephemeral(), selection=[dim]
+    )
+    assert subset.success
+    materialized, checks = _dbt_events(subset)
+    assert {key for _, key, _ in materialized} == {"marts/dim_customer"}
+    assert {key for _, key, _, _ in checks} == {"marts/dim_customer"}
+    assert all(passed for *_, passed in checks)
+
+
+def test_a_run_on_spark_runs_its_steps_in_one_process() -> None:
+    """One Spark session (and hold on the warehouse's metastore) per run, its
+    steps one after another; DuckDB keeps a process per step."""
+    assert executor_for("spark").name == "in_process"
+    assert executor_for("duckdb").name == "multiprocess"
 
 
 def test_a_failed_upstream_check_keeps_the_marts_unpublished_until_rerun(
