@@ -10,6 +10,7 @@ the two.
                                 data/warehouse.duckdb), Spark's directory
                                 (default data/warehouse.spark)
     C360_SPARK_MASTER           Spark: the session's master (default local[2])
+    C360_SPARK_DRIVER_MEMORY    Spark: the driver's memory, which is all of it locally (4g)
     C360_DUCKDB_MEMORY_LIMIT    DuckDB's memory limit, beyond which it spills (12GB)
     C360_DUCKDB_TEMP_DIRECTORY  where it spills (default <warehouse>.tmp)
     C360_DBT_PROJECT_DIR        another checkout of the dbt project to run
@@ -56,6 +57,7 @@ class Settings:
     warehouse: Path = None  # type: ignore[assignment]
     duckdb_memory_limit: str = "12GB"
     spark_master: str = "local[2]"
+    spark_driver_memory: str = "4g"
     duckdb_temp_directory: Path | None = None
     dbt_project_dir: Path = PROJECT_DIR
     privacy_export_dir: Path | None = None
@@ -107,6 +109,7 @@ class Settings:
             warehouse=path("C360_WAREHOUSE", None),
             duckdb_memory_limit=given("C360_DUCKDB_MEMORY_LIMIT") or defaults.duckdb_memory_limit,
             spark_master=given("C360_SPARK_MASTER") or defaults.spark_master,
+            spark_driver_memory=given("C360_SPARK_DRIVER_MEMORY") or defaults.spark_driver_memory,
             duckdb_temp_directory=path("C360_DUCKDB_TEMP_DIRECTORY", None),
             dbt_project_dir=path("C360_DBT_PROJECT_DIR", defaults.dbt_project_dir),
             privacy_export_dir=path("C360_PRIVACY_EXPORT_DIR", None),

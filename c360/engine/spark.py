@@ -107,6 +107,9 @@ def session_config(path: str | os.PathLike) -> dict[str, str]:
             f"jdbc:derby:;databaseName={home}/metastore_db;create=true"
         ),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+        # Locally the driver is the executor too; Spark's 1 GB default runs
+        # out of heap while planning the larger incremental models.
+        "spark.driver.memory": settings().spark_driver_memory,
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
