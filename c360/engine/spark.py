@@ -22,9 +22,11 @@ emulated here (see `Connection`):
 - `delete`, `update` (without `from`), `insert or replace`: only the Parquet
   files that hold affected rows are rewritten (found by their `_metadata`
   file path), the others are untouched; then the table is refreshed;
+- `insert or ignore`: only the rows whose primary key the table lacks are
+  appended;
 - `insert ... select` returns the number of rows inserted, as DuckDB does;
 - primary keys are not enforced: they are kept as a table property,
-  `c360.primary_key`, which `insert or replace` reads;
+  `c360.primary_key`, which `insert or replace` and `insert or ignore` read;
 - `alter table ... add column if not exists`.
 
 Transactions: Parquet tables have none. `transaction(con)` journals the
@@ -384,12 +386,21 @@ class Connection:
                 frame = frame.toDF(*columns)
                 by_name = True
         frame = _aligned(frame, target.schema, by_name=by_name)
-        if (statement.args.get("alternative") or "").upper() == "REPLACE":
-            keys = self._primary_key(target)
-            if not keys:
-                raise UnsupportedStatement(
-                    f"insert or replace into {target.name}: the table has no primary key"
-                )
+        alternative = (statement.args.get("alternative") or "").upper()
+        keys = self._primary_key(target) if alternative in ("REPLACE", "IGNORE") else []
+        if alternative in ("REPLACE", "IGNORE") and not keys:
+            raise UnsupportedStatement(
+                f"insert or {alternative.lower()} into {target.name}: the table has no primary key"
+            )
+        if alternative == "IGNORE":
+            # The rows whose key the table does not hold yet, one per key
+            # (which of several new rows sharing a key is not defined; DuckDB
+            # keeps the first), staged before the table they read is appended to.
+            existing = self.session.table(target.name).select(*[F.col(f"`{k}`") for k in keys])
+            frame = frame.dropDuplicates(keys).join(existing, on=keys, how="left_anti")
+            frame = frame.select(*[F.col(f"`{f.name}`") for f in target.schema.fields])
+            frame = frame.localCheckpoint()
+        if alternative == "REPLACE":
             staged = frame.localCheckpoint()
             view = _view(staged)
             matches = " and ".join(f"_new.`{k}` = _old.`{k}`" for k in keys)
