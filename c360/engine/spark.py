@@ -539,29 +539,30 @@ class Connection:
             )
         else:
             # The condition only in WHERE clauses (a subquery in it may not
-            # be allowed in a projection): hit rows and the others apart.
-            hit_rows = self.sql(
-                f"select *, true as _c360_hit from {part_view} as {_ident(alias)} "
-                f"where {condition}",
-                args,
-            )
-            other_rows = self.sql(
-                f"select *, false as _c360_hit from {part_view} as {_ident(alias)} "
-                f"where not coalesce({condition}, false)",
-                args,
-            )
-            both = _view(hit_rows.unionByName(other_rows))
+            # be allowed in a projection), and the assignments only on the
+            # rows it holds for: the updated rows and the others apart, each
+            # projected before the union (a correlated subquery in an
+            # assignment, projected above the union, breaks Spark's
+            # PushProjectionThroughUnion: "key not found").
             projection = ", ".join(
                 (
-                    f"case when _c360_hit then cast({assignments[n.lower()]} as "
-                    f"{target.schema[n].dataType.simpleString()}) else {_ident(n)} end "
-                    f"as {_ident(n)}"
+                    f"cast({assignments[n.lower()]} as "
+                    f"{target.schema[n].dataType.simpleString()}) as {_ident(n)}"
                 )
                 if n.lower() in assignments
                 else _ident(n)
                 for n in names
             )
-            kept = self.sql(f"select {projection} from {both} as {_ident(alias)}", args)
+            hit_rows = self.sql(
+                f"select {projection} from {part_view} as {_ident(alias)} where {condition}",
+                args,
+            )
+            other_rows = self.sql(
+                f"select * from {part_view} as {_ident(alias)} "
+                f"where not coalesce({condition}, false)",
+                args,
+            )
+            kept = hit_rows.unionByName(other_rows)
         staging = _scratch("staging")
         writer = kept.select(*[F.col(f"`{n}`") for n in names]).write
         if target.partition_columns:
