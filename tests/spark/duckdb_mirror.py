@@ -35,11 +35,12 @@ def mirror(
     *,
     landing: tuple[Path, Path] | None = None,
     schemas: tuple[str, ...] = SCHEMAS,
+    only: dict[str, set[str]] | None = None,
 ) -> list[str]:
     """Copy the DuckDB warehouse's tables into the Spark connection's
     warehouse, replacing tables of the same names; `landing`: (old, new) to
-    repoint raw rows' `_source_file` at another landing copy. Returns the
-    tables copied."""
+    repoint raw rows' `_source_file` at another landing copy; `only`: of
+    these schemas, these tables alone. Returns the tables copied."""
     tables_dir = Path(spark_con.warehouse) / "tables"
     source = duckdb.connect(str(duckdb_file))
     register_functions(source)
@@ -59,6 +60,8 @@ def mirror(
             list(schemas),
         ).fetchall()
         for schema, table in relations:
+            if only and schema in only and table not in only[schema]:
+                continue
             columns = source.execute(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = ? and table_name = ? order by ordinal_position",
