@@ -53,10 +53,7 @@ def _rotate_snapshot_columns(con, mapping: list[tuple[str, str]], new_key: bytes
         if schema != "snapshots":
             continue
         for column in sorted(c for c in columns if c.endswith("_token")):
-            con.execute(
-                f'update "{schema}"."{name}" as t set "{column}" = m.new '
-                f'from _token_map as m where t."{column}" = m.old'
-            )
+            _replace_tokens(con, schema, name, column, "_token_map")
             leftovers = [
                 r[0]
                 for r in con.execute(
@@ -72,12 +69,21 @@ def _rotate_snapshot_columns(con, mapping: list[tuple[str, str]], new_key: bytes
                 "insert into _rekey values (?, ?)",
                 [(v, token("retired_token", v, new_key)) for v in leftovers],
             )
-            con.execute(
-                f'update "{schema}"."{name}" as t set "{column}" = r.new '
-                f'from _rekey as r where t."{column}" = r.old'
-            )
+            _replace_tokens(con, schema, name, column, "_rekey")
             rekeyed += len(leftovers)
     return rekeyed
+
+
+def _replace_tokens(con, schema: str, name: str, column: str, mapping: str) -> None:
+    """Each cell of the column that a mapping (old, new; one row per old)
+    names is replaced by its new token. Not `update ... from`, which the
+    Spark engine does not emulate: a correlated subquery both engines run
+    (aggregated, as Spark requires of a scalar subquery)."""
+    con.execute(
+        f'update "{schema}"."{name}" as t set "{column}" = '
+        f'(select max(m.new) from {mapping} as m where m.old = t."{column}") '
+        f'where t."{column}" in (select old from {mapping})'
+    )
 
 
 def prepare_key_rotation(
@@ -111,7 +117,8 @@ def old_tokens_left(warehouse_file: str | os.PathLike | None, old_tokens: set[st
         total = 0
         for schema, name, columns in engine.base_tables(con, ()):
             for column, data_type in sorted(columns.items()):
-                if data_type == "VARCHAR":
+                # DuckDB's name for text, and Spark's.
+                if data_type.upper() in ("VARCHAR", "STRING"):
                     total += engine.scalar(
                         con,
                         f'select count(*) from "{schema}"."{name}" '

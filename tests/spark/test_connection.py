@@ -85,6 +85,21 @@ def test_insert_or_replace_replaces_by_the_primary_key(spark_engine, con, table)
     ]
 
 
+def test_insert_or_ignore_keeps_the_rows_it_holds(spark_engine, con, table) -> None:
+    """As DuckDB: a key the table holds is left as it is; of new rows sharing
+    a key, one is inserted."""
+    before = spark_engine.rows(con, f"select id, n from {table} order by id")
+    count = con.execute(
+        f"insert or ignore into {table} (id, n) values (?, ?), (?, ?), (?, ?)",
+        ["b", 99, "e", 6, "e", 6],
+    ).fetchall()
+    assert count == [(1,)]
+    assert spark_engine.rows(con, f"select id, n from {table} order by id") == sorted(
+        [*before, {"id": "e", "n": 6}], key=lambda r: r["id"]
+    )
+    con.execute(f"delete from {table} where id = 'e'")
+
+
 def test_a_failed_transaction_leaves_the_data_as_it_was(spark_engine, con, table) -> None:
     con.execute("create or replace temp table scratch as select id, true as flag from t.people")
     before = spark_engine.rows(con, f"select * from {table} order by id")
