@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from c360 import engine
-from c360.warehouse import connect_for_reading
+from c360.warehouse import connect_for_analysis
 
 XREF_SCHEMA = "marts"
 XREF_TABLE = "customer_source_xref"
@@ -329,10 +329,10 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
     for required in (links, negatives):
         if not required.is_file():
             raise FileNotFoundError(f"truth file not found: {required} (written by c360 generate)")
-    if not warehouse.is_file():
+    if not warehouse.exists():
         raise FileNotFoundError(f"warehouse not found: {warehouse}")
 
-    con = connect_for_reading(warehouse)
+    con = connect_for_analysis(warehouse)
     try:
         _check_xref(con, warehouse)
         # Records that carry no identifying attribute at all (an app install

@@ -64,6 +64,19 @@ def connect_for_reading(path: str | os.PathLike | None = None) -> engine.Connect
     )
 
 
+def connect_for_analysis(path: str | os.PathLike | None = None):
+    """A DuckDB connection that reads the warehouse, whichever engine keeps
+    it. Analyses over the marts and the truth files (c360 evaluate) are
+    DuckDB SQL: a Spark warehouse's tables are Parquet files, which DuckDB
+    reads where they lie, as views of the same schema and name."""
+    target = warehouse_path(path)
+    if settings().engine == "duckdb":
+        return connect_for_reading(target)
+    return engine.backend("duckdb").connect_to_parquet_tables(
+        engine.table_files(target), memory_limit=settings().duckdb_memory_limit
+    )
+
+
 @dataclass(frozen=True)
 class LandingPartition:
     table: str

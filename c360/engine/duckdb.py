@@ -64,6 +64,30 @@ def connect_for_reading(path: str | os.PathLike, *, memory_limit: str) -> Connec
         return connect(path, memory_limit=memory_limit)
 
 
+def connect_to_parquet_tables(
+    tables: dict[tuple[str, str], Path], *, memory_limit: str
+) -> Connection:
+    """An in-memory connection with a view `schema.table` over each table's
+    folder of Parquet files (another engine's warehouse, read in place).
+    A folder with no data file yet is left out: what reads it fails naming
+    the table, rather than reading an empty table that is not one."""
+    con = duckdb.connect()
+    con.execute("set memory_limit = ?", [memory_limit])
+    register_functions(con)
+    for (schema, table), folder in sorted(tables.items()):
+        if not any(folder.rglob("*.parquet")):
+            continue
+        partitioned = any(p.is_dir() and "=" in p.name for p in folder.iterdir())
+        quoted = str(folder).replace("'", "''")
+        con.execute(f'create schema if not exists "{schema}"')
+        con.execute(
+            f'create view "{schema}"."{table}" as select * from read_parquet('
+            f"'{quoted}/**/*.parquet', hive_partitioning = {str(partitioned).lower()}, "
+            "union_by_name = true)"
+        )
+    return con
+
+
 def register_functions(con: Connection) -> None:
     """The project's SQL functions that SQL cannot express, on this connection
     (and the cursors it hands out). A model or view calling one is readable

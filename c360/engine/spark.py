@@ -1016,6 +1016,21 @@ def write_file(con: Connection, relation: str, path: Path, file_format: str) -> 
         pq.write_table(table, path)
 
 
+def table_files(path: str | os.PathLike) -> dict[tuple[str, str], Path]:
+    """Each table's folder of Parquet files in a warehouse directory, by
+    (schema, table), read from the layout Spark gives managed tables
+    (`tables/<schema>.db/<table>/`), without starting a session."""
+    root = _home(path) / "tables"
+    if not root.is_dir():
+        raise FileNotFoundError(f"no Spark warehouse at {_home(path)} (no tables/ folder)")
+    return {
+        (schema_dir.name.removesuffix(".db"), table_dir.name): table_dir
+        for schema_dir in sorted(root.glob("*.db"))
+        for table_dir in sorted(schema_dir.iterdir())
+        if table_dir.is_dir() and not table_dir.name.startswith(("_", "."))
+    }
+
+
 def write_parquet_folder(con: Connection, relation: str, folder: Path) -> None:
     """Write a relation as Parquet into a new folder, one file per partition,
     as Spark writes a table (readers take the folder)."""
