@@ -27,6 +27,7 @@ dagster: $(STAMP)
 	test -d $(DEMO_DIR)/landing || $(BIN)/c360 generate --customers $(DEMO_CUSTOMERS) \
 		--days $(DEMO_DAYS) --out $(DEMO_DIR)
 	mkdir -p data/dagster_home
+	test -f data/dagster_home/dagster.yaml || cp orchestration/dagster.yaml data/dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home C360_LANDING=$(DEMO_DIR)/landing \
 		C360_WAREHOUSE=$(DEMO_DIR)/dagster.duckdb C360_TRUTH=$(DEMO_DIR)/truth \
 		$(BIN)/dagster dev -m orchestration.definitions -p $(DAGSTER_PORT)
