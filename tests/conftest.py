@@ -46,6 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault("DBT_LOG_PATH", f"logs/{worker}")
 
 
+# Spark modules that run Spark in child processes (a session serves one
+# warehouse a process): each is a scheduling unit of its own.
+SPARK_IN_CHILDREN = ("tests/spark/test_parity.py",)
+
+
 def e2e_scheduling_unit(nodeid: str) -> str:
     """What one pytest-xdist worker runs as a whole under `--dist loadfile`: a
     test module, or for a module in a folder of tests/e2e, the whole folder.
@@ -56,14 +61,23 @@ def e2e_scheduling_unit(nodeid: str) -> str:
     for index in range(len(parts) - 2):
         if parts[index : index + 2] == ["tests", "e2e"] and len(parts) > index + 3:
             return "/".join(parts[: index + 3])
+        # The Spark modules share one Spark session (one warehouse) per
+        # process: one worker runs them, but for those that run Spark in
+        # processes of their own.
+        if parts[index : index + 2] == ["tests", "spark"] and path not in SPARK_IN_CHILDREN:
+            return "/".join(parts[: index + 2])
     return path
 
 
 def _unit_rank(unit: str, tests: int) -> tuple[int, int]:
-    """The order units are handed out in: the e2e folders, then the other e2e
-    modules (the longest units), then the rest; the larger first within each.
-    The last unit to start is then a short one, and the two workers end
-    together."""
+    """The order units are handed out in: the Spark parity run (the longest
+    unit by far), the e2e folders, then the other e2e modules, then the rest;
+    the larger first within each. The last unit to start is then a short
+    one, and the two workers end together."""
+    if unit in SPARK_IN_CHILDREN:
+        return (-1, -tests)
+    if unit == "tests/spark":
+        return (1, -tests)
     if unit.startswith("tests/e2e/"):
         return (0 if not unit.endswith(".py") else 1, -tests)
     return (2, -tests)

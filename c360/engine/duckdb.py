@@ -48,10 +48,22 @@ def connect(
     except duckdb.ConnectionException as held:
         raise WarehouseBusy(f"cannot open {target}: {held}") from held
     if not read_only:
-        con.execute("set memory_limit = ?", [memory_limit])
-        con.execute("set temp_directory = ?", [str(temp_directory or f"{target}.tmp")])
+        apply_limits(con, memory_limit, temp_directory or f"{target}.tmp")
     register_functions(con)
     return con
+
+
+def apply_limits(con: Connection, memory_limit: str, temp_directory: str | os.PathLike) -> None:
+    """The memory limit, and where to spill beyond it. Connections of one
+    process to one file share a database instance, and once it has spilled
+    DuckDB refuses to be told its spill directory again (even the same one):
+    set it only when it differs, so a second connection (dbt's, after the
+    loader spilled) does not fail."""
+    con.execute("set memory_limit = ?", [memory_limit])
+    wanted = str(temp_directory)
+    current = con.execute("select current_setting('temp_directory')").fetchall()[0][0]
+    if current != wanted:
+        con.execute("set temp_directory = ?", [wanted])
 
 
 def connect_for_reading(path: str | os.PathLike, *, memory_limit: str) -> Connection:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from c360.engine.duckdb import bind_hmac_pads, register_functions
+from c360.engine.duckdb import apply_limits, bind_hmac_pads, register_functions
 from c360.tokenization import TOKEN_PADS, tokenization_key
 
 
@@ -25,9 +25,17 @@ def bind_token_pads(cursor) -> None:
 
 
 class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict) -> None:
+        # The limits are the plugin's, not the profile's `settings`: dbt-duckdb
+        # applies those to every cursor, and DuckDB refuses a second
+        # `set temp_directory` once it has spilled, failing the next model.
+        self.memory_limit = plugin_config["memory_limit"]
+        self.temp_directory = plugin_config["temp_directory"]
+
     # DuckDB session variables belong to one connection: dbt-duckdb runs every
     # statement on a cursor (a connection of its own), so each gets the pads.
     def configure_connection(self, conn) -> None:
+        apply_limits(conn, self.memory_limit, self.temp_directory)
         register_functions(conn)
         bind_token_pads(conn)
 

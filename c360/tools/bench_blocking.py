@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-from c360 import pipeline, warehouse
+from c360 import engine, pipeline, warehouse
 from c360.tools.bench import _append, machine, versions
 
 RESULTS = Path("bench_out/results.jsonl")
@@ -113,13 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     generated = time.perf_counter()
     path = out / "warehouse.duckdb"
-    if not path.exists():
-        con = warehouse.connect(path)
-        try:
+    con = warehouse.connect(path)
+    try:
+        has_records = engine.relation_exists(con, "intermediate", "int_identity_records")
+        if not has_records:  # loads what is not loaded yet: a rerun continues
             pipeline.prepare_warehouse(con)
             warehouse.load_landing(con, landing)
-        finally:
-            con.close()
+    finally:
+        con.close()
+    if not has_records:
         pipeline.load_seeds(path, quiet=True)
         pipeline.build_before_scoring(path, quiet=True)
     built = time.perf_counter()
