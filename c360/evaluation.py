@@ -124,7 +124,7 @@ def _records(con: engine.Connection, links: Path) -> dict[str, int]:
 def _erased_by_request(con: engine.Connection, links: Path) -> int:
     """Live truth records absent from the xref whose suppression entry (the
     keyed hash privacy keeps of every erased record) is on the list."""
-    if not engine.relation_exists(con, "privacy", "suppression_list"):
+    if not _analysis().relation_exists(con, "privacy", "suppression_list"):
         return 0
     from c360.privacy import suppression_hash, suppression_key
 
@@ -429,8 +429,14 @@ DETERMINISTIC_EDGES = "intermediate.int_identity_edges__deterministic"
 SCORING_RUNS = "matching.splink_scoring_runs"
 
 
+def _analysis():
+    """The engine the evaluation's SQL runs on: DuckDB, whichever engine keeps
+    the warehouse (warehouse.connect_for_analysis)."""
+    return engine.backend("duckdb")
+
+
 def _relation_exists(con: engine.Connection, relation: str) -> bool:
-    return engine.relation_exists(con, *relation.split("."))
+    return _analysis().relation_exists(con, *relation.split("."))
 
 
 # What two records of one person can share beyond a first name: a block on
@@ -724,7 +730,7 @@ def _lifecycle(con: engine.Connection, links: Path) -> dict[str, int]:
     """Merge and split events against the truth: a merge is true when the ids it
     joined held records of one person; a split is true when its parts now hold
     different people (by each part's most common person)."""
-    if not engine.relation_exists(con, "marts", "identity_events"):
+    if not _analysis().relation_exists(con, "marts", "identity_events"):
         return {}
     con.execute(
         f"""create or replace temp table _eval_id_people as
