@@ -266,15 +266,7 @@ def train(
     version = f"{identity.MODEL_NAME}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     trained_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     definition = identity.definition_version()
-    with engine.transaction(con):
-        con.execute(f"update {MODELS_TABLE} set is_current = false")
-        con.execute(f"delete from {MODELS_TABLE} where model_version = ?", [version])
-        con.execute(
-            f"insert into {MODELS_TABLE} (model_version, model_name, trained_at, "
-            "trained_on_records, is_current, model_json, definition_version, training_notes) "
-            "values (?, ?, ?, ?, true, ?, ?, ?)",
-            [version, identity.MODEL_NAME, trained_at, records, text, definition, "\n".join(notes)],
-        )
+    _make_current(con, version, trained_at, records, text, definition, notes)
     linker.table_management.delete_tables_created_by_splink_from_db()
     for note in notes:
         logger.info("%s: %s", version, note)
@@ -349,6 +341,20 @@ def install_model(con: engine.Connection, artifact: dict) -> TrainedModel:
         )
     notes = tuple(artifact.get("training_notes") or ())
     _ensure_schema(con)
+    _make_current(con, version, trained_at, records, text, definition, notes)
+    return TrainedModel(version, trained_at, records, model, definition, notes)
+
+
+def _make_current(
+    con: engine.Connection,
+    version: str,
+    trained_at: dt.datetime,
+    records: int,
+    model_json: str,
+    definition: str | None,
+    notes,
+) -> None:
+    """Store a model and make it the one scoring uses, in one transaction."""
     with engine.transaction(con):
         con.execute(f"update {MODELS_TABLE} set is_current = false")
         con.execute(f"delete from {MODELS_TABLE} where model_version = ?", [version])
@@ -356,9 +362,16 @@ def install_model(con: engine.Connection, artifact: dict) -> TrainedModel:
             f"insert into {MODELS_TABLE} (model_version, model_name, trained_at, "
             "trained_on_records, is_current, model_json, definition_version, training_notes) "
             "values (?, ?, ?, ?, true, ?, ?, ?)",
-            [version, identity.MODEL_NAME, trained_at, records, text, definition, "\n".join(notes)],
+            [
+                version,
+                identity.MODEL_NAME,
+                trained_at,
+                records,
+                model_json,
+                definition,
+                "\n".join(notes),
+            ],
         )
-    return TrainedModel(version, trained_at, records, model, definition, notes)
 
 
 def _training_sessions(con: engine.Connection) -> list[tuple[str, ...]]:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from c360.engine import dbapi
+
 NAME = "duckdb"
 # The dialect Splink and sqlglot write this engine's SQL in.
 SQL_DIALECT = "duckdb"
@@ -140,20 +142,8 @@ def bind_hmac_pads(con: Connection, pads: str, key: bytes) -> None:
 
 # -- statements ----------------------------------------------------------------
 
-
-def rows(con: Connection, sql: str, params: list | None = None) -> list[dict]:
-    cursor = con.execute(sql, params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def scalar(con: Connection, sql: str, params: list | None = None):
-    return con.execute(sql, params or []).fetchall()[0][0]
-
-
-def insert_many(con: Connection, sql: str, values: list) -> None:
-    if values:  # DuckDB refuses an empty executemany
-        con.executemany(sql, values)
+# The same over both engines' connections (c360/engine/dbapi.py).
+rows, scalar, insert_many = dbapi.rows, dbapi.scalar, dbapi.insert_many
 
 
 @contextlib.contextmanager

@@ -62,6 +62,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from sqlglot import exp
 
+from c360.engine import dbapi
 from c360.settings import settings
 
 NAME = "spark"
@@ -639,6 +640,9 @@ class Connection:
 
 # -- statements ----------------------------------------------------------------
 
+# The same over both engines' connections (c360/engine/dbapi.py).
+rows, scalar, insert_many = dbapi.rows, dbapi.scalar, dbapi.insert_many
+
 _QUESTION = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\?)""")
 
 
@@ -877,21 +881,6 @@ def bind_hmac_pads(con: Connection | SparkSession, pads: str, key: bytes) -> Non
         name = f"{pads}_{suffix}"
         spark.sql(f"declare or replace variable {name} binary default null")
         spark.sql(f"set var {name} = :pad", args={"pad": pad})
-
-
-def rows(con: Connection, sql: str, params: list | None = None) -> list[dict]:
-    cursor = con.execute(sql, params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def scalar(con: Connection, sql: str, params: list | None = None):
-    return con.execute(sql, params or []).fetchall()[0][0]
-
-
-def insert_many(con: Connection, sql: str, values: list) -> None:
-    if values:
-        con.executemany(sql, values)
 
 
 @contextlib.contextmanager
