@@ -56,8 +56,10 @@ def engine_named(name: str) -> Iterator[None]:
         settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark_engine():
+    """The Spark engine for a module's tests, and only for them: the worker
+    runs other tests after it (on DuckDB), in the same process."""
     engine = _spark_engine()
     with engine_named("spark"):
         yield engine
