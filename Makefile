@@ -36,7 +36,7 @@ dagster: $(STAMP)
 # come with the spark extra, and Spark needs Java 17 or newer, which pip
 # cannot install. .ci/run installs it on a fresh machine.
 SPARK_STAMP := $(VENV)/.installed-spark
-JAVA_HINT := Java 17 or newer is needed for the Spark tests (tests/spark). On Debian or Ubuntu, as root: apt-get install -y openjdk-17-jre-headless
+JAVA_HINT := Java 17 or newer is needed for Spark (tests/spark, make bench). On Debian or Ubuntu, as root: apt-get install -y openjdk-17-jre-headless
 
 $(SPARK_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
@@ -46,7 +46,7 @@ java-check:
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
 	if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
 		found="no java on PATH"; [ -z "$$v" ] || found="Java $$v, too old"; \
-		echo "make test: found $$found. $(JAVA_HINT)" >&2; exit 1; fi
+		echo "make $(or $(MAKECMDGOALS),test): found $$found. $(JAVA_HINT)" >&2; exit 1; fi
 
 # pytest exits 5 when it collects no tests: that is not a failure of the suite.
 test: $(SPARK_STAMP) java-check
@@ -66,6 +66,9 @@ BENCH_DAYS ?= 1
 # section and docs/benchmarks_stages.png are regenerated from bench_out/results.jsonl.
 BENCH_PIPELINE_CUSTOMERS ?= 100000 200000 1000000
 BENCH_PIPELINE_DAYS ?= 1
+# The engines the pipeline runs on, each over its own copy of the same landing
+# (docs/benchmarks.md "The engines on the same landing"); "duckdb" alone skips Spark.
+BENCH_ENGINES ?= duckdb spark
 # Match quality of the pipeline and of the plain Splink baseline on each
 # generator profile, at one size; BENCH_QUALITY_CUSTOMERS=0 skips it.
 BENCH_QUALITY_CUSTOMERS ?= 20000
@@ -77,11 +80,12 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) $(SPARK_STAMP) java-check
 	$(BIN)/python -m c360.tools.bench --customers $(BENCH_CUSTOMERS) --days $(BENCH_DAYS)
 	for n in $(BENCH_PIPELINE_CUSTOMERS); do \
 		test "$$n" = 0 || $(BIN)/python -m c360.tools.bench --pipeline \
-			--customers $$n --days $(BENCH_PIPELINE_DAYS) --out bench_out/pipeline || exit 1; \
+			--customers $$n --days $(BENCH_PIPELINE_DAYS) --engines $(BENCH_ENGINES) \
+			--out bench_out/pipeline || exit 1; \
 	done
 	test "$(BENCH_QUALITY_CUSTOMERS)" = 0 || $(BIN)/python -m c360.tools.bench \
 		--profiles $(BENCH_QUALITY_PROFILES) --customers $(BENCH_QUALITY_CUSTOMERS)

@@ -18,6 +18,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,6 +51,39 @@ def _tree_rss_bytes(root: int) -> int:
     return total
 
 
+class PeakMemory:
+    """The largest resident memory of this process and its children (Spark's
+    JVM is one) since the last `reset`, sampled from /proc in a thread: the
+    process's own maximum (getrusage) misses the JVM."""
+
+    def __init__(self, interval: float = 0.5):
+        self._interval = interval
+        self._peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, _tree_rss_bytes(os.getpid()))
+            self._stop.wait(self._interval)
+
+    def reset(self) -> None:
+        self._peak = _tree_rss_bytes(os.getpid())
+
+    @property
+    def gib(self) -> float:
+        return round(max(self._peak, _tree_rss_bytes(os.getpid())) / 2**30, 2)
+
+    def __enter__(self) -> PeakMemory:
+        self.reset()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def machine() -> str:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = "unknown cpu"
@@ -69,7 +103,7 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for package in ("duckdb", "dbt-core", "dbt-duckdb", "splink"):
+    for package in ("duckdb", "dbt-core", "dbt-duckdb", "splink", "pyspark", "dbt-spark"):
         try:
             out[package] = version(package)
         except PackageNotFoundError:
@@ -126,54 +160,87 @@ def bench_pipeline(
     *,
     customers: int | None = None,
     run_id: str | None = None,
+    engine: str = "duckdb",
 ) -> list[dict]:
-    """`c360 run` over every landing date, one day at a time: per day, the wall
-    time of each stage, what changed, what was scored, and the process's peak
-    memory so far (dbt, DuckDB and Splink all run in it). `day_index` 0 is the
-    first landing date (the full extract), and rows of one run share `run_id`."""
-    import resource
-
+    """`c360 run --engine ENGINE` over every landing date, one day at a time:
+    per day, the wall time of each stage, what changed, what was scored, and
+    the peak resident memory of the process and its children during the day
+    (dbt, DuckDB and Splink run in the process; Spark's JVM is its child).
+    `day_index` 0 is the first landing date (the full extract), and rows of
+    one run share `run_id`, across engines too."""
     from c360 import pipeline
+    from c360.settings import choose_engine, settings
 
-    if warehouse.exists():
-        warehouse.unlink()
+    _remove(warehouse)
     run_id = run_id or _run_id()
-    result = pipeline.run(landing, warehouse, quiet=True)
-    rows = []
-    for index, day in enumerate(result.days):
-        m = day.metrics
-        rows.append(
-            {
-                "benchmark": "pipeline_day",
-                "run_id": run_id,
-                "date": dt.date.today().isoformat(),
-                "customers": customers,
-                "day_index": index,
-                "run_date": day.run_date.isoformat(),
-                "seconds": day.seconds,
-                "records_live": m.get("records_live"),
-                "records_added_changed_deleted": [
-                    m.get("records_added"),
-                    m.get("records_changed"),
-                    m.get("records_deleted"),
-                ],
-                "records_rescored": m.get("records_rescored"),
-                "comparisons_scored": m.get("comparisons_scored"),
-                "ids_minted_merged_split": [
-                    m.get("ids_minted"),
-                    m.get("ids_merged"),
-                    m.get("ids_split"),
-                ],
-                "untouched_ids_changed": m.get("untouched_ids_changed"),
-                "trained": day.trained is not None,
-                "peak_rss_gib": round(
-                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2
-                ),
-                "machine": machine(),
-                "versions": versions(),
-            }
+    choose_engine(engine)
+    try:
+        chosen = settings()
+        engine_settings = (
+            {"master": chosen.spark_master, "driver_memory": chosen.spark_driver_memory}
+            if engine == "spark"
+            else {"memory_limit": chosen.duckdb_memory_limit}
         )
-    return rows
+        dates = pipeline.pending_run_dates(landing, warehouse)
+        pipeline.load_seeds(warehouse, quiet=True)
+        rows = []
+        with PeakMemory() as peak:
+            for index, run_date in enumerate(dates):
+                peak.reset()
+                day = pipeline.run_day(landing, run_date, warehouse, quiet=True)
+                rows.append(_day_row(day, index, customers, run_id, engine, peak.gib))
+                rows[-1]["engine_settings"] = engine_settings
+                rows[-1]["warehouse_gib"] = round(_size_bytes(warehouse) / 2**30, 2)
+        return rows
+    finally:
+        choose_engine(None)
+
+
+def _day_row(day, index: int, customers, run_id: str, engine: str, peak_gib: float) -> dict:
+    m = day.metrics
+    return {
+        "benchmark": "pipeline_day",
+        "run_id": run_id,
+        "engine": engine,
+        "date": dt.date.today().isoformat(),
+        "customers": customers,
+        "day_index": index,
+        "run_date": day.run_date.isoformat(),
+        "seconds": day.seconds,
+        "records_live": m.get("records_live"),
+        "records_added_changed_deleted": [
+            m.get("records_added"),
+            m.get("records_changed"),
+            m.get("records_deleted"),
+        ],
+        "records_rescored": m.get("records_rescored"),
+        "comparisons_scored": m.get("comparisons_scored"),
+        "ids_minted_merged_split": [
+            m.get("ids_minted"),
+            m.get("ids_merged"),
+            m.get("ids_split"),
+        ],
+        "untouched_ids_changed": m.get("untouched_ids_changed"),
+        "trained": day.trained is not None,
+        "peak_rss_gib": peak_gib,
+        "machine": machine(),
+        "versions": versions(),
+    }
+
+
+def _size_bytes(path: Path) -> int:
+    """A warehouse's bytes on disk: DuckDB's file, or every file of Spark's directory."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _remove(path: Path) -> None:
+    """A warehouse or folder left by an earlier run: DuckDB's file, Spark's directory."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _run_id() -> str:
@@ -385,7 +452,37 @@ def bench_privacy(warehouse: Path, erasures: int = 20) -> dict:
     }
 
 
+def _print_day(day: dict) -> None:
+    stages = ", ".join(f"{k} {v}" for k, v in day["seconds"].items())
+    print(
+        f"| {day['engine']} | {day['run_date']} | {sum(day['seconds'].values()):.0f} s ({stages}) "
+        f"| {day['records_live']:,} | {day['records_added_changed_deleted']} "
+        f"| {day['records_rescored']:,} | {day['comparisons_scored']:,} "
+        f"| {day['ids_minted_merged_split']} | {day['peak_rss_gib']} GiB |"
+    )
+
+
+def _bench_after_duckdb_pipeline(args, day0_landing, days, warehouse, results, run_id) -> None:
+    """The plain Splink baseline over day 0's records, then the ad hoc erasures
+    on DuckDB's warehouse: both compare with DuckDB's run."""
+    row = bench_baseline(
+        day0_landing,
+        Path(args.out).parent / "baseline",
+        Path(args.out) / "truth",
+        customers=args.customers,
+        run_id=run_id,
+        day0=days[0] if days else None,
+    )
+    print(json.dumps(row))
+    _append(results, row)
+    _print_baseline(row)
+    erased = bench_privacy(warehouse)
+    print(json.dumps(erased))
+    _append(results, erased)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from c360.settings import ENGINES
     from c360.tools.generator.config import PROFILES
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -399,6 +496,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="bench_out/generate")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=ENGINES,
+        default=["duckdb"],
+        metavar="ENGINE",
+        help="with --pipeline: the engines to run the pipeline on, each over its own "
+        "copy of the same landing, in this order (default duckdb; the baseline and the "
+        "erasure benchmark run with DuckDB's)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--pipeline",
@@ -430,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.source and not args.baseline_only:
         parser.error("--from goes with --baseline-only")
+    if args.engines != ["duckdb"] and not args.pipeline:
+        parser.error("--engines goes with --pipeline")
     results = Path("bench_out/results.jsonl")
     run_id = _run_id()
     out = Path(args.out)
@@ -477,38 +586,33 @@ def main(argv: list[str] | None = None) -> int:
         _append(results, row)
         _print_baseline(row)
     if args.pipeline:
-        warehouse = out.parent / "pipeline.duckdb"
         day0_landing = snapshot_day0(out / "landing", out.parent / "baseline_landing")
-        days = bench_pipeline(out / "landing", warehouse, customers=args.customers, run_id=run_id)
-        for day in days:
-            print(json.dumps(day))
-            _append(results, day)
-            stages = ", ".join(f"{k} {v}" for k, v in day["seconds"].items())
-            print(
-                f"| {day['run_date']} | {sum(day['seconds'].values()):.0f} s ({stages}) "
-                f"| {day['records_live']:,} | {day['records_added_changed_deleted']} "
-                f"| {day['records_rescored']:,} | {day['comparisons_scored']:,} "
-                f"| {day['ids_minted_merged_split']} | {day['peak_rss_gib']} GiB |"
+        for engine in args.engines:
+            # The privacy purge rewrites landing files on change days: with
+            # several engines, each runs over its own copy of the delivery.
+            landing = out / "landing"
+            if len(args.engines) > 1:
+                landing = out.parent / f"landing_{engine}"
+                shutil.rmtree(landing, ignore_errors=True)
+                shutil.copytree(out / "landing", landing)
+            warehouse = out.parent / (
+                "pipeline.duckdb" if engine == "duckdb" else f"pipeline_{engine}"
             )
-        # Day 0 and the baseline in one process run, over the same records.
-        row = bench_baseline(
-            day0_landing,
-            out.parent / "baseline",
-            out / "truth",
-            customers=args.customers,
-            run_id=run_id,
-            day0=days[0] if days else None,
-        )
-        print(json.dumps(row))
-        _append(results, row)
-        _print_baseline(row)
+            days = bench_pipeline(
+                landing, warehouse, customers=args.customers, run_id=run_id, engine=engine
+            )
+            for day in days:
+                print(json.dumps(day))
+                _append(results, day)
+                _print_day(day)
+            if engine == "duckdb":
+                _bench_after_duckdb_pipeline(args, day0_landing, days, warehouse, results, run_id)
+            if not args.keep:
+                _remove(warehouse)
+                if landing != out / "landing":
+                    _remove(landing)
         if not args.keep:
             shutil.rmtree(day0_landing, ignore_errors=True)
-        erased = bench_privacy(warehouse)
-        print(json.dumps(erased))
-        _append(results, erased)
-        if not args.keep:
-            warehouse.unlink(missing_ok=True)
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
     return 0

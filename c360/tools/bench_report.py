@@ -22,10 +22,12 @@ from pathlib import Path
 from c360.tools.bench_chart import draw
 from c360.tools.bench_results import (
     CHART,
+    ENGINE_LABELS,
     RESULTS,
     VERSION_LABELS,
     Run,
     latest_by_customers,
+    latest_engine_comparisons,
     read_results,
     runs,
     stages,
@@ -94,6 +96,97 @@ def baseline_line(run: Run) -> str:
             f"recall {accuracy['recall']:.4f} (clusters against the truth)"
         )
     return line + "."
+
+
+def _label(engine: str) -> str:
+    return ENGINE_LABELS.get(engine, engine)
+
+
+def engine_table(engines: dict[str, Run], keys: list[str]) -> list[str]:
+    """A row per stage (then the total): each engine's seconds on day 0 and
+    on the first change day, and each other engine's time over the first's."""
+    names = list(engines)
+    first = names[0]
+    header = ["stage"]
+    for kind in ("day 0", "change day"):
+        header += [f"{_label(e)} {kind}" for e in names]
+        header += [f"{_label(e)} / {_label(first)}" for e in names[1:]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def cells(seconds_of) -> list[str]:
+        out = []
+        for index in (0, 1):
+            days = {e: r.days[index] if len(r.days) > index else None for e, r in engines.items()}
+            values = {e: (seconds_of(d) if d else None) for e, d in days.items()}
+            out += [_fmt(values[e]) for e in names]
+            out += [
+                _fmt(values[e] / values[first], 1) + "×" if values[e] and values[first] else "—"
+                for e in names[1:]
+            ]
+        return out
+
+    for key in keys:
+        lines.append("| " + " | ".join([key, *cells(lambda d, k=key: d["seconds"].get(k))]) + " |")
+    lines.append("| " + " | ".join(["**total**", *cells(lambda d: total(d["seconds"]))]) + " |")
+    return lines
+
+
+def engine_change_day_lines(engines: dict[str, Run]) -> list[str]:
+    """What each engine's change day touched, against its day 0 (the
+    change-only path must carry over to every engine)."""
+    lines = []
+    for engine, run in engines.items():
+        if not run.change_days:
+            continue
+        day0, day = run.day0, run.change_days[0]
+        added, changed, deleted = day["records_added_changed_deleted"]
+        ratio = total(day["seconds"]) / total(day0["seconds"]) if total(day0["seconds"]) else 0
+        settings = day.get("engine_settings") or {}
+        lines.append(
+            f"- {_label(engine)}: the change day took {_fmt(total(day['seconds']))} s, "
+            f"{ratio:.2f} of day 0's {_fmt(total(day0['seconds']))} s; "
+            f"{added:,} records added, {changed:,} changed, {deleted:,} deleted of "
+            f"{day['records_live']:,} live; {day['records_rescored']:,} re-scored "
+            f"({day['comparisons_scored']:,} comparisons, day 0: "
+            f"{day0['comparisons_scored']:,}); untouched customers whose id changed: "
+            f"{day.get('untouched_ids_changed')}; peak memory {day0.get('peak_rss_gib')} / "
+            f"{day.get('peak_rss_gib')} GiB (process and children)"
+            + (" with " + ", ".join(f"{k} {v}" for k, v in settings.items()) if settings else "")
+            + "."
+        )
+    return lines
+
+
+def engines_section(all_runs: list[Run]) -> list[str]:
+    comparisons = latest_engine_comparisons(all_runs)
+    if not comparisons:
+        return []
+    lines = [
+        "",
+        "#### The engines on the same landing",
+        "",
+        "Each engine ran the pipeline over its own copy of the same generated landing, "
+        "in one `python -m c360.tools.bench --pipeline --engines …` run, one after "
+        "the other on the same machine. Seconds per stage; the ratio is the engine's "
+        "time over the first engine's.",
+    ]
+    for customers, engines in comparisons.items():
+        keys = stages(list(engines.values()))
+        first = next(iter(engines.values()))
+        lines += [
+            "",
+            f"##### {customers:,} customers",
+            "",
+            f"Measured {first.day0.get('date') or first.run_id[:10]} on "
+            f"{first.machine or 'a machine not recorded'}"
+            + (f"; {_versions_line(first.versions)}" if first.versions else "")
+            + ".",
+            "",
+            *engine_table(engines, keys),
+            "",
+            *engine_change_day_lines(engines),
+        ]
+    return lines
 
 
 def latest_quality(rows: list[dict]) -> list[dict]:
@@ -225,17 +318,18 @@ def section(
             "",
             baseline_line(run),
         ]
+    lines += engines_section(all_runs)
     lines += quality_table(rows)
     lines.append(END)
     return "\n".join(lines)
 
 
-def replace_section(text: str, new_section: str) -> str:
+def replace_section(text: str, new_section: str, *, start: str = START, end: str = END) -> str:
     """The document with the section between the markers replaced; without
     markers, the section goes at the end of the document."""
-    start, end = text.find(START), text.find(END)
-    if start != -1 and end > start:
-        return text[:start] + new_section + text[end + len(END) :]
+    first, last = text.find(start), text.find(end)
+    if first != -1 and last > first:
+        return text[:first] + new_section + text[last + len(end) :]
     return text.rstrip("\n") + "\n\n" + new_section + "\n"
 
 

@@ -20,18 +20,23 @@ VERSION_LABELS = {
     "dbt-core": "dbt-core",
     "dbt-duckdb": "dbt-duckdb",
     "splink": "Splink",
+    "pyspark": "PySpark",
+    "dbt-spark": "dbt-spark",
 }
+ENGINE_LABELS = {"duckdb": "DuckDB", "spark": "Spark"}
 
 
 @dataclass
 class Run:
-    """One `python -m c360.tools.bench --pipeline` run: its days, in order, and the
-    baseline measured with it."""
+    """One `python -m c360.tools.bench --pipeline` run on one engine: its days,
+    in order, and the baseline measured with it. A run over several engines is
+    one Run per engine, sharing `run_id` and the landing."""
 
     customers: int | None
     days: list[dict] = field(default_factory=list)
     baseline: dict | None = None
     run_id: str | None = None
+    engine: str = "duckdb"
 
     @property
     def day0(self) -> dict:
@@ -73,16 +78,18 @@ def runs(rows: list[dict]) -> list[Run]:
     `run_id`; rows written before there was one are told apart by order: a
     day that trains, or whose run date is not after the previous row's, or
     whose number of customers differs, starts a new run. A baseline row
-    belongs to the run with its `run_id`, else to the last run before it."""
+    belongs to the DuckDB run with its `run_id`, else to the last run before
+    it. Rows without an `engine` were measured on DuckDB."""
     out: list[Run] = []
-    by_id: dict[str, Run] = {}
+    by_id: dict[tuple[str, str], Run] = {}
     current: Run | None = None
     for row in rows:
         kind = row.get("benchmark")
         if kind == "pipeline_day":
             run_id = row.get("run_id")
-            if run_id is not None and run_id in by_id:
-                run = by_id[run_id]
+            engine = row.get("engine", "duckdb")
+            if run_id is not None and (run_id, engine) in by_id:
+                run = by_id[(run_id, engine)]
             elif (
                 run_id is None
                 and current is not None
@@ -94,15 +101,15 @@ def runs(rows: list[dict]) -> list[Run]:
             ):
                 run = current
             else:
-                run = Run(row.get("customers"), run_id=run_id)
+                run = Run(row.get("customers"), run_id=run_id, engine=engine)
                 out.append(run)
                 if run_id is not None:
-                    by_id[run_id] = run
+                    by_id[(run_id, engine)] = run
             run.days.append(row)
             current = run
         elif kind == "baseline":
             run_id = row.get("run_id")
-            target = by_id.get(run_id) if run_id is not None else current
+            target = by_id.get((run_id, "duckdb")) if run_id is not None else current
             if target is not None and target.baseline is None:
                 target.baseline = row
     for run in out:
@@ -110,13 +117,27 @@ def runs(rows: list[dict]) -> list[Run]:
     return out
 
 
-def latest_by_customers(all_runs: list[Run]) -> dict[int, Run]:
-    """The last run of each number of customers, smallest N first; runs that
+def latest_by_customers(all_runs: list[Run], engine: str = "duckdb") -> dict[int, Run]:
+    """The last run on `engine` of each number of customers, smallest N first; runs that
     did not record their N are left out (there is no axis to put them on)."""
     latest: dict[int, Run] = {}
     for run in all_runs:
-        if run.customers and run.days:
+        if run.customers and run.days and run.engine == engine:
             latest[run.customers] = run
+    return dict(sorted(latest.items()))
+
+
+def latest_engine_comparisons(all_runs: list[Run]) -> dict[int, dict[str, Run]]:
+    """Per number of customers, the last run that measured more than one engine
+    on the same landing: its Run per engine, in the order they ran."""
+    by_run: dict[tuple[int, str], dict[str, Run]] = {}
+    for run in all_runs:
+        if run.customers and run.days and run.run_id is not None:
+            by_run.setdefault((run.customers, run.run_id), {})[run.engine] = run
+    latest: dict[int, dict[str, Run]] = {}
+    for (customers, _), engines in by_run.items():
+        if len(engines) > 1:
+            latest[customers] = engines
     return dict(sorted(latest.items()))
 
 

@@ -119,6 +119,54 @@ def test_runs_without_run_id_are_told_apart_by_order():
     assert [len(r.days) for r in found] == [2, 2]
 
 
+def _engine_day(engine, index, seconds, **extra):
+    change = {
+        "records_live": 1000,
+        "records_added_changed_deleted": [3, 5, 1] if index else [1000, 0, 0],
+        "records_rescored": 9 if index else 1000,
+        "comparisons_scored": 40 if index else 4000,
+        "untouched_ids_changed": 0,
+        "peak_rss_gib": 1.5,
+    }
+    return _day(
+        200_000,
+        index,
+        f"2025-01-0{index + 1}",
+        seconds,
+        run_id="both",
+        engine=engine,
+        **change,
+        **extra,
+    )
+
+
+def test_engines_on_one_landing_are_compared_stage_by_stage():
+    rows = [
+        *_rows(),
+        _engine_day("duckdb", 0, {"load": 2.0, "score": 8.0}),
+        _engine_day("duckdb", 1, {"load": 1.0, "score": 1.0}),
+        _baseline(200_000, 5.0, run_id="both"),
+        _engine_day("spark", 0, {"load": 6.0, "score": 40.0}, engine_settings={"master": "x"}),
+        _engine_day("spark", 1, {"load": 3.0, "score": 2.0}),
+    ]
+    found = runs(rows)
+    by_engine = {r.engine: r for r in found if r.run_id == "both"}
+    assert [len(r.days) for r in by_engine.values()] == [2, 2]
+    assert by_engine["duckdb"].baseline is not None and by_engine["spark"].baseline is None
+
+    text = section(rows, chart=None)
+    # The DuckDB tables show DuckDB's run only: Spark's 46 s is not DuckDB's day 0.
+    assert _table_row(text, "2025-01-01", "#### 200,000")[-4] == "**10.0**"
+    engines = text.split("#### The engines on the same landing")[1]
+    assert "##### 200,000 customers" in engines and "100,000" not in engines
+    score = _table_row(engines, "score", "##### 200,000")
+    assert score == ["score", "8.0", "40.0", "5.0×", "1.0", "2.0", "2.0×"]
+    totals = _table_row(engines, "**total**", "##### 200,000")
+    assert totals == ["**total**", "10.0", "46.0", "4.6×", "2.0", "5.0", "2.5×"]
+    assert "- Spark: the change day took 5.0 s, 0.11 of day 0's 46.0 s" in engines
+    assert "9 re-scored (40 comparisons, day 0: 4,000)" in engines
+
+
 def test_replace_section_keeps_the_rest(tmp_path: Path):
     doc = f"# B\n\n## Daily runs\n\ntext\n\n{START}\nold\n{END}\n\n### Ad hoc\n\nmore\n"
     new = replace_section(doc, f"{START}\nnew\n{END}")
