@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 DEFAULT_CUSTOMERS = 1_000_000
@@ -161,8 +162,10 @@ def bench_pipeline(
     customers: int | None = None,
     run_id: str | None = None,
     engine: str = "duckdb",
-) -> list[dict]:
-    """`c360 run --engine ENGINE` over every landing date, one day at a time:
+) -> Iterator[dict]:
+    """`c360 run --engine ENGINE` over every landing date, one day at a time,
+    each day's row as soon as the day is done (a long run that stops keeps
+    what it measured):
     per day, the wall time of each stage, what changed, what was scored, and
     the peak resident memory of the process and its children during the day
     (dbt, DuckDB and Splink run in the process; Spark's JVM is its child).
@@ -183,15 +186,14 @@ def bench_pipeline(
         )
         dates = pipeline.pending_run_dates(landing, warehouse)
         pipeline.load_seeds(warehouse, quiet=True)
-        rows = []
         with PeakMemory() as peak:
             for index, run_date in enumerate(dates):
                 peak.reset()
                 day = pipeline.run_day(landing, run_date, warehouse, quiet=True)
-                rows.append(_day_row(day, index, customers, run_id, engine, peak.gib))
-                rows[-1]["engine_settings"] = engine_settings
-                rows[-1]["warehouse_gib"] = round(_size_bytes(warehouse) / 2**30, 2)
-        return rows
+                row = _day_row(day, index, customers, run_id, engine, peak.gib)
+                row["engine_settings"] = engine_settings
+                row["warehouse_gib"] = round(_size_bytes(warehouse) / 2**30, 2)
+                yield row
     finally:
         choose_engine(None)
 
@@ -598,10 +600,11 @@ def main(argv: list[str] | None = None) -> int:
             warehouse = out.parent / (
                 "pipeline.duckdb" if engine == "duckdb" else f"pipeline_{engine}"
             )
-            days = bench_pipeline(
+            days = []
+            for day in bench_pipeline(
                 landing, warehouse, customers=args.customers, run_id=run_id, engine=engine
-            )
-            for day in days:
+            ):
+                days.append(day)
                 print(json.dumps(day))
                 _append(results, day)
                 _print_day(day)

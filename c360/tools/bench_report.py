@@ -149,8 +149,8 @@ def engine_change_day_lines(engines: dict[str, Run]) -> list[str]:
             f"{day['records_live']:,} live; {day['records_rescored']:,} re-scored "
             f"({day['comparisons_scored']:,} comparisons, day 0: "
             f"{day0['comparisons_scored']:,}); untouched customers whose id changed: "
-            f"{day.get('untouched_ids_changed')}; peak memory {day0.get('peak_rss_gib')} / "
-            f"{day.get('peak_rss_gib')} GiB (process and children)"
+            f"{day.get('untouched_ids_changed')}; peak memory (day 0 / change day) "
+            f"{day0.get('peak_rss_gib')} / {day.get('peak_rss_gib')} GiB (process and children)"
             + (" with " + ", ".join(f"{k} {v}" for k, v in settings.items()) if settings else "")
             + "."
         )
