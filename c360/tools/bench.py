@@ -508,6 +508,12 @@ def main(argv: list[str] | None = None) -> int:
         "copy of the same landing, in this order (default duckdb; the baseline and the "
         "erasure benchmark run with DuckDB's)",
     )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="with --pipeline: skip the plain Splink baseline and the erasure benchmark "
+        "that follow DuckDB's run (e.g. when only the engines are compared)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--pipeline",
@@ -539,8 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.source and not args.baseline_only:
         parser.error("--from goes with --baseline-only")
-    if args.engines != ["duckdb"] and not args.pipeline:
-        parser.error("--engines goes with --pipeline")
+    if (args.engines != ["duckdb"] or args.no_baseline) and not args.pipeline:
+        parser.error("--engines and --no-baseline go with --pipeline")
     results = Path("bench_out/results.jsonl")
     run_id = _run_id()
     out = Path(args.out)
@@ -608,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(day))
                 _append(results, day)
                 _print_day(day)
-            if engine == "duckdb":
+            if engine == "duckdb" and not args.no_baseline:
                 _bench_after_duckdb_pipeline(args, day0_landing, days, warehouse, results, run_id)
             if not args.keep:
                 _remove(warehouse)
