@@ -164,11 +164,11 @@ def bench_pipeline(
     engine: str = "duckdb",
 ) -> Iterator[dict]:
     """`c360 run --engine ENGINE` over every landing date, one day at a time,
-    each day's row as soon as the day is done (a long run that stops keeps
-    what it measured):
-    per day, the wall time of each stage, what changed, what was scored, and
-    the peak resident memory of the process and its children during the day
-    (dbt, DuckDB and Splink run in the process; Spark's JVM is its child).
+    yielding each day's row as soon as the day is done (a long run that stops
+    keeps what it measured): the wall time of each stage, what changed, what
+    was scored, and the peak resident memory of the process and its children
+    during the day (dbt, DuckDB and Splink run in the process; Spark's JVM is
+    its child).
     `day_index` 0 is the first landing date (the full extract), and rows of
     one run share `run_id`, across engines too."""
     from c360 import pipeline
