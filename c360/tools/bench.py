@@ -190,15 +190,21 @@ def bench_pipeline(
             for index, run_date in enumerate(dates):
                 peak.reset()
                 day = pipeline.run_day(landing, run_date, warehouse, quiet=True)
-                row = _day_row(day, index, customers, run_id, engine, peak.gib)
-                row["engine_settings"] = engine_settings
-                row["warehouse_gib"] = round(_size_bytes(warehouse) / 2**30, 2)
-                yield row
+                yield _day_row(
+                    day,
+                    index,
+                    customers,
+                    run_id,
+                    engine,
+                    peak_rss_gib=peak.gib,
+                    engine_settings=engine_settings,
+                    warehouse_gib=round(_size_bytes(warehouse) / 2**30, 2),
+                )
     finally:
         choose_engine(None)
 
 
-def _day_row(day, index: int, customers, run_id: str, engine: str, peak_gib: float) -> dict:
+def _day_row(day, index: int, customers, run_id: str, engine: str, **measured) -> dict:
     m = day.metrics
     return {
         "benchmark": "pipeline_day",
@@ -224,9 +230,9 @@ def _day_row(day, index: int, customers, run_id: str, engine: str, peak_gib: flo
         ],
         "untouched_ids_changed": m.get("untouched_ids_changed"),
         "trained": day.trained is not None,
-        "peak_rss_gib": peak_gib,
         "machine": machine(),
         "versions": versions(),
+        **measured,
     }
 
 
