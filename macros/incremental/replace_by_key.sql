@@ -7,9 +7,10 @@
     DuckDB: dbt's delete+insert (why not merge there: dbt_project.yml).
     Spark on Parquet has neither DELETE nor MERGE, and dbt-spark offers only
     append and insert_overwrite there: strategy `replace_by_key` stages the
-    kept rows and the new ones in one table, then overwrites the target from
-    it (Spark will not overwrite a table the statement reads; the new rows'
-    view may read the target too). It rewrites the whole table each build.
+    new rows in a table, then the kept rows and the new ones in another, and
+    overwrites the target from it (Spark will not overwrite a table the
+    statement reads; the new rows' view may read the target too). It
+    rewrites the whole table each build.
     On Delta or Iceberg, `merge` is the production choice: set the anchor to
     it there, with file_format delta/iceberg.
 #}
@@ -49,13 +50,22 @@
         {%- do matches.append('new_rows.' ~ key ~ ' = kept.' ~ key) -%}
     {%- endfor -%}
     {%- set stage = target.schema ~ '.' ~ target.identifier ~ '__c360_replace' -%}
+    {#- The new rows first, in a table of their own: the model's SQL (the
+        source view) then runs once, not once for the anti-join and again
+        for the insert. -#}
+    {%- set new_rows = target.schema ~ '.' ~ target.identifier ~ '__c360_new_rows' -%}
+    {%- do run_query('drop table if exists ' ~ new_rows) -%}
     {%- do run_query('drop table if exists ' ~ stage) -%}
+    {%- do run_query(
+        'create table ' ~ new_rows ~ ' using parquet as select ' ~ columns ~ ' from ' ~ source
+    ) -%}
     {%- do run_query(
         'create table ' ~ stage ~ ' using parquet as'
         ~ ' select ' ~ columns ~ ' from ' ~ target ~ ' as kept'
-        ~ ' where not exists (select 1 from ' ~ source ~ ' as new_rows where ' ~ matches | join(' and ') ~ ')'
-        ~ ' union all select ' ~ columns ~ ' from ' ~ source
+        ~ ' where not exists (select 1 from ' ~ new_rows ~ ' as new_rows where ' ~ matches | join(' and ') ~ ')'
+        ~ ' union all select ' ~ columns ~ ' from ' ~ new_rows
     ) -%}
     {%- do run_query('insert overwrite table ' ~ target ~ ' select ' ~ columns ~ ' from ' ~ stage) -%}
+    {%- do run_query('drop table if exists ' ~ new_rows) -%}
     drop table if exists {{ stage }}
 {%- endmacro %}

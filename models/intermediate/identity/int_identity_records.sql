@@ -5,24 +5,17 @@
 -- staging: marts carry none of these columns but the tokens.
 -- Incremental: a record's features depend on the records sharing its email,
 -- phone or full name (block caps, inferred suffixes), so a build recomputes
--- the records delivered this run, every record of an email, phone or loyalty
--- group one of them joins or leaves, and every record of a full-name group
--- they take across its cap; a record no longer live arrives as a tombstone that the
--- post-hook removes. A nickname seed change asks for a full refresh
--- (c360/pipeline.py).
+-- the records int_identity_records_to_recompute lists; a record no longer
+-- live arrives as a tombstone that the post-hook removes. A nickname seed
+-- change asks for a full refresh (c360/pipeline.py).
 {{
     config(
         unique_key='record_key',
         post_hook="{{ delete_rows(this, 'is_deleted') }}",
     )
 }}
-{{- depends_on_identity_staging() }}
-{#- Not a source(): the privacy intake runs after this model (its source's
-    dependents build after scoring); c360.pipeline.prepare_warehouse creates
-    the table before the first build. -#}
-{%- set regroup_records = api.Relation.create(
-    database=target_database(), schema='privacy', identifier='regroup_records'
-) %}
+{#- ref() outside is_incremental(): dbt records the dependency while parsing. -#}
+{%- set records_to_recompute = ref('int_identity_records_to_recompute') %}
 
 with
 
@@ -38,40 +31,23 @@ events as (
 
 ),
 
-nicknames as (
+first_names as (
 
-    select * from {{ ref('name_nicknames') }}
-
-),
-
--- A nickname that stands for one name only is replaced by it for comparison;
--- an ambiguous one (chris) stays as it is.
-unambiguous_nicknames as (
-
-    select
-        nickname,
-        min(canonical_name) as canonical_name
-    from nicknames
-    group by nickname
-    having count(*) = 1
+    select * from {{ ref('int_first_name_canonicals') }}
 
 ),
-
 
 named_records as (
 
     select
         vault.*,
         vault.source_table || ':' || vault.source_record_id as record_key,
-        coalesce(
-            unambiguous_nicknames.canonical_name, vault.first_name_normalized
-        ) as first_name_canonical,
+        coalesce(first_names.canonical_name, vault.first_name_normalized) as first_name_canonical,
         -- The full name a name block groups by (null when a part is missing).
-        coalesce(unambiguous_nicknames.canonical_name, vault.first_name_normalized)
+        coalesce(first_names.canonical_name, vault.first_name_normalized)
         || ' ' || vault.last_name_normalized as full_name_key
     from vault
-    left join unambiguous_nicknames
-        on vault.first_name_normalized = unambiguous_nicknames.nickname
+    left join first_names on vault.first_name_normalized = first_names.nickname
 
 ),
 
@@ -91,97 +67,9 @@ live_records as (
 ),
 
 {% if is_incremental() -%}
-changed_keys as (
+to_recompute as (
 
-    select changed.source_table || ':' || changed.source_record_id as record_key
-    from ({{ identity_records_loaded_this_run() }}) as changed
-    union all
-    -- A device signing in stops being anonymous; one that was not anonymous
-    -- has nothing to change (its app sends events every day).
-    select 'mobile_app_devices:' || events.device_id as record_key
-    from events
-    where
-        events.customer_account_id is not null
-        and {{ loaded_this_run() }}
-        and 'mobile_app_devices:' || events.device_id in (
-            select built.record_key from {{ this }} as built
-            where built.is_anonymous
-        )
-    union all
-    -- Records whose groups lost a record the last privacy intake purged.
-    select record_key from {{ regroup_records }}
-
-),
-
--- The groups a changed record belongs to now (live) or belonged to (this).
--- Loyalty ids are groups of the deterministic edges, which recompute the
--- keys of every record written here (int_identity_edges__deterministic).
-changed_groups as (
-
-    select
-        email_token,
-        phone_token,
-        loyalty_id,
-        full_name_key
-    from live_records
-    where record_key in (select changed_keys.record_key from changed_keys)
-    union all
-    select
-        email_token,
-        phone_token,
-        loyalty_id,
-        first_name_canonical || ' ' || last_name_normalized as full_name_key
-    from {{ this }}
-    where record_key in (select changed_keys.record_key from changed_keys)
-
-),
-
--- A full name's group decides its records' features only by whether it holds
--- more records than a name block may (name_block_key), so its other records
--- are written again only when a changed record takes it across that cap.
--- Common names are large groups: recomputing them whole on every change
--- wrote over a tenth of all records a day.
-changed_names as (
-
-    select distinct full_name_key
-    from changed_groups
-    where full_name_key is not null
-
-),
-
-name_sizes_now as (
-
-    select
-        live_records.full_name_key,
-        count(*) as group_size
-    from live_records
-    inner join changed_names on live_records.full_name_key = changed_names.full_name_key
-    group by live_records.full_name_key
-
-),
-
-name_sizes_built as (
-
-    select
-        changed_names.full_name_key,
-        count(*) as group_size
-    from {{ this }} as built
-    inner join changed_names
-        on built.first_name_canonical || ' ' || built.last_name_normalized
-        = changed_names.full_name_key
-    group by changed_names.full_name_key
-
-),
-
-resized_names as (
-
-    select changed_names.full_name_key
-    from changed_names
-    left join name_sizes_now on changed_names.full_name_key = name_sizes_now.full_name_key
-    left join name_sizes_built on changed_names.full_name_key = name_sizes_built.full_name_key
-    where
-        (coalesce(name_sizes_now.group_size, 0) <= {{ var('name_block_max_records') }})
-        <> (coalesce(name_sizes_built.group_size, 0) <= {{ var('name_block_max_records') }})
+    select * from {{ records_to_recompute }}
 
 ),
 
@@ -192,13 +80,7 @@ recomputed as (
     select * from named_records
     {%- if is_incremental() %}
     where record_key in (
-        select live_records.record_key from live_records
-        where
-            live_records.record_key in (select changed_keys.record_key from changed_keys)
-            or live_records.email_token in (select changed_groups.email_token from changed_groups)
-            or live_records.phone_token in (select changed_groups.phone_token from changed_groups)
-            or live_records.loyalty_id in (select changed_groups.loyalty_id from changed_groups)
-            or live_records.full_name_key in (select resized_names.full_name_key from resized_names)
+        select to_recompute.record_key from to_recompute where to_recompute.is_live
     )
     {%- endif %}
 
@@ -270,9 +152,8 @@ capped_keys as (
     from live_records
     left join email_groups on live_records.email_token = email_groups.email_token
     left join phone_groups on live_records.phone_token = phone_groups.phone_token
-    where
-        live_records.email_token in (select recomputed.email_token from recomputed)
-        or live_records.phone_token in (select recomputed.phone_token from recomputed)
+    -- The groups joined are those of the records recomputed.
+    where email_groups.email_token is not null or phone_groups.phone_token is not null
 
 ),
 
@@ -383,7 +264,7 @@ final as (
             'record_updated_at', 'first_name_canonical'] %}
         built.{{ column }},
         {%- endfor %}
-        changed_keys.record_key,
+        to_recompute.record_key,
         null as email_block_key,
         null as phone_block_key,
         null as name_suffix_inferred,
@@ -392,11 +273,9 @@ final as (
         null as is_anonymous,
         {{ run_date_literal() }} as recomputed_on,
         true as is_deleted
-    from changed_keys
-    inner join {{ this }} as built on changed_keys.record_key = built.record_key
-    where not exists (
-        select 1 from live_records where live_records.record_key = changed_keys.record_key
-    )
+    from to_recompute
+    inner join {{ this }} as built on to_recompute.record_key = built.record_key
+    where not to_recompute.is_live
     {%- endif %}
 
 )
