@@ -31,7 +31,9 @@
             ~ ' as this_round on next_round.node = this_round.node'
             ~ ' where next_round.component_id <> this_round.component_id'
         ).columns[0].values()[0] -%}
-        {% do replace_table_as(output, 'select * from ' ~ work) %}
+        {#- The next round's labels by a rename, not a copy of every label. -#}
+        {% do run_query('drop table if exists ' ~ output) %}
+        {% do rename_table(work, output.split('.')[-1]) %}
         {%- set state.rounds = round + 1 -%}
         {%- if changed == 0 -%}
             {%- set state.converged = true -%}

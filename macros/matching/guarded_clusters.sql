@@ -43,7 +43,11 @@
     ]) %}
     {%- set state = namespace(done=false, rounds=0) -%}
     {%- for guard_round in range(1, max_rounds + 2) if not state.done -%}
-        {% do replace_table_as(conflicted, cluster_conflicts_sql(output, records, name_equivalents, conflicted)) %}
+        {#- After the first round only the components just clustered again can
+            hold a conflict: every other one was found free of them and kept. -#}
+        {%- set checked = output if guard_round == 1 else
+            '(select * from ' ~ output ~ ' where node in (select node from ' ~ sub_nodes ~ '))' -%}
+        {% do replace_table_as(conflicted, cluster_conflicts_sql(checked, records, name_equivalents, conflicted)) %}
         {%- set found = run_query('select count(*) from ' ~ conflicted).columns[0].values()[0] -%}
         {%- if found == 0 -%}
             {%- set state.done = true -%}
@@ -103,7 +107,8 @@
         ~ ' union all select node, component_id from ' ~ sub_output
     ) %}
     {% do replace_table_as(labels, 'select * from ' ~ swap) %}
-    {%- for work_table in [sub_nodes, sub_edges, sub_output] -%}
+    {#- sub_nodes stays: the guard's next round checks those records only. -#}
+    {%- for work_table in [sub_edges, sub_output] -%}
         {% do run_query('drop table if exists ' ~ work_table) %}
     {%- endfor -%}
 {% endmacro %}
