@@ -114,6 +114,10 @@ def session_config(path: str | os.PathLike) -> dict[str, str]:
         # out of heap while planning the larger incremental models.
         "spark.driver.memory": settings().spark_driver_memory,
         "spark.sql.shuffle.partitions": "4",
+        # Parquet has no row-level delete: an erasure rewrites each file
+        # holding a subject's row. Files of bounded rows make that cost what
+        # the erasures hit, not the table's size (docs/spark.md).
+        "spark.sql.files.maxRecordsPerFile": "100000",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.jars": similarity_jar_location(),
