@@ -300,7 +300,18 @@ def run_day(
     day = build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
     day.loaded = loaded
     day.seconds = seconds | day.seconds
+    record_stage_timings(run_date, day.seconds, warehouse_file)
     return day
+
+
+def record_stage_timings(
+    run_date: dt.date, seconds: dict[str, float], warehouse_file: str | os.PathLike | None = None
+) -> None:
+    con = warehouse.connect(warehouse_file)
+    try:
+        warehouse.record_stage_timings(con, run_date, seconds)
+    finally:
+        con.close()
 
 
 def build_day(
@@ -420,7 +431,9 @@ def rebuild(
     if run_date is None:
         raise RuntimeError("the warehouse has no finished run date to rebuild; run `c360 run`")
     load_seeds(warehouse_file, quiet=quiet)
-    return build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
+    day = build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
+    record_stage_timings(run_date, day.seconds, warehouse_file)
+    return day
 
 
 def rotate_tokenization_key(

@@ -35,6 +35,16 @@ RUN_LOG = f"{RAW_SCHEMA}._pipeline_run_log"
 FULL_REFRESH_REQUESTS = f"{RAW_SCHEMA}._pipeline_full_refresh_requests"
 # The digest of each seed file the warehouse was last loaded with.
 SEED_DIGESTS = f"{RAW_SCHEMA}._pipeline_seed_digests"
+# Wall-clock seconds of each stage of each run date (the app's run dashboard).
+STAGE_TIMINGS = f"{RAW_SCHEMA}._pipeline_stage_timings"
+
+# What people decide and see in the Customer 360 app (c360/app): stewards'
+# must-link and cannot-link decisions, which dbt reads beside the versioned
+# seed (int_steward_overrides), and the audit trail of every decision and
+# every view of decoded PII.
+STEWARDSHIP_SCHEMA = "stewardship"
+STEWARD_DECISIONS = f"{STEWARDSHIP_SCHEMA}.steward_decisions"
+AUDIT_LOG = f"{STEWARDSHIP_SCHEMA}.audit_log"
 
 _PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
@@ -151,6 +161,29 @@ def ensure_raw_tables(con: engine.Connection) -> None:
         f"create table if not exists {SEED_DIGESTS} "
         "(seed varchar primary key, digest varchar not null)"
     )
+    con.execute(
+        f"create table if not exists {STAGE_TIMINGS} (run_date date not null, "
+        "stage varchar not null, seconds double not null, recorded_at timestamp not null)"
+    )
+    ensure_stewardship_tables(con)
+
+
+def ensure_stewardship_tables(con: engine.Connection) -> None:
+    """The app's decisions and audit trail: they exist on every warehouse, so
+    dbt's source is there before any decision is."""
+    con.execute(f"create schema if not exists {STEWARDSHIP_SCHEMA}")
+    con.execute(
+        f"create table if not exists {STEWARD_DECISIONS} (decision_id varchar not null, "
+        "override_type varchar not null, source_table_a varchar not null, "
+        "source_record_id_a varchar not null, source_table_b varchar not null, "
+        "source_record_id_b varchar not null, reason varchar not null, "
+        "decided_by varchar not null, decided_at timestamp not null, review_item_id varchar)"
+    )
+    con.execute(
+        f"create table if not exists {AUDIT_LOG} (event_id varchar not null, "
+        "occurred_at timestamp not null, username varchar not null, user_role varchar not null, "
+        "action varchar not null, subject varchar, detail varchar)"
+    )
 
 
 def load_partition(
@@ -215,6 +248,19 @@ def record_run(con: engine.Connection, run_date: dt.date, *, full_refresh: bool 
     )
     if full_refresh:
         con.execute(f"delete from {FULL_REFRESH_REQUESTS}")
+
+
+def record_stage_timings(
+    con: engine.Connection, run_date: dt.date, seconds: dict[str, float]
+) -> None:
+    """A run date's stage timings, replacing those of an earlier run of it."""
+    con.execute(f"delete from {STAGE_TIMINGS} where run_date = ?", [run_date])
+    recorded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if seconds:
+        con.executemany(
+            f"insert into {STAGE_TIMINGS} values (?, ?, ?, ?)",
+            [(run_date, stage, float(s), recorded_at) for stage, s in seconds.items()],
+        )
 
 
 def request_full_refresh(con: engine.Connection, reason: str) -> None:

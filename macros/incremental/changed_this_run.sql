@@ -31,9 +31,9 @@
     merged, split, retired or erased), then appends those customers'
     rows computed again (`touched_customers_only`). A full build computes all.
 #}
-{% macro delete_touched_customers() -%}
+{% macro delete_touched_customers(customer_id_column='customer_id') -%}
     {%- if is_incremental() -%}
-        {{ delete_rows(this, 'customer_id in (' ~ touched_customers_sql(ref('int_touched_customers')) ~ ')') }}
+        {{ delete_rows(this, customer_id_column ~ ' in (' ~ touched_customers_sql(ref('int_touched_customers')) ~ ')') }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from c360 import warehouse
 from c360.dbt import run_dbt
 from tests.support.warehouse_files import query
 
@@ -130,6 +131,7 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> dict[dt.date, dict[str, tu
     try:
         for statement in SCHEMA:
             con.execute(statement)
+        warehouse.ensure_stewardship_tables(con)
         con.executemany(
             "insert into intermediate.int_identity_records "
             "(record_key, source_table, source_record_id, name_suffix_inferred) "

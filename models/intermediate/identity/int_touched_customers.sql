@@ -11,7 +11,10 @@
 --   * one of its clusters was re-clustered today (size, review flag);
 --   * activity pointing at one of its records, now or in an earlier version,
 --     was delivered today;
---   * a sale preference of one of its records was decided today.
+--   * a sale preference of one of its records was decided today;
+--   * a steward decided on a pair holding one of its records (the app's
+--     review queue) since the last run: its explanation changes, if
+--     nothing else.
 -- is_identity_touched: for a reason other than activity. The golden record,
 -- the sale preference, the xref and the memberships' history read no
 -- activity, so they recompute those customers only (meta touched_customers:
@@ -58,6 +61,13 @@ sale_preferences as (
 
     select * from {{ source('privacy_actions', 'sale_preferences') }}
     where decided_on = {{ run_date_literal() }}
+
+),
+
+steward_decisions as (
+
+    select * from {{ source('stewardship', 'steward_decisions') }}
+    where {{ loaded_this_run('decided_at') }}
 
 ),
 
@@ -114,6 +124,18 @@ touched_records as (
         source_record_id,
         true as is_identity_touched
     from sale_preferences
+    union all
+    select
+        source_table_a as source_table,
+        source_record_id_a as source_record_id,
+        true as is_identity_touched
+    from steward_decisions
+    union all
+    select
+        source_table_b as source_table,
+        source_record_id_b as source_record_id,
+        true as is_identity_touched
+    from steward_decisions
     union all
     select
         source_table,

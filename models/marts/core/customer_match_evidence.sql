@@ -1,0 +1,194 @@
+-- Why records are, or are not, one customer: every pair of records that
+-- some evidence ties (a deterministic rule, a model score from the review
+-- band up, a steward's decision), with the rules that fired, the model's
+-- weights and the vetoes, once for each customer a side belongs to. The
+-- edges clustering joined over (is_edge) and those the over-merge guard or
+-- a cannot-link cut (is_edge_cut). `c360 explain` and the app read it.
+-- Incremental by customer: a build recomputes the rows of the customers this
+-- run touched and of the pairs whose other side is one of them.
+with
+
+memberships as (
+
+    select * from {{ ref('int_customer_memberships') }}
+
+),
+
+touched_memberships as (
+
+    select * from {{ ref('int_customer_memberships') }}
+    {{ touched_customers_only('customer_id') }}
+
+),
+
+deterministic_edges as (
+
+    select * from {{ ref('int_identity_edges__deterministic') }}
+
+),
+
+probabilistic_edges as (
+
+    select * from {{ ref('int_identity_edges__probabilistic') }}
+
+),
+
+scored_pairs as (
+
+    {{ scored_pairs_select() }}
+
+),
+
+steward_overrides as (
+
+    select * from {{ ref('int_steward_overrides') }}
+
+),
+
+edges as (
+
+    select * from {{ ref('int_identity_edges') }}
+
+),
+
+rules_fired as (
+
+    select
+        record_key_a,
+        record_key_b,
+        {{ sorted_listagg('rule_name', "','") }} as deterministic_rules
+    from deterministic_edges
+    group by record_key_a, record_key_b
+
+),
+
+evidence_pairs as (
+
+    select
+        record_key_a,
+        record_key_b
+    from rules_fired
+    union
+    select
+        record_key_a,
+        record_key_b
+    from probabilistic_edges
+    union
+    select
+        record_key_a,
+        record_key_b
+    from steward_overrides
+    union
+    select
+        record_key_a,
+        record_key_b
+    from edges
+
+),
+
+-- Each pair under the customer of each side: a pair within one customer
+-- once, a pair across two customers under both.
+customer_pairs as (
+
+    select
+        touched_memberships.customer_id,
+        evidence_pairs.record_key_a,
+        evidence_pairs.record_key_b
+    from evidence_pairs
+    inner join touched_memberships
+        on evidence_pairs.record_key_a = touched_memberships.record_key
+    union
+    select
+        touched_memberships.customer_id,
+        evidence_pairs.record_key_a,
+        evidence_pairs.record_key_b
+    from evidence_pairs
+    inner join touched_memberships
+        on evidence_pairs.record_key_b = touched_memberships.record_key
+    {%- if is_incremental() %}
+    -- A touched customer's pairs with an untouched one, under the untouched.
+    union
+    select
+        membership_a.customer_id,
+        evidence_pairs.record_key_a,
+        evidence_pairs.record_key_b
+    from evidence_pairs
+    inner join touched_memberships
+        on evidence_pairs.record_key_b = touched_memberships.record_key
+    inner join memberships as membership_a
+        on evidence_pairs.record_key_a = membership_a.record_key
+    union
+    select
+        membership_b.customer_id,
+        evidence_pairs.record_key_a,
+        evidence_pairs.record_key_b
+    from evidence_pairs
+    inner join touched_memberships
+        on evidence_pairs.record_key_a = touched_memberships.record_key
+    inner join memberships as membership_b
+        on evidence_pairs.record_key_b = membership_b.record_key
+    {%- endif %}
+
+),
+
+final as (
+
+    select
+        customer_pairs.customer_id,
+        customer_pairs.record_key_a,
+        customer_pairs.record_key_b,
+        membership_a.customer_id as customer_id_a,
+        membership_b.customer_id as customer_id_b,
+        membership_a.customer_id = membership_b.customer_id as is_same_customer,
+        edges.record_key_a is not null as is_edge,
+        edges.record_key_a is not null
+        and membership_a.customer_id <> membership_b.customer_id as is_edge_cut,
+        edges.confidence as edge_confidence,
+        edges.rule_names as edge_rules,
+        rules_fired.deterministic_rules,
+        probabilistic_edges.match_weight,
+        probabilistic_edges.match_probability,
+        probabilistic_edges.match_band,
+        probabilistic_edges.auto_link_threshold,
+        probabilistic_edges.contradicted_by,
+        {{ comparison_weights('scored_pairs') }} as comparison_weights,
+        steward_overrides.override_type,
+        steward_overrides.decided_by as override_decided_by,
+        steward_overrides.decided_at as override_decided_at,
+        steward_overrides.reason as override_reason,
+        case
+            when membership_a.customer_id = membership_b.customer_id
+                then membership_a.customer_id
+            when customer_pairs.customer_id = membership_a.customer_id
+                then membership_b.customer_id
+            else membership_a.customer_id
+        end as other_customer_id
+    from customer_pairs
+    inner join memberships as membership_a
+        on customer_pairs.record_key_a = membership_a.record_key
+    inner join memberships as membership_b
+        on customer_pairs.record_key_b = membership_b.record_key
+    left join edges
+        on
+            customer_pairs.record_key_a = edges.record_key_a
+            and customer_pairs.record_key_b = edges.record_key_b
+    left join rules_fired
+        on
+            customer_pairs.record_key_a = rules_fired.record_key_a
+            and customer_pairs.record_key_b = rules_fired.record_key_b
+    left join probabilistic_edges
+        on
+            customer_pairs.record_key_a = probabilistic_edges.record_key_a
+            and customer_pairs.record_key_b = probabilistic_edges.record_key_b
+    left join scored_pairs
+        on
+            customer_pairs.record_key_a = scored_pairs.record_key_a
+            and customer_pairs.record_key_b = scored_pairs.record_key_b
+    left join steward_overrides
+        on
+            customer_pairs.record_key_a = steward_overrides.record_key_a
+            and customer_pairs.record_key_b = steward_overrides.record_key_b
+
+)
+
+select * from final
