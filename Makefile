@@ -7,7 +7,7 @@ DEMO_DIR ?= data/demo
 DEMO_CUSTOMERS ?= 20000
 DEMO_DAYS ?= 3
 
-.PHONY: demo test lint bench dbt-build clean venv dagster java-check
+.PHONY: demo test lint bench dbt-build clean venv dagster java-check docs
 
 venv: $(STAMP)
 
@@ -57,6 +57,42 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check c360 orchestration splink_models tests
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/sqlfluff lint --processes 2 models macros snapshots data_tests
+
+# The dbt docs site in target/: models, columns, lineage from the sources to
+# the marts, and the exposures that read them (models/marts/_exposures.yml).
+# Column types come from DOCS_WAREHOUSE when it exists (`make demo` builds the
+# default): dbt only reads it, or a copy under target/ while another process
+# holds the file. Without one, an empty catalog over a scratch warehouse.
+# `make docs DOCS_SERVE=1` then serves the site on 127.0.0.1:DOCS_PORT.
+DOCS_WAREHOUSE ?= $(DEMO_DIR)/warehouse.duckdb
+DOCS_PORT ?= 8080
+DOCS_SCRATCH := target/docs_warehouse
+DOCS_DBT := $(BIN)/dbt docs generate --project-dir . --profiles-dir . --target dev --static
+
+docs: $(STAMP)
+	rm -rf $(DOCS_SCRATCH) && mkdir -p $(DOCS_SCRATCH)
+	@export C360_DUCKDB_TEMP_DIRECTORY=$(CURDIR)/$(DOCS_SCRATCH)/tmp; \
+	if [ -f "$(DOCS_WAREHOUSE)" ]; then \
+		warehouse="$(DOCS_WAREHOUSE)"; \
+		if ! $(BIN)/python -c 'import duckdb, sys; duckdb.connect(sys.argv[1]).close()' \
+			"$$warehouse" 2>/dev/null; then \
+			echo "docs: $$warehouse is in use: reading a copy"; \
+			cp "$$warehouse" $(DOCS_SCRATCH)/warehouse.duckdb || exit 1; \
+			warehouse=$(DOCS_SCRATCH)/warehouse.duckdb; fi; \
+		echo "docs: catalog from $$warehouse"; \
+		C360_WAREHOUSE="$$warehouse" $(DOCS_DBT); \
+	else \
+		echo "docs: no warehouse at $(DOCS_WAREHOUSE): empty catalog (no column types)"; \
+		C360_WAREHOUSE=$(DOCS_SCRATCH)/warehouse.duckdb $(DOCS_DBT) --empty-catalog; \
+	fi; \
+	status=$$?; rm -rf $(DOCS_SCRATCH); exit $$status
+	@echo "docs: the site is $(CURDIR)/target/ (index.html, manifest.json, catalog.json);"
+	@echo "docs: target/static_index.html is all of it in one file, to open without a server"
+	@if [ -n "$(DOCS_SERVE)" ]; then \
+		echo "docs: serving target/ on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops)"; \
+		$(BIN)/dbt docs serve --project-dir . --profiles-dir . --port $(DOCS_PORT) \
+			--host 127.0.0.1 --no-browser; \
+	else echo "docs: make docs DOCS_SERVE=1 serves it on http://127.0.0.1:$(DOCS_PORT)"; fi
 
 BENCH_CUSTOMERS ?= 1000000
 BENCH_DAYS ?= 1
