@@ -41,6 +41,8 @@ MARTS = {
     "fct_app_events": ("event_id",),
     "fct_pos_transactions": ("transaction_id",),
     "fct_tickets": ("ticket_id",),
+    "identity_review_queue": ("review_item_id",),
+    "customer_match_evidence": ("customer_id", "record_key_a", "record_key_b"),
 }
 PAIRS = "matching.splink_match_pairs"
 

@@ -180,7 +180,8 @@ final as (
         on
             customer_pairs.record_key_a = probabilistic_edges.record_key_a
             and customer_pairs.record_key_b = probabilistic_edges.record_key_b
-    left join scored_pairs
+    -- Read by comparison_weights(), when the scoring has written its table.
+    left join scored_pairs  -- noqa: ST11
         on
             customer_pairs.record_key_a = scored_pairs.record_key_a
             and customer_pairs.record_key_b = scored_pairs.record_key_b

@@ -87,7 +87,8 @@ pair_items as (
         on membership_a.customer_id = customer_a.customer_id
     left join customers as customer_b
         on membership_b.customer_id = customer_b.customer_id
-    left join scored_pairs
+    -- Read by comparison_weights(), when the scoring has written its table.
+    left join scored_pairs  -- noqa: ST11
         on
             undecided_pairs.record_key_a = scored_pairs.record_key_a
             and undecided_pairs.record_key_b = scored_pairs.record_key_b
@@ -126,18 +127,27 @@ items as (
 
 ),
 
+ranked as (
+
+    select
+        items.*,
+        row_number() over (
+            order by
+                items.customers_affected desc,
+                items.revenue_affected desc,
+                items.records_affected desc,
+                items.review_item_id asc
+        ) as impact_rank
+    from items
+
+),
+
 final as (
 
     select
         review_item_id,
         item_type,
-        row_number() over (
-            order by
-                customers_affected desc,
-                revenue_affected desc,
-                records_affected desc,
-                review_item_id asc
-        ) as impact_rank,
+        impact_rank,
         record_key_a,
         record_key_b,
         customer_id_a,
@@ -152,7 +162,7 @@ final as (
         customers_affected,
         records_affected,
         cast(revenue_affected as decimal(38, 2)) as revenue_affected
-    from items
+    from ranked
 
 )
 
