@@ -36,8 +36,7 @@ EVIDENCE_COLUMNS = (
     "contradicted_by",
     "comparison_weights",
     "override_type",
-    "override_decided_by",
-    "override_reason",
+    "override_decided_at",
 )
 
 
@@ -63,8 +62,7 @@ class Edge:
     comparison_weights: dict[str, float] = field(default_factory=dict)
     contradicted_by: list[str] = field(default_factory=list)
     override_type: str | None = None
-    override_decided_by: str | None = None
-    override_reason: str | None = None
+    override_decided_at: object = None
 
     def other(self, record_key: str) -> str:
         return self.record_key_b if record_key == self.record_key_a else self.record_key_a
@@ -73,9 +71,7 @@ class Edge:
         """What stops this pair from linking by itself, in words."""
         found = []
         if self.override_type == "cannot_link":
-            found.append(
-                f"a steward's cannot-link ({self.override_decided_by}: {self.override_reason})"
-            )
+            found.append(f"a steward's cannot-link, decided {self.override_decided_at}")
         if self.contradicted_by:
             found.append("contradicted: " + ", ".join(self.contradicted_by))
         if self.match_band == "review" and not self.contradicted_by:
@@ -154,8 +150,7 @@ def edge_from_row(row: dict) -> Edge:
         comparison_weights=weights,
         contradicted_by=_split(row.get("contradicted_by")),
         override_type=row.get("override_type"),
-        override_decided_by=row.get("override_decided_by"),
-        override_reason=row.get("override_reason"),
+        override_decided_at=row.get("override_decided_at"),
     )
 
 

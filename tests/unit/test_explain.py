@@ -44,15 +44,14 @@ def test_a_row_becomes_an_edge_with_its_prior_and_vetoes() -> None:
         "contradicted_by": "first_name_conflict,household_lookalike",
         "comparison_weights": "first_name=-5.5;last_name=8.0;email=0.0",
         "override_type": "cannot_link",
-        "override_decided_by": "ann",
-        "override_reason": "twins",
+        "override_decided_at": "2025-01-03 09:00:00",
     }
     e = explain.edge_from_row(row)
     assert e.comparison_weights == {"first_name": -5.5, "last_name": 8.0, "email": 0.0}
     assert e.prior == pytest.approx(2.5 - 2.5)
     assert e.evidence == ["splink_model"]
     vetoes = e.vetoes()
-    assert any("cannot-link" in v and "twins" in v for v in vetoes)
+    assert any("cannot-link" in v and "2025-01-03" in v for v in vetoes)
     assert any("first_name_conflict" in v for v in vetoes)
     # The review band is not named again when a contradiction explains it.
     assert not any("review band" in v for v in vetoes)

@@ -4,6 +4,8 @@
 -- weights and the vetoes, once for each customer a side belongs to. The
 -- edges clustering joined over (is_edge) and those the over-merge guard or
 -- a cannot-link cut (is_edge_cut). `c360 explain` and the app read it.
+-- A decision's type and time only: who decided and why (free text) stay in
+-- the stewards' own tables, out of reach of the marts' readers.
 -- Incremental by customer: a build recomputes the rows of the customers this
 -- run touched and of the pairs whose other side is one of them.
 with
@@ -153,9 +155,7 @@ final as (
         probabilistic_edges.contradicted_by,
         {{ comparison_weights('scored_pairs') }} as comparison_weights,
         steward_overrides.override_type,
-        steward_overrides.decided_by as override_decided_by,
         steward_overrides.decided_at as override_decided_at,
-        steward_overrides.reason as override_reason,
         case
             when membership_a.customer_id = membership_b.customer_id
                 then membership_a.customer_id
