@@ -131,13 +131,14 @@ ranked as (
 
     select
         items.*,
-        row_number() over (
+        -- bigint on every engine (Spark's row_number is an int).
+        cast(row_number() over (
             order by
                 items.customers_affected desc,
                 items.revenue_affected desc,
                 items.records_affected desc,
                 items.review_item_id asc
-        ) as impact_rank
+        ) as bigint) as impact_rank
     from items
 
 ),
