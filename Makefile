@@ -32,6 +32,22 @@ dagster: $(STAMP)
 		C360_WAREHOUSE=$(DEMO_DIR)/dagster.duckdb C360_TRUTH=$(DEMO_DIR)/truth \
 		$(BIN)/dagster dev -m orchestration.definitions -p $(DAGSTER_PORT)
 
+# The Customer 360 app (docs/app.md) on http://127.0.0.1:UI_PORT over the demo's
+# warehouse (`make demo`), with accuracy against its truth. It needs an account:
+# none is made for you, so no default password exists.
+.PHONY: ui
+UI_PORT ?= 8360
+UI_USERS ?= $(DEMO_DIR)/c360_users
+ui: $(STAMP)
+	@test -f $(DEMO_DIR)/warehouse.duckdb || { \
+		echo "make ui: no warehouse at $(DEMO_DIR)/warehouse.duckdb: run make demo first" >&2; exit 1; }
+	@test -s $(UI_USERS) || { \
+		echo "make ui: no accounts in $(UI_USERS). Add one (it asks for a password):" >&2; \
+		echo "  $(BIN)/c360 users add NAME --role steward --users $(UI_USERS)" >&2; \
+		echo "  (--role analyst sees PII masked; docs/app.md)" >&2; exit 1; }
+	$(BIN)/c360 serve --warehouse $(DEMO_DIR)/warehouse.duckdb --users $(UI_USERS) \
+		--truth $(DEMO_DIR)/truth --port $(UI_PORT)
+
 # The tests run the project on Spark too (tests/spark): pyspark and dbt-spark
 # come with the spark extra, and Spark needs Java 17 or newer, which pip
 # cannot install. .ci/run installs it on a fresh machine.

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from c360 import pipeline, privacy, warehouse
+from c360 import engine, pipeline, privacy, warehouse
 from c360.settings import ENGINES, choose_engine
 from c360.tools.generator.config import PROFILES
 
@@ -231,6 +231,23 @@ def _rotate_key(args: argparse.Namespace) -> int:
     return 0 if result.old_tokens_left == 0 else 1
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from c360 import explain
+
+    con = warehouse.connect_for_analysis(args.warehouse)
+    try:
+        if args.customer_id:
+            result = explain.explain_customer(con, args.customer_id)
+            text = explain.format_customer(result)
+        else:
+            result = explain.explain_records(con, args.record, args.other)
+            text = explain.format_pair(result)
+    finally:
+        con.close()
+    print(explain.to_json(result) if args.json else text)
+    return 0
+
+
 def _purge_bytes(args: argparse.Namespace) -> int:
     path = warehouse.warehouse_path(args.warehouse)
     due = privacy.bytes_purge_due_on(path)
@@ -242,6 +259,52 @@ def _purge_bytes(args: argparse.Namespace) -> int:
         "no erased value is left in their bytes"
         + (f" (the rewrite was due by {due})" if due else "")
     )
+    return 0
+
+
+def _app_settings(args: argparse.Namespace):
+    from c360.app.server import settings_for
+    from c360.settings import settings
+
+    return settings_for(
+        settings(),
+        warehouse=args.warehouse and Path(args.warehouse),
+        users_file=args.users and Path(args.users),
+        truth=getattr(args, "truth", None) and Path(args.truth),
+        app_host=getattr(args, "host", None),
+        app_port=getattr(args, "port", None),
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from c360.app.server import serve
+
+    return serve(_app_settings(args))
+
+
+def _users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from c360.app import auth
+
+    path = auth.users_file(_app_settings(args))
+    if args.action == "list":
+        for user in auth.read_users(path).values():
+            print(f"{user.name}\t{user.role}")
+        return 0
+    if args.action == "remove":
+        if not auth.remove_user(path, args.name):
+            raise ValueError(f"no user {args.name!r} in {path}")
+        print(f"removed {args.name} from {path}")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the passwords differ")
+    auth.add_user(path, args.name, args.role, password)
+    print(f"{args.name} ({args.role}) in {path}")
     return 0
 
 
@@ -329,6 +392,17 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
     x.set_defaults(func=_export_marts)
 
+    ex = sub.add_parser(
+        "explain", help="why records are (or are not) one customer: edges, weights, vetoes"
+    )
+    subject = ex.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--customer-id", help="the path of edges joining the customer's records")
+    subject.add_argument("--record", help="SOURCE_TABLE:KEY, explained against --other")
+    ex.add_argument("--other", help="SOURCE_TABLE:KEY: the second record of --record")
+    ex.add_argument("--json", action="store_true", help="JSON for tools instead of text")
+    ex.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
+    ex.set_defaults(func=_explain)
+
     d = sub.add_parser("demo", help="generate a small data set, run the pipeline, print a summary")
     d.add_argument("--customers", type=int, default=20_000)
     d.add_argument("--days", type=int, default=3)
@@ -394,6 +468,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pb.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
     pb.set_defaults(func=_purge_bytes)
+
+    users_help = "the app's accounts (default $C360_USERS_FILE, else <warehouse dir>/c360_users)"
+    sv = sub.add_parser(
+        "serve", help="the Customer 360 web app: lookup, review queue, run dashboard (docs/app.md)"
+    )
+    sv.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
+    sv.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=None, help="port (default 8360)")
+    sv.add_argument("--users", default=None, help=users_help)
+    sv.add_argument("--truth", default=None, help="the generator's truth, for accuracy")
+    sv.set_defaults(func=_serve)
+    u = sub.add_parser("users", help="the app's local accounts: add, list, remove")
+    user_actions = u.add_subparsers(dest="action", required=True)
+    ua = user_actions.add_parser("add", help="add a user, or set their role and password")
+    ua.add_argument("name")
+    ua.add_argument("--role", choices=["analyst", "steward"], required=True)
+    ua.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin, not a prompt"
+    )
+    ur = user_actions.add_parser("remove", help="remove a user")
+    ur.add_argument("name")
+    ul = user_actions.add_parser("list", help="list users and their roles")
+    for command in (ua, ur, ul):
+        command.add_argument("--users", default=None, help=users_help)
+        command.add_argument("--warehouse", default=None, help=WAREHOUSE_HELP)
+        command.set_defaults(func=_users)
     for command in [*sub.choices.values(), *actions.choices.values(), *models.choices.values()]:
         if any(action.dest == "warehouse" for action in command._actions):
             command.add_argument(
@@ -406,13 +506,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "explain" and bool(args.record) != bool(args.other):
+        parser.error("explain: --record and --other go together")
     choose_engine(getattr(args, "engine", None))
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError) as exc:
         print(f"c360 {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except engine.WarehouseBusy as exc:
+        print(f"c360 {args.command}: the warehouse is busy: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -18,9 +18,14 @@ the two.
     C360_PRIVACY_EXPORT_DIR     where access exports are written
                                 (default <warehouse dir>/privacy_exports)
     C360_LANDING                Dagster: the landing zone (default data/demo/landing)
-    C360_TRUTH                  Dagster: the generator's truth, to report accuracy
+    C360_TRUTH                  Dagster and `c360 serve`: the generator's truth, to
+                                report accuracy
     C360_START_DATE             Dagster: the first daily partition (2025-01-01)
     C360_SCHEDULE_HOUR          Dagster: the hour of the daily run (0-23, default 5)
+    C360_USERS_FILE             `c360 serve`: the app's accounts (default
+                                <warehouse dir>/c360_users; `c360 users add`)
+    C360_APP_HOST               `c360 serve`: the address it binds (default 127.0.0.1)
+    C360_APP_PORT               `c360 serve`: its port (default 8360)
     DBT_TARGET_PATH             dbt's own: where its artifacts go (default target)
 
 Secrets are not settings: they are read where they are used, each time, so
@@ -30,6 +35,8 @@ seen at once (c360/tokenization.py):
     C360_TOKENIZATION_KEY / C360_TOKENIZATION_KEY_FILE   the tokenization key
     C360_SUPPRESSION_KEY / C360_SUPPRESSION_KEY_FILE     the suppression key
     C360_TOKENIZATION_KEY_NEW                            a key rotation's new key
+    C360_APP_SECRET_KEY                                  signs the app's session cookies
+                                                         (else a random key per process)
 """
 
 from __future__ import annotations
@@ -66,6 +73,10 @@ class Settings:
     start_date: dt.date = dt.date(2025, 1, 1)
     schedule_hour: int = 5
     dbt_target_path: Path = Path("target")
+    # None: <warehouse dir>/c360_users (c360.app.auth.users_file).
+    users_file: Path | None = None
+    app_host: str = "127.0.0.1"
+    app_port: int = 8360
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -103,6 +114,9 @@ class Settings:
             schedule_hour = int(hour) if hour else defaults.schedule_hour
         except ValueError as bad:
             raise ValueError(f"invalid C360_START_DATE or C360_SCHEDULE_HOUR: {bad}") from None
+        port = given("C360_APP_PORT")
+        if port and not port.isdigit():
+            raise ValueError(f"C360_APP_PORT must be a port number, not {port!r}")
         engine = (engine or given("C360_ENGINE") or defaults.engine).strip().lower()
         return cls(
             engine=engine,
@@ -118,6 +132,9 @@ class Settings:
             start_date=start_date,
             schedule_hour=schedule_hour,
             dbt_target_path=path("DBT_TARGET_PATH", defaults.dbt_target_path),
+            users_file=path("C360_USERS_FILE", None),
+            app_host=given("C360_APP_HOST") or defaults.app_host,
+            app_port=int(port) if port else defaults.app_port,
         )
 
 

@@ -163,7 +163,8 @@ def ensure_raw_tables(con: engine.Connection) -> None:
     )
     con.execute(
         f"create table if not exists {STAGE_TIMINGS} (run_date date not null, "
-        "stage varchar not null, seconds double not null, recorded_at timestamp not null)"
+        "stage_position integer not null, stage varchar not null, seconds double not null, "
+        "recorded_at timestamp not null)"
     )
     ensure_stewardship_tables(con)
 
@@ -253,13 +254,17 @@ def record_run(con: engine.Connection, run_date: dt.date, *, full_refresh: bool 
 def record_stage_timings(
     con: engine.Connection, run_date: dt.date, seconds: dict[str, float]
 ) -> None:
-    """A run date's stage timings, replacing those of an earlier run of it."""
+    """A run date's stage timings, in the order the stages ran, replacing
+    those of an earlier run of it."""
     con.execute(f"delete from {STAGE_TIMINGS} where run_date = ?", [run_date])
     recorded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if seconds:
         con.executemany(
-            f"insert into {STAGE_TIMINGS} values (?, ?, ?, ?)",
-            [(run_date, stage, float(s), recorded_at) for stage, s in seconds.items()],
+            f"insert into {STAGE_TIMINGS} values (?, ?, ?, ?, ?)",
+            [
+                (run_date, position, stage, float(s), recorded_at)
+                for position, (stage, s) in enumerate(seconds.items())
+            ],
         )
 
 

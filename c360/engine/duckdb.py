@@ -49,6 +49,13 @@ def connect(
         con = duckdb.connect(str(target), read_only=read_only)
     except duckdb.ConnectionException as held:
         raise WarehouseBusy(f"cannot open {target}: {held}") from held
+    except duckdb.IOException as failed:
+        # Another process holds the file's lock (a run, the app, a BI client).
+        if "lock" not in str(failed).lower():
+            raise
+        raise WarehouseBusy(
+            f"cannot open {target}: another process holds it ({failed})"
+        ) from failed
     if not read_only:
         apply_limits(con, memory_limit, temp_directory or f"{target}.tmp")
     register_functions(con)

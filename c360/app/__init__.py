@@ -1,0 +1,1 @@
+"""The Customer 360 web app (`c360 serve`): docs/app.md."""
