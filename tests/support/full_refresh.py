@@ -27,6 +27,13 @@ _BOOKKEEPING = {
     ),
     "intermediate.int_identity_edges": "record_key_a, record_key_b, rule_names",
     "intermediate.int_identity_edges__probabilistic": "record_key_a, record_key_b, match_band",
+    # The same pairs, bands, rules and decisions; the probabilities move (above).
+    "marts.customer_match_evidence": (
+        "* exclude (edge_confidence, match_weight, match_probability, comparison_weights)"
+    ),
+    "marts.identity_review_queue": (
+        "* exclude (match_weight, match_probability, comparison_weights)"
+    ),
 }
 
 

@@ -8,6 +8,13 @@
 -- the stewards' own tables, out of reach of the marts' readers.
 -- Incremental by customer: a build recomputes the rows of the customers this
 -- run touched and of the pairs whose other side is one of them.
+{#- On a daily build (evidence_pairs), the pairs holding a touched customer's record only:
+    every pair a recomputed row can describe. #}
+{%- set touching = '' %}
+{%- if is_incremental() %}
+    {%- set touching = 'where record_key_a in (select record_key from touched_memberships)'
+        ~ ' or record_key_b in (select record_key from touched_memberships)' %}
+{%- endif %}
 with
 
 memberships as (
@@ -69,22 +76,26 @@ evidence_pairs as (
     select
         record_key_a,
         record_key_b
-    from rules_fired
+    from deterministic_edges
+    {{ touching }}
     union
     select
         record_key_a,
         record_key_b
     from probabilistic_edges
+    {{ touching }}
     union
     select
         record_key_a,
         record_key_b
     from steward_overrides
+    {{ touching }}
     union
     select
         record_key_a,
         record_key_b
     from edges
+    {{ touching }}
 
 ),
 
