@@ -12,6 +12,7 @@ import json
 import math
 import multiprocessing as mp
 import shutil
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -100,7 +101,12 @@ def generate(cfg: GeneratorConfig, out: str | Path, progress: bool | None = None
     counts: Counter[str] = Counter()
     bar = tqdm(total=cfg.customers, unit="people", desc="generate", disable=not show)
     try:
-        if cfg.workers > 1 and len(jobs) > 1:
+        # Workers are forked (they inherit the pools), and a fork of a process
+        # running other threads can deadlock on a lock one of them held (a
+        # Spark session's JVM gateway, a Dagster or test runner's threads):
+        # from such a process the chunks run here, one after another. The
+        # output does not depend on it.
+        if cfg.workers > 1 and len(jobs) > 1 and threading.active_count() == 1:
             with mp.get_context("fork").Pool(
                 min(cfg.workers, len(jobs)), maxtasksperchild=4
             ) as pool:
