@@ -59,6 +59,26 @@ def _c360(*args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
+def _decide_in_app_table(engine: str, warehouse: Path, row: list, env: dict[str, str]) -> None:
+    """A steward's decision as the app writes it (stewardship.steward_decisions),
+    through the engine's own connection."""
+    code = (
+        "import sys, json, datetime as dt; from c360 import warehouse; "
+        "con = warehouse.connect(sys.argv[1]); warehouse.ensure_raw_tables(con); "
+        "row = json.loads(sys.argv[2]); row[8] = dt.datetime.fromisoformat(row[8]); "
+        "con.execute(f'insert into {warehouse.STEWARD_DECISIONS} values "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', row); con.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(warehouse), json.dumps(row)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "C360_ENGINE": engine},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def _export_pairs(engine: str, warehouse: Path, out: Path, env: dict[str, str]) -> None:
     code = (
         "import sys; from pathlib import Path; from c360 import engine, warehouse; "
@@ -113,6 +133,27 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     first = links[0]
     other = next(r for r in links if r[0] != first[0] and r[2] != first[2])
+    # And one taken in the app: two records of one person cannot link.
+    by_person: dict[str, list[tuple]] = {}
+    for link in links:
+        by_person.setdefault(link[2], []).append(link)
+    apart = next(
+        records
+        for records in by_person.values()
+        if len({r[0] for r in records}) == 2 and first not in records and other not in records
+    )
+    decision = [
+        "parity-decision",
+        "cannot_link",
+        apart[0][0],
+        apart[0][1],
+        apart[-1][0],
+        apart[-1][1],
+        "two people (parity test)",
+        "steward",
+        f"{START}T09:00:00",
+        None,
+    ]
     project = copy_project(root)
     with (project / "seeds" / "steward_overrides.csv").open("a") as seed:
         seed.write(
@@ -135,6 +176,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         common = ["--engine", engine, "--warehouse", str(warehouse)]
         if engine == "spark":
             _c360("model", "import", str(root / "model.json"), *common, env=engine_env)
+        _decide_in_app_table(engine, warehouse, decision, engine_env)
         _c360("run", "--landing", str(landing), *common, env=engine_env)
         if engine == "duckdb":
             _c360("model", "export", "--out", str(root / "model.json"), *common, env=engine_env)
@@ -149,7 +191,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             *common,
             env=engine_env,
         )
-    return {"root": root}
+    return {
+        "root": root,
+        "apart": tuple(f"{table}:{record_id}" for table, record_id, _ in (apart[0], apart[-1])),
+    }
 
 
 def _rows(folder: Path, order: tuple[str, ...]) -> tuple[list[str], list[tuple]]:
@@ -214,6 +259,21 @@ def test_the_three_days_hold_what_parity_must_cover(runs) -> None:
         ).fetchall()
     )
     assert {"merge", "split", "erasure"} <= set(events), events
+    # The app's cannot-link held on both engines (the marts are compared).
+    key_a, key_b = sorted(runs["apart"])
+    xref = f"read_parquet('{root / 'marts_duckdb' / 'customer_source_xref'}/*.parquet')"
+    customers = con.execute(
+        f"select count(distinct customer_id) from {xref} "
+        "where source_table || ':' || source_record_id in (?, ?)",
+        [key_a, key_b],
+    ).fetchall()[0][0]
+    assert customers == 2
+    evidence = f"read_parquet('{root / 'marts_duckdb' / 'customer_match_evidence'}/*.parquet')"
+    assert con.execute(
+        f"select distinct override_type from {evidence} "
+        "where record_key_a = ? and record_key_b = ?",
+        [key_a, key_b],
+    ).fetchall() == [("cannot_link",)]
     assert (
         con.execute(
             f"select count(distinct run_date) from "
