@@ -18,6 +18,8 @@ import heapq
 import json
 from dataclasses import asdict, dataclass, field
 
+from c360.engine.dbapi import rows
+
 EVIDENCE_COLUMNS = (
     "record_key_a",
     "record_key_b",
@@ -231,57 +233,51 @@ def widest_path(start: str, goal: str, edges: list[Edge]) -> list[Edge]:
     return path[::-1]
 
 
-def _rows(con, sql: str, params: list) -> list[dict]:
-    cursor = con.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def current_customer_id(con, customer_id: str) -> str:
     """The customer id today: itself, or the one it was merged into."""
-    rows = _rows(
+    found = rows(
         con,
         "select current_customer_id, status from marts.customer_id_history where customer_id = ?",
         [customer_id],
     )
-    if not rows:
+    if not found:
         raise UnknownSubject(f"customer id {customer_id} was never issued in this warehouse")
-    if rows[0]["current_customer_id"] is None:
+    if found[0]["current_customer_id"] is None:
         raise UnknownSubject(
-            f"customer id {customer_id} is {rows[0]['status']}: nothing to explain"
+            f"customer id {customer_id} is {found[0]['status']}: nothing to explain"
         )
-    return rows[0]["current_customer_id"]
+    return found[0]["current_customer_id"]
 
 
 def customer_of(con, record_key: str) -> str | None:
     source_table, sep, source_record_id = record_key.partition(":")
     if not sep:
         raise UnknownSubject(f"record {record_key!r} is not SOURCE_TABLE:KEY")
-    rows = _rows(
+    found = rows(
         con,
         "select customer_id from marts.customer_source_xref "
         "where source_table = ? and source_record_id = ?",
         [source_table, source_record_id],
     )
-    return rows[0]["customer_id"] if rows else None
+    return found[0]["customer_id"] if found else None
 
 
 def _evidence(con, customer_ids: list[str]) -> list[Edge]:
     marks = ", ".join("?" for _ in customer_ids)
-    rows = _rows(
+    found = rows(
         con,
         f"select distinct {', '.join(EVIDENCE_COLUMNS)} from marts.customer_match_evidence "
         f"where customer_id in ({marks})",
         customer_ids,
     )
-    return [edge_from_row(row) for row in rows]
+    return [edge_from_row(row) for row in found]
 
 
 def explain_customer(con, customer_id: str) -> CustomerExplanation:
     current = current_customer_id(con, customer_id)
     records = [
         f"{r['source_table']}:{r['source_record_id']}"
-        for r in _rows(
+        for r in rows(
             con,
             "select source_table, source_record_id from marts.customer_source_xref "
             "where customer_id = ? order by source_table, source_record_id",

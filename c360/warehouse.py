@@ -24,6 +24,7 @@ from pathlib import Path
 
 from c360 import engine
 from c360.contract import TABLES, LandingTable
+from c360.engine.dbapi import insert_many
 from c360.settings import settings
 
 RAW_SCHEMA = "raw"
@@ -258,14 +259,14 @@ def record_stage_timings(
     those of an earlier run of it."""
     con.execute(f"delete from {STAGE_TIMINGS} where run_date = ?", [run_date])
     recorded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    if seconds:
-        con.executemany(
-            f"insert into {STAGE_TIMINGS} values (?, ?, ?, ?, ?)",
-            [
-                (run_date, position, stage, float(s), recorded_at)
-                for position, (stage, s) in enumerate(seconds.items())
-            ],
-        )
+    insert_many(
+        con,
+        f"insert into {STAGE_TIMINGS} values (?, ?, ?, ?, ?)",
+        [
+            (run_date, position, stage, float(s), recorded_at)
+            for position, (stage, s) in enumerate(seconds.items())
+        ],
+    )
 
 
 def request_full_refresh(con: engine.Connection, reason: str) -> None:

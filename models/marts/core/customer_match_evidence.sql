@@ -23,7 +23,8 @@ memberships as (
 
 ),
 
-touched_memberships as (
+-- A daily build's filter of the evidence (`touching`, above).
+touched_memberships as (  -- noqa: ST03
 
     select * from {{ ref('int_customer_memberships') }}
     {{ touched_customers_only('customer_id') }}
@@ -99,48 +100,35 @@ evidence_pairs as (
 
 ),
 
+-- The pairs of live records, with the customer of each side.
+live_pairs as (
+
+    select
+        evidence_pairs.record_key_a,
+        evidence_pairs.record_key_b,
+        membership_a.customer_id as customer_id_a,
+        membership_b.customer_id as customer_id_b
+    from evidence_pairs
+    inner join memberships as membership_a
+        on evidence_pairs.record_key_a = membership_a.record_key
+    inner join memberships as membership_b
+        on evidence_pairs.record_key_b = membership_b.record_key
+
+),
+
 -- Each pair under the customer of each side: a pair within one customer
--- once, a pair across two customers under both.
+-- once, a pair across two customers under both (the untouched one too).
 customer_pairs as (
 
     select
-        touched_memberships.customer_id,
-        evidence_pairs.record_key_a,
-        evidence_pairs.record_key_b
-    from evidence_pairs
-    inner join touched_memberships
-        on evidence_pairs.record_key_a = touched_memberships.record_key
+        live_pairs.*,
+        live_pairs.customer_id_a as customer_id
+    from live_pairs
     union
     select
-        touched_memberships.customer_id,
-        evidence_pairs.record_key_a,
-        evidence_pairs.record_key_b
-    from evidence_pairs
-    inner join touched_memberships
-        on evidence_pairs.record_key_b = touched_memberships.record_key
-    {%- if is_incremental() %}
-    -- A touched customer's pairs with an untouched one, under the untouched.
-    union
-    select
-        membership_a.customer_id,
-        evidence_pairs.record_key_a,
-        evidence_pairs.record_key_b
-    from evidence_pairs
-    inner join touched_memberships
-        on evidence_pairs.record_key_b = touched_memberships.record_key
-    inner join memberships as membership_a
-        on evidence_pairs.record_key_a = membership_a.record_key
-    union
-    select
-        membership_b.customer_id,
-        evidence_pairs.record_key_a,
-        evidence_pairs.record_key_b
-    from evidence_pairs
-    inner join touched_memberships
-        on evidence_pairs.record_key_a = touched_memberships.record_key
-    inner join memberships as membership_b
-        on evidence_pairs.record_key_b = membership_b.record_key
-    {%- endif %}
+        live_pairs.*,
+        live_pairs.customer_id_b as customer_id
+    from live_pairs
 
 ),
 
@@ -150,12 +138,12 @@ final as (
         customer_pairs.customer_id,
         customer_pairs.record_key_a,
         customer_pairs.record_key_b,
-        membership_a.customer_id as customer_id_a,
-        membership_b.customer_id as customer_id_b,
-        membership_a.customer_id = membership_b.customer_id as is_same_customer,
+        customer_pairs.customer_id_a,
+        customer_pairs.customer_id_b,
+        customer_pairs.customer_id_a = customer_pairs.customer_id_b as is_same_customer,
         edges.record_key_a is not null as is_edge,
         edges.record_key_a is not null
-        and membership_a.customer_id <> membership_b.customer_id as is_edge_cut,
+        and customer_pairs.customer_id_a <> customer_pairs.customer_id_b as is_edge_cut,
         edges.confidence as edge_confidence,
         edges.rule_names as edge_rules,
         rules_fired.deterministic_rules,
@@ -168,17 +156,11 @@ final as (
         steward_overrides.override_type,
         steward_overrides.decided_at as override_decided_at,
         case
-            when membership_a.customer_id = membership_b.customer_id
-                then membership_a.customer_id
-            when customer_pairs.customer_id = membership_a.customer_id
-                then membership_b.customer_id
-            else membership_a.customer_id
+            when customer_pairs.customer_id = customer_pairs.customer_id_a
+                then customer_pairs.customer_id_b
+            else customer_pairs.customer_id_a
         end as other_customer_id
     from customer_pairs
-    inner join memberships as membership_a
-        on customer_pairs.record_key_a = membership_a.record_key
-    inner join memberships as membership_b
-        on customer_pairs.record_key_b = membership_b.record_key
     left join edges
         on
             customer_pairs.record_key_a = edges.record_key_a
