@@ -13,6 +13,10 @@ the two.
     C360_SPARK_DRIVER_MEMORY    Spark: the driver's memory, which is all of it locally (4g)
     C360_DUCKDB_MEMORY_LIMIT    DuckDB's memory limit, beyond which it spills (12GB)
     C360_DUCKDB_TEMP_DIRECTORY  where it spills (default <warehouse>.tmp)
+    C360_DUCKDB_THREADS         DuckDB's threads (default one a core)
+    C360_LANDING_MAX_REJECTED_SHARE  the share of a landing file's lines that may be
+                                unreadable and quarantined before the file fails the
+                                run (default 0.05)
     C360_DBT_PROJECT_DIR        another checkout of the dbt project to run
                                 (a steward's branch; default this repository)
     C360_PRIVACY_EXPORT_DIR     where access exports are written
@@ -66,6 +70,12 @@ class Settings:
     spark_master: str = "local[2]"
     spark_driver_memory: str = "4g"
     duckdb_temp_directory: Path | None = None
+    # None: DuckDB's default, one thread a core.
+    duckdb_threads: int | None = None
+    # The share of a landing file's lines that may be unreadable (set aside
+    # in raw._landing_rejects) before the file counts as malformed and the
+    # run stops instead.
+    landing_max_rejected_share: float = 0.05
     dbt_project_dir: Path = PROJECT_DIR
     privacy_export_dir: Path | None = None
     landing: Path = Path("data/demo/landing")
@@ -89,6 +99,13 @@ class Settings:
             )
         if not self.duckdb_memory_limit.strip():
             raise ValueError("C360_DUCKDB_MEMORY_LIMIT is empty")
+        if self.duckdb_threads is not None and self.duckdb_threads < 1:
+            raise ValueError(f"C360_DUCKDB_THREADS must be 1 or more, not {self.duckdb_threads}")
+        if not 0 <= self.landing_max_rejected_share <= 1:
+            raise ValueError(
+                "C360_LANDING_MAX_REJECTED_SHARE must be a share between 0 and 1, not "
+                f"{self.landing_max_rejected_share}"
+            )
 
     @classmethod
     def from_environment(
@@ -117,6 +134,18 @@ class Settings:
         port = given("C360_APP_PORT")
         if port and not port.isdigit():
             raise ValueError(f"C360_APP_PORT must be a port number, not {port!r}")
+        threads = given("C360_DUCKDB_THREADS")
+        if threads and not threads.isdigit():
+            raise ValueError(f"C360_DUCKDB_THREADS must be a number of threads, not {threads!r}")
+        rejected_share = given("C360_LANDING_MAX_REJECTED_SHARE")
+        try:
+            max_rejected_share = (
+                float(rejected_share) if rejected_share else defaults.landing_max_rejected_share
+            )
+        except ValueError:
+            raise ValueError(
+                f"C360_LANDING_MAX_REJECTED_SHARE must be a number, not {rejected_share!r}"
+            ) from None
         engine = (engine or given("C360_ENGINE") or defaults.engine).strip().lower()
         return cls(
             engine=engine,
@@ -125,6 +154,8 @@ class Settings:
             spark_master=given("C360_SPARK_MASTER") or defaults.spark_master,
             spark_driver_memory=given("C360_SPARK_DRIVER_MEMORY") or defaults.spark_driver_memory,
             duckdb_temp_directory=path("C360_DUCKDB_TEMP_DIRECTORY", None),
+            duckdb_threads=int(threads) if threads else None,
+            landing_max_rejected_share=max_rejected_share,
             dbt_project_dir=path("C360_DBT_PROJECT_DIR", defaults.dbt_project_dir),
             privacy_export_dir=path("C360_PRIVACY_EXPORT_DIR", None),
             landing=path("C360_LANDING", defaults.landing),

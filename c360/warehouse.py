@@ -22,13 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from c360 import engine
+from c360 import engine, landing_files
 from c360.contract import TABLES, LandingTable
 from c360.engine.dbapi import insert_many
 from c360.settings import settings
 
 RAW_SCHEMA = "raw"
 LOAD_LOG = f"{RAW_SCHEMA}._landing_load_log"
+# One row per landing file loaded (a file re-delivered with another size is
+# loaded again, and logged again): what tells a file delivered late into a
+# partition already loaded from one loaded before.
+FILE_LOG = f"{RAW_SCHEMA}._landing_file_log"
+# The quarantine of lines the loader could not read (bad quoting, a wrong
+# number of fields, bytes not of the file's encoding): where, and why. The
+# line itself stays in the landing file, for the source to correct.
+REJECTS = f"{RAW_SCHEMA}._landing_rejects"
 # One row per run date the whole pipeline (load, build, score, build) finished.
 RUN_LOG = f"{RAW_SCHEMA}._pipeline_run_log"
 # A full refresh the next run date must do (a key rotation re-tokenizes every
@@ -64,6 +72,7 @@ def connect(path: str | os.PathLike | None = None) -> engine.Connection:
         target,
         memory_limit=settings().duckdb_memory_limit,
         temp_directory=settings().duckdb_temp_directory,
+        threads=settings().duckdb_threads,
     )
 
 
@@ -102,6 +111,18 @@ class LoadedPartition:
     rows: int
     files: int
     ignored_columns: tuple[str, ...]
+    # What an operator should know of the delivery: lines quarantined, an
+    # empty file, a legacy encoding, a file delivered again.
+    notes: tuple[str, ...] = ()
+
+
+class LandingError(ValueError):
+    """A landing file the loader will not take: the message names the table,
+    the file and the problem. Nothing of the file's partition is loaded."""
+
+    def __init__(self, table: str, path: Path, problem: str) -> None:
+        self.table, self.path, self.problem = table, path, problem
+        super().__init__(f"landing table {table}, file {path}: {problem}")
 
 
 def discover_partitions(landing: str | os.PathLike) -> list[LandingPartition]:
@@ -151,6 +172,16 @@ def ensure_raw_tables(con: engine.Connection) -> None:
         "loaded_at timestamp not null, primary key (table_name, dt))"
     )
     con.execute(
+        f"create table if not exists {FILE_LOG} (table_name varchar not null, dt date not null, "
+        "file_name varchar not null, bytes bigint not null, rows bigint not null, "
+        "rejected_lines bigint not null, loaded_at timestamp not null)"
+    )
+    con.execute(
+        f"create table if not exists {REJECTS} (table_name varchar not null, dt date not null, "
+        "source_file varchar not null, line bigint not null, problem varchar not null, "
+        "loaded_at timestamp not null)"
+    )
+    con.execute(
         f"create table if not exists {RUN_LOG} (run_date date primary key, "
         "completed_at timestamp not null)"
     )
@@ -188,41 +219,222 @@ def ensure_stewardship_tables(con: engine.Connection) -> None:
     )
 
 
-def load_partition(
-    con: engine.Connection, partition: LandingPartition, loaded_at: dt.datetime
-) -> LoadedPartition:
-    table: LandingTable = TABLES[partition.table]
+@dataclass(frozen=True)
+class _LoadedFile:
+    rows: int
+    rejected: list[tuple[int, str]]
+    ignored: set[str]
+    notes: list[str]
+
+
+def _load_file(
+    con: engine.Connection,
+    table: LandingTable,
+    path: Path,
+    partition_dt: dt.date,
+    loaded_at: dt.datetime,
+) -> _LoadedFile:
+    """Insert one landing file's rows into raw, or raise LandingError naming
+    what is wrong with it."""
     expected = table.column_names
-    ignored: set[str] = set()
-    rows = 0
-    with engine.transaction(con):
-        for path in partition.files:
+    if path.stat().st_size == 0:
+        return _LoadedFile(0, [], set(), [f"{path.name}: empty file (0 bytes), no rows"])
+    notes = []
+    dialect = None
+    if landing_files.is_csv(path):
+        dialect = landing_files.csv_dialect(path, expected)
+        if dialect is None:
+            return _LoadedFile(0, [], set(), [f"{path.name}: empty file, no header, no rows"])
+        present = list(dialect.columns)
+        if dialect.encoding != landing_files.UTF8:
+            notes.append(f"{path.name}: not UTF-8, read as {dialect.encoding}")
+    else:
+        try:
             present = engine.file_columns(con, path)
-            missing_required = {table.key, "_op"} - set(present)
-            if missing_required:
-                raise ValueError(f"{path}: missing required column(s) {sorted(missing_required)}")
-            ignored.update(set(present) - set(expected))
-            select = ", ".join(
-                f'cast("{name}" as varchar) as "{name}"' if name in present else f'null as "{name}"'
-                for name in expected
-            )
-            count = con.execute(
-                f"insert into {RAW_SCHEMA}.{table.name} "
-                f"select {select}, ?::date, ?, ?::timestamp from {engine.reader_sql(path)}",
-                [partition.dt, str(path), loaded_at],
-            ).fetchall()[0][0]
-            rows += count
-        con.execute(
-            f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?)",
-            [partition.table, partition.dt, len(partition.files), rows, sorted(ignored), loaded_at],
+        except engine.FILE_READ_ERRORS as unreadable:
+            raise LandingError(
+                table.name, path, f"not a readable Parquet file (truncated or corrupt?): "
+                f"{_first_line(unreadable)}"
+            ) from None
+    reader = engine.reader_sql(path, dialect)
+    missing_required = {table.key, "_op"} - set(present)
+    if missing_required:
+        raise LandingError(
+            table.name,
+            path,
+            f"missing required column(s) {sorted(missing_required)}"
+            + _found(present, dialect),
         )
-    return LoadedPartition(
-        partition.table, partition.dt, rows, len(partition.files), tuple(sorted(ignored))
+    ignored = set(present) - set(expected)
+    missing = [name for name in expected if name not in present]
+    if missing and _has_upserts(con, reader):
+        # An upsert is the record's full image: a column left out would
+        # blank that attribute of every record the file carries.
+        hint = f" (renamed? the file has unknown column(s) {sorted(ignored)})" if ignored else ""
+        raise LandingError(
+            table.name,
+            path,
+            f"missing contract column(s) {missing}{hint}; upserts (_op = 'U') carry the "
+            "record's full image: deliver every column, empty where the source has no value",
+        )
+    select = ", ".join(
+        f'cast("{name}" as varchar) as "{name}"' if name in present else f'null as "{name}"'
+        for name in expected
     )
+    try:
+        rows = con.execute(
+            f"insert into {RAW_SCHEMA}.{table.name} "
+            f"select {select}, ?::date, ?, ?::timestamp from {reader}",
+            [partition_dt, str(path), loaded_at],
+        ).fetchall()[0][0]
+    except engine.FILE_READ_ERRORS as unreadable:
+        what = "CSV" if dialect else "Parquet"
+        raise LandingError(
+            table.name, path, f"cannot be read as {what}: {_first_line(unreadable)}"
+        ) from None
+    rejected = engine.read_rejects(con) if dialect else []
+    if rejected:
+        share = len(rejected) / (rows + len(rejected))
+        first = f"line {rejected[0][0]}: {rejected[0][1]}"
+        if share > settings().landing_max_rejected_share:
+            raise LandingError(
+                table.name,
+                path,
+                f"{len(rejected)} of {rows + len(rejected)} lines cannot be read ({first}), "
+                f"more than the {settings().landing_max_rejected_share:.0%} a file may set "
+                "aside (C360_LANDING_MAX_REJECTED_SHARE): the file is malformed",
+            )
+        notes.append(
+            f"{path.name}: {len(rejected)} line(s) cannot be read, quarantined in {REJECTS} "
+            f"({first})"
+        )
+    return _LoadedFile(rows, rejected, ignored, notes)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _found(present: list[str], dialect: landing_files.CsvDialect | None) -> str:
+    shown = ", ".join(present[:8]) + (", ..." if len(present) > 8 else "")
+    found = f"; the header has: {shown}"
+    if dialect is not None:
+        found += f" (read with delimiter {dialect.delimiter!r})"
+    return found
+
+
+def _has_upserts(con: engine.Connection, reader: str) -> bool:
+    upserts = con.execute(
+        f"select count(*) from {reader} where coalesce(_op, '') <> 'D'"
+    ).fetchall()[0][0]
+    engine.read_rejects(con)
+    return upserts > 0
+
+
+def load_partition(
+    con: engine.Connection,
+    partition: LandingPartition,
+    loaded_at: dt.datetime,
+    *,
+    logged_files: dict[str, set[int]] | None = None,
+) -> LoadedPartition:
+    """Load a partition's files not loaded yet (all of them, the first time),
+    in one transaction with their log rows: all of it lands, or nothing.
+    `logged_files`: the sizes each file was loaded at before."""
+    table: LandingTable = TABLES[partition.table]
+    logged_files = logged_files or {}
+    ignored: set[str] = set()
+    notes: list[str] = []
+    rows = 0
+    files = _files_to_load(partition, logged_files)
+    with engine.transaction(con):
+        for path in files:
+            if path.name in logged_files:
+                notes.append(f"{path.name}: delivered again with another size, loaded again")
+            loaded = _load_file(con, table, path, partition.dt, loaded_at)
+            rows += loaded.rows
+            ignored |= loaded.ignored
+            notes += loaded.notes
+            insert_many(
+                con,
+                f"insert into {REJECTS} values (?, ?, ?, ?, ?, ?)",
+                [
+                    (partition.table, partition.dt, str(path), line, problem, loaded_at)
+                    for line, problem in loaded.rejected
+                ],
+            )
+            con.execute(
+                f"insert into {FILE_LOG} values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    partition.table,
+                    partition.dt,
+                    path.name,
+                    path.stat().st_size,
+                    loaded.rows,
+                    len(loaded.rejected),
+                    loaded_at,
+                ],
+            )
+        if logged_files:
+            con.execute(
+                f"update {LOAD_LOG} set files = files + ?, rows = rows + ?, loaded_at = ? "
+                "where table_name = ? and dt = ?",
+                [len(files), rows, loaded_at, partition.table, partition.dt],
+            )
+        else:
+            con.execute(
+                f"insert into {LOAD_LOG} values (?, ?, ?, ?, ?, ?)",
+                [partition.table, partition.dt, len(files), rows, sorted(ignored), loaded_at],
+            )
+    if ignored:
+        notes.insert(0, f"column(s) not in the contract, not loaded: {', '.join(sorted(ignored))}")
+    return LoadedPartition(
+        partition.table, partition.dt, rows, len(files), tuple(sorted(ignored)), tuple(notes)
+    )
+
+
+def _files_to_load(partition: LandingPartition, logged_files: dict[str, set[int]]) -> list[Path]:
+    """A new partition's files; else those delivered since it was loaded (a
+    new name, or a size it was never loaded at)."""
+    if not logged_files:
+        return list(partition.files)
+    return [
+        path
+        for path in partition.files
+        if path.stat().st_size not in logged_files.get(path.name, set())
+    ]
 
 
 def loaded_partitions(con: engine.Connection) -> set[tuple[str, dt.date]]:
     return {(t, d) for t, d in con.execute(f"select table_name, dt from {LOAD_LOG}").fetchall()}
+
+
+def logged_files(con: engine.Connection) -> dict[tuple[str, dt.date], dict[str, set[int]]]:
+    """The sizes each landing file was loaded at, by partition."""
+    found: dict[tuple[str, dt.date], dict[str, set[int]]] = {}
+    for table, day, name, size in con.execute(
+        f"select table_name, dt, file_name, bytes from {FILE_LOG}"
+    ).fetchall():
+        found.setdefault((table, day), {}).setdefault(name, set()).add(size)
+    return found
+
+
+def _unloaded_partitions(
+    con: engine.Connection, landing: str | os.PathLike
+) -> list[tuple[LandingPartition, dict[str, set[int]]]]:
+    """The landing partitions with a file to load, each with what of it was
+    loaded before. A partition loaded before the file log existed counts as
+    loaded whole."""
+    done = loaded_partitions(con)
+    files = logged_files(con)
+    pending = []
+    for partition in discover_partitions(landing):
+        key = (partition.table, partition.dt)
+        if key not in done:
+            pending.append((partition, {}))
+        elif key in files and _files_to_load(partition, files[key]):
+            pending.append((partition, files[key]))
+    return pending
 
 
 def pending_run_dates(con: engine.Connection, landing: str | os.PathLike) -> list[dt.date]:
@@ -237,7 +449,7 @@ def pending_run_dates(con: engine.Connection, landing: str | os.PathLike) -> lis
     done = loaded_partitions(con)
     completed = {r[0] for r in con.execute(f"select run_date from {RUN_LOG}").fetchall()}
     last = max(completed) if completed else None
-    dates = {p.dt for p in discover_partitions(landing) if (p.table, p.dt) not in done}
+    dates = {partition.dt for partition, _ in _unloaded_partitions(con, landing)}
     dates |= {d for _, d in done if d not in completed and (last is None or d > last)}
     return sorted({max(d, last) if last else d for d in dates})
 
@@ -310,15 +522,12 @@ def load_landing(
     told of each partition as it is loaded.
     """
     ensure_raw_tables(con)
-    done = loaded_partitions(con)
     loaded_at = loaded_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     results = []
-    for partition in discover_partitions(landing):
-        if (partition.table, partition.dt) in done:
-            continue
+    for partition, logged in _unloaded_partitions(con, landing):
         if through is not None and partition.dt > through:
             continue
-        results.append(load_partition(con, partition, loaded_at))
+        results.append(load_partition(con, partition, loaded_at, logged_files=logged))
         if progress is not None:
             progress(results[-1])
     return results

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from c360.engine import dbapi
+from c360.landing_files import CsvDialect
 
 NAME = "duckdb"
 # The dialect Splink and sqlglot write this engine's SQL in.
@@ -35,6 +36,7 @@ def connect(
     *,
     memory_limit: str,
     temp_directory: str | os.PathLike | None = None,
+    threads: int | None = None,
     read_only: bool = False,
 ) -> Connection:
     """A connection to the warehouse file, with the project's SQL functions.
@@ -57,18 +59,26 @@ def connect(
             f"cannot open {target}: another process holds it ({failed})"
         ) from failed
     if not read_only:
-        apply_limits(con, memory_limit, temp_directory or f"{target}.tmp")
+        apply_limits(con, memory_limit, temp_directory or f"{target}.tmp", threads)
     register_functions(con)
     return con
 
 
-def apply_limits(con: Connection, memory_limit: str, temp_directory: str | os.PathLike) -> None:
-    """The memory limit, and where to spill beyond it. Connections of one
+def apply_limits(
+    con: Connection,
+    memory_limit: str,
+    temp_directory: str | os.PathLike,
+    threads: int | None = None,
+) -> None:
+    """The memory limit, where to spill beyond it, and the threads (None:
+    DuckDB's default, one a core). Connections of one
     process to one file share a database instance, and once it has spilled
     DuckDB refuses to be told its spill directory again (even the same one):
     set it only when it differs, so a second connection (dbt's, after the
     loader spilled) does not fail."""
     con.execute("set memory_limit = ?", [memory_limit])
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
     wanted = str(temp_directory)
     current = con.execute("select current_setting('temp_directory')").fetchall()[0][0]
     if current != wanted:
@@ -219,21 +229,58 @@ def base_tables(
 # -- files ---------------------------------------------------------------------
 
 
-def reader_sql(path: Path) -> str:
-    """A table function reading one landing file as the loader reads it."""
+# What reading a landing file raises when the file is not what its name
+# says (truncated, corrupt, not Parquet): the loader names the file.
+FILE_READ_ERRORS: tuple[type[BaseException], ...] = (duckdb.Error,)
+
+# Where DuckDB's CSV reader puts the lines it could not read (temporary
+# tables of the connection), until read_rejects takes them.
+_REJECTS = "_c360_landing_rejects"
+_REJECT_SCANS = "_c360_landing_reject_scans"
+
+
+def reader_sql(path: Path, dialect: CsvDialect | None = None) -> str:
+    """A table function reading one landing file as the loader reads it: a
+    CSV file in its dialect (c360.landing_files), every value a string, the
+    lines it cannot read (bad quoting, too many or too few fields, bytes
+    that are not of its encoding) set aside for read_rejects."""
     quoted = str(path).replace("'", "''")
-    if path.suffix.lower() == ".csv":
-        # all_varchar: the contract says strings unless typed, and typing is
+    if dialect is not None:
+        # all varchar: the contract says strings unless typed, and typing is
         # staging's job. An empty field stays an empty string (CSV has no
         # null; sources send '' for unknowns); `\N` is the explicit null.
+        columns = ", ".join(
+            "'{}': 'VARCHAR'".format(name.replace("'", "''")) for name in dialect.columns
+        )
+        delimiter = dialect.delimiter.replace("'", "''")
         return (
-            f"read_csv('{quoted}', header=true, all_varchar=true, nullstr='\\N', "
-            "allow_quoted_nulls=false, hive_partitioning=false)"
+            f"read_csv('{quoted}', header=true, auto_detect=false, columns={{{columns}}}, "
+            f"delim='{delimiter}', quote='\"', escape='\"', encoding='{dialect.encoding}', "
+            "nullstr='\\N', allow_quoted_nulls=false, hive_partitioning=false, "
+            f"store_rejects=true, rejects_table='{_REJECTS}', rejects_scan='{_REJECT_SCANS}')"
         )
     return f"read_parquet('{quoted}', hive_partitioning=false)"
 
 
+def read_rejects(con: Connection) -> list[tuple[int, str]]:
+    """The (line, problem) of each line the last CSV read set aside, once each;
+    forgets them."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where table_name = ? and temporary", [_REJECTS]
+    ).fetchall()[0][0]
+    if not exists:
+        return []
+    found = con.execute(
+        f"select line, min(error_type || ': ' || error_message) from {_REJECTS} "
+        "group by line order by line"
+    ).fetchall()
+    con.execute(f"drop table {_REJECTS}")
+    con.execute(f"drop table if exists {_REJECT_SCANS}")
+    return [(int(line), problem) for line, problem in found]
+
+
 def file_columns(con: Connection, path: Path) -> list[str]:
+    """The columns of a Parquet file."""
     return [row[0] for row in con.execute(f"describe select * from {reader_sql(path)}").fetchall()]
 
 

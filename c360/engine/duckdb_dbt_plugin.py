@@ -31,11 +31,12 @@ class Plugin(BasePlugin):
         # `set temp_directory` once it has spilled, failing the next model.
         self.memory_limit = plugin_config["memory_limit"]
         self.temp_directory = plugin_config["temp_directory"]
+        self.threads = int(plugin_config.get("threads") or 0) or None
 
     # DuckDB session variables belong to one connection: dbt-duckdb runs every
     # statement on a cursor (a connection of its own), so each gets the pads.
     def configure_connection(self, conn) -> None:
-        apply_limits(conn, self.memory_limit, self.temp_directory)
+        apply_limits(conn, self.memory_limit, self.temp_directory, self.threads)
         register_functions(conn)
         bind_token_pads(conn)
 

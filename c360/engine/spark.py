@@ -55,14 +55,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyspark
 import sqlglot
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from sqlglot import exp
 
 from c360.engine import dbapi
+from c360.landing_files import CsvDialect
 from c360.settings import settings
 
 NAME = "spark"
@@ -821,11 +824,12 @@ def connect(
     *,
     memory_limit: str | None = None,
     temp_directory: str | os.PathLike | None = None,
+    threads: int | None = None,
     read_only: bool = False,
 ) -> Connection:
     """A connection to the warehouse directory over the process's session
-    (started on first use). `memory_limit` and `temp_directory` are DuckDB's
-    knobs: Spark's memory is its own configuration."""
+    (started on first use). `memory_limit`, `temp_directory` and `threads`
+    are DuckDB's knobs: Spark's memory is its own configuration."""
     spark = session(path)
     return Connection(spark, _home(path))
 
@@ -944,51 +948,79 @@ def base_tables(
 # -- files ---------------------------------------------------------------------
 
 
-def _csv_header(path: Path) -> list[str]:
-    import csv
+# What reading a landing file raises when the file is not what its name
+# says (truncated, corrupt, not Parquet, not of its encoding): the loader
+# names the file.
+FILE_READ_ERRORS: tuple[type[BaseException], ...] = (
+    pa.ArrowException,
+    OSError,
+    UnicodeDecodeError,
+    PySparkException,
+)
 
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle), [])
+
+# The lines the last CSV read could not parse, for read_rejects.
+_rejected_lines: list[tuple[int, str]] = []
 
 
-def read_file(path: Path):
+def read_file(path: Path, dialect: CsvDialect | None = None):
     """A landing file as an Arrow table, read as the DuckDB engine reads it:
-    CSV all strings, `\\N` (unquoted) the only null, an empty field ''."""
+    CSV in its dialect, all strings, `\\N` (unquoted) the only null, an empty
+    field ''; a line with too many or too few fields set aside."""
+    import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    if path.suffix.lower() == ".csv":
-        header = _csv_header(path)
-        import pyarrow as pa
+    if dialect is None:
+        return pq.read_table(path)
+    _rejected_lines.clear()
 
-        return pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                null_values=["\\N"],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+    def set_aside(row) -> str:
+        # pyarrow counts data rows (None when it cannot tell); the header is line 1.
+        line = row.number + 1 if row.number is not None else 0
+        _rejected_lines.append(
+            (line, f"{row.actual_columns} fields where {row.expected_columns} were expected")
         )
-    return pq.read_table(path)
+        return "skip"
+
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            encoding="latin1" if dialect.encoding == "latin-1" else "utf8"
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in dialect.columns},
+            null_values=["\\N"],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=dialect.delimiter, newlines_in_values=True, invalid_row_handler=set_aside
+        ),
+    )
 
 
-def reader_sql(path: Path) -> str:
+def read_rejects(con: Connection) -> list[tuple[int, str]]:
+    """The (line, problem) of each line the last CSV read set aside; forgets them."""
+    taken = sorted(set(_rejected_lines))
+    _rejected_lines.clear()
+    return taken
+
+
+def reader_sql(path: Path, dialect: CsvDialect | None = None) -> str:
     """A temp view of one landing file, read as the loader reads it (DuckDB's
     reader_sql semantics: see read_file)."""
     assert _SESSION is not None, "connect() before reading files"
     frame = (
-        _SESSION.createDataFrame(read_file(path))
-        if path.suffix.lower() == ".csv"
+        _SESSION.createDataFrame(read_file(path, dialect))
+        if dialect is not None
         else (_SESSION.read.parquet(str(path)))
     )
     return _view(frame)
 
 
 def file_columns(con: Connection, path: Path) -> list[str]:
-    if path.suffix.lower() == ".csv":
-        return _csv_header(path)
+    """The columns of a Parquet file."""
     import pyarrow.parquet as pq
 
     return list(pq.read_schema(path).names)

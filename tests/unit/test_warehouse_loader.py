@@ -9,7 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from c360.contract import TABLES
 from c360.warehouse import connect, discover_partitions, load_landing
+
+
+CRM_HEADER = ",".join(TABLES["crm_contacts"].column_names)
 
 
 def _write_csv(path: Path, text: str) -> None:
@@ -22,9 +26,9 @@ def landing(tmp_path: Path) -> Path:
     root = tmp_path / "landing"
     _write_csv(
         root / "crm_contacts" / "dt=2025-01-01" / "a.csv",
-        "contact_id,phone,email,first_name,_op,_extracted_at,vendor_note\n"
-        "C1,(555) 123-4567,,Bob,U,2025-01-01T03:00:00,x\n"
-        'C2,,"",Ann,U,2025-01-01T03:00:00,y\n',
+        f"{CRM_HEADER},vendor_note\n"
+        "C1,(555) 123-4567,,Bob,,,,,U,2025-01-01T03:00:00,x\n"
+        'C2,,"",Ann,,,,,U,2025-01-01T03:00:00,y\n',
     )
     part = root / "crm_contacts" / "dt=2025-01-02"
     part.mkdir(parents=True)
@@ -62,7 +66,7 @@ def test_a_file_without_op_is_rejected_and_nothing_of_it_lands(landing: Path, tm
     )
     _write_csv(
         landing / "crm_contacts" / "dt=2025-01-03" / "a_good.csv",
-        "contact_id,phone,_op,_extracted_at\nC8,555,U,2025-01-03T03:00:00\n",
+        f"{CRM_HEADER}\nC8,555,,,,,,,U,2025-01-03T03:00:00\n",
     )
     con = connect(tmp_path / "w.duckdb")
     with pytest.raises(ValueError, match=r"bad\.csv: missing required column\(s\) \['_op'\]"):
