@@ -309,7 +309,11 @@ def _users(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="c360", description="Customer 360 identity resolution")
+    parser = argparse.ArgumentParser(
+        prog="c360",
+        description="Customer 360 identity resolution",
+        epilog=f"{DEBUG_FLAG} (anywhere on the line): show the traceback of a failure",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="write a synthetic six-source landing zone and its truth")
@@ -505,7 +509,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_FLAG = "--debug"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. A failure is one line naming what failed, and an exit
+    code (2: bad input, 3: the warehouse is in use, 1: anything else);
+    `--debug`, anywhere on the line, shows the traceback instead."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in argv
+    argv = [arg for arg in argv if arg != DEBUG_FLAG]
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "explain" and bool(args.record) != bool(args.other):
@@ -513,12 +526,24 @@ def main(argv: list[str] | None = None) -> int:
     choose_engine(getattr(args, "engine", None))
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"c360 {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except engine.WarehouseBusy as exc:
-        print(f"c360 {args.command}: the warehouse is busy: {exc}", file=sys.stderr)
-        return 3
+    except Exception as exc:
+        if debug:
+            raise
+        code, message = _failure(exc)
+        print(f"c360 {args.command}: {message}", file=sys.stderr)
+        if code == 1:
+            print(f"(run it again with {DEBUG_FLAG} for the traceback)", file=sys.stderr)
+        return code
+
+
+def _failure(exc: Exception) -> tuple[int, str]:
+    """The exit code and message of a failed command."""
+    if isinstance(exc, engine.WarehouseBusy):
+        return 3, f"the warehouse is busy: {exc}"
+    if isinstance(exc, (FileNotFoundError, ValueError)):
+        return 2, f"error: {exc}"
+    text = str(exc).strip() or type(exc).__name__
+    return 1, f"failed: {text}"
 
 
 if __name__ == "__main__":

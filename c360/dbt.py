@@ -227,9 +227,24 @@ def run(
             selected = f"--selector {invocation.selector}"
         what = f"dbt {shown}{' ' + selected if selected else ''}"
         if result.exception is None:
-            raise DbtNodesFailed(f"{what} failed: a model or a test failed (see the log above)")
+            raise DbtNodesFailed(f"{what} failed: {_failed_nodes(result.result)}")
         raise DbtError(f"{what} failed: {result.exception}")
     return result.result
+
+
+def _failed_nodes(outcome: object, shown: int = 5) -> str:
+    """The nodes that failed or errored, each with dbt's message (the first
+    `shown` of them)."""
+    failed = [
+        f"{node.node.resource_type} {node.node.name}: "
+        + (str(node.message or node.status).strip().splitlines() or [""])[0]
+        for node in getattr(outcome, "results", None) or []
+        if str(node.status) in ("error", "fail", "runtime error")
+    ]
+    if not failed:
+        return "a model or a test failed (see the log above)"
+    more = f"; and {len(failed) - shown} more" if len(failed) > shown else ""
+    return "; ".join(failed[:shown]) + more
 
 
 def run_dbt(args: list[str], warehouse: str | os.PathLike | None = None) -> object:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from c360 import dbt, engine, privacy, tokenization, warehouse
+from c360 import dbt, engine, privacy, quarantine, tokenization, warehouse
 from c360.progress import Log, Progress
 from splink_models import runtime
 
@@ -53,6 +53,7 @@ def prepare_warehouse(con) -> None:
     and the privacy intake's state, which dbt reads as a source (it exists
     before the first build even when no request ever came)."""
     warehouse.ensure_raw_tables(con)
+    quarantine.ensure_tables(con)
     privacy.ensure_tables(con)
 
 
@@ -64,17 +65,28 @@ def load(
     log: Log | None = None,
 ):
     """Load the landing partitions not loaded yet (through a date), reporting
-    rows and rows per second as it goes (c360/progress.py)."""
+    rows and rows per second as it goes (c360/progress.py), then quarantine
+    what the loads delivered amiss (c360/quarantine.py), reporting that and
+    what an operator should know of each partition."""
+    report = log or _stderr
     con = warehouse.connect(warehouse_file)
     try:
         prepare_warehouse(con)
         with Progress("load", unit="rows", log=log) as progress:
-            return warehouse.load_landing(
+            loaded = warehouse.load_landing(
                 con,
                 landing,
                 through=through,
                 progress=lambda part: progress.update(part.rows, f"{part.table} dt={part.dt}"),
             )
+        for part in loaded:
+            for note in part.notes:
+                report(f"{part.table} dt={part.dt}: {note}")
+        quarantined = quarantine.check_loads(con)
+        if quarantined:
+            reasons = ", ".join(f"{n:,} {reason}" for reason, n in sorted(quarantined.items()))
+            report(f"quarantined ({quarantine.QUARANTINE}): {reasons}")
+        return loaded
     finally:
         # dbt opens the file itself; DuckDB allows one writer configuration per process.
         con.close()

@@ -253,8 +253,9 @@ def _load_file(
             present = engine.file_columns(con, path)
         except engine.FILE_READ_ERRORS as unreadable:
             raise LandingError(
-                table.name, path, f"not a readable Parquet file (truncated or corrupt?): "
-                f"{_first_line(unreadable)}"
+                table.name,
+                path,
+                f"not a readable Parquet file (truncated or corrupt?): {_first_line(unreadable)}",
             ) from None
     reader = engine.reader_sql(path, dialect)
     missing_required = {table.key, "_op"} - set(present)
@@ -262,8 +263,7 @@ def _load_file(
         raise LandingError(
             table.name,
             path,
-            f"missing required column(s) {sorted(missing_required)}"
-            + _found(present, dialect),
+            f"missing required column(s) {sorted(missing_required)}" + _found(present, dialect),
         )
     ignored = set(present) - set(expected)
     missing = [name for name in expected if name not in present]
@@ -294,21 +294,34 @@ def _load_file(
         ) from None
     rejected = engine.read_rejects(con) if dialect else []
     if rejected:
-        share = len(rejected) / (rows + len(rejected))
+        # An unterminated quote swallows the lines after it into one bad
+        # value: count the file's lines, not the reader's rejects.
+        lines = max(_data_lines(path), rows + len(rejected))
+        unread = lines - rows
         first = f"line {rejected[0][0]}: {rejected[0][1]}"
-        if share > settings().landing_max_rejected_share:
+        if unread / lines > settings().landing_max_rejected_share:
             raise LandingError(
                 table.name,
                 path,
-                f"{len(rejected)} of {rows + len(rejected)} lines cannot be read ({first}), "
-                f"more than the {settings().landing_max_rejected_share:.0%} a file may set "
-                "aside (C360_LANDING_MAX_REJECTED_SHARE): the file is malformed",
+                f"{unread} of {lines} lines cannot be read ({first}), more than the "
+                f"{settings().landing_max_rejected_share:.0%} a file may set aside "
+                "(C360_LANDING_MAX_REJECTED_SHARE): the file is malformed",
             )
         notes.append(
-            f"{path.name}: {len(rejected)} line(s) cannot be read, quarantined in {REJECTS} "
-            f"({first})"
+            f"{path.name}: {unread} line(s) cannot be read, quarantined in {REJECTS} ({first})"
         )
     return _LoadedFile(rows, rejected, ignored, notes)
+
+
+def _data_lines(path: Path) -> int:
+    """Lines after the header (a last line without a line end counts)."""
+    lines = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines - 1 + (last != b"\n")
 
 
 def _first_line(error: BaseException) -> str:
@@ -403,6 +416,21 @@ def _files_to_load(partition: LandingPartition, logged_files: dict[str, set[int]
         for path in partition.files
         if path.stat().st_size not in logged_files.get(path.name, set())
     ]
+
+
+def landing_file_rewritten(con: engine.Connection, table: str, path: Path) -> None:
+    """A loaded landing file was rewritten in place (the privacy purge took
+    erased records out of it): its new size is one it was loaded at, so the
+    next run does not take it for a new delivery."""
+    match = _PARTITION.match(path.parent.name)
+    if match is None:
+        return
+    con.execute(
+        f"insert into {FILE_LOG} select table_name, dt, file_name, ?, 0, 0, max(loaded_at) "
+        f"from {FILE_LOG} where table_name = ? and dt = ? and file_name = ? "
+        "group by table_name, dt, file_name",
+        [path.stat().st_size, table, dt.date.fromisoformat(match.group(1)), path.name],
+    )
 
 
 def loaded_partitions(con: engine.Connection) -> set[tuple[str, dt.date]]:

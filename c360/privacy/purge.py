@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from c360 import engine, warehouse
+from c360 import engine, landing_files, warehouse
 from c360.contract import ACTIVITY_REFERENCES, TABLES
 from c360.privacy.tables import (
     ACTIVITY_QUASI_IDENTIFIERS,
@@ -201,15 +201,23 @@ def _rewrite_landing_file(con, path: Path, table_name: str) -> bool:
     if not path.exists():
         print(f"privacy: landing file {path} not found; purge it where it now is")
         return False
-    con.execute(
-        f"create or replace temp table _landing_file as select * from {engine.reader_sql(path)}"
+    dialect = (
+        landing_files.csv_dialect(path, TABLES[table_name].column_names)
+        if landing_files.is_csv(path)
+        else None
     )
+    con.execute(
+        "create or replace temp table _landing_file as select * from "
+        f"{engine.reader_sql(path, dialect)}"
+    )
+    engine.read_rejects(con)
     for statement in _purge_statements("_landing_file", table_name):
         con.execute(statement)
     scratch = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     file_format = "csv" if path.suffix.lower() == ".csv" else "parquet"
     engine.write_file(con, "_landing_file", scratch, file_format)
     os.replace(scratch, path)
+    warehouse.landing_file_rewritten(con, table_name, path)
     return True
 
 

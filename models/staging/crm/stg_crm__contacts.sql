@@ -18,6 +18,7 @@ ranked as (
         source.*,
         {{ landing_recency_rank('contact_id') }} as recency_rank
     from source
+    where {{ is_valid_landing_row('contact_id') }}
 
 ),
 

@@ -20,6 +20,7 @@ ranked as (
         -- Once per row: the phone and postal code rules read it many times.
         {{ country_code('country') }} as country_iso
     from source
+    where {{ is_valid_landing_row('customer_account_id') }}
 
 ),
 

@@ -17,6 +17,7 @@ ranked as (
         source.*,
         {{ landing_recency_rank('order_id') }} as recency_rank
     from source
+    where {{ is_valid_landing_row('order_id') }}
 
 ),
 

@@ -15,6 +15,7 @@ ranked as (
         source.*,
         {{ landing_recency_rank('request_id') }} as recency_rank
     from source
+    where {{ is_valid_landing_row('request_id') }}
 
 ),
 
