@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from c360 import engine, pipeline, privacy, warehouse
+from c360 import engine, pipeline, privacy, warehouse, writer_lock
 from c360.settings import ENGINES, choose_engine
 from c360.tools.generator.config import PROFILES
 
@@ -538,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _failure(exc: Exception) -> tuple[int, str]:
     """The exit code and message of a failed command."""
+    if isinstance(exc, writer_lock.WarehouseInUse):
+        return 3, f"the warehouse is in use: {exc}"
     if isinstance(exc, engine.WarehouseBusy):
         return 3, f"the warehouse is busy: {exc}"
     if isinstance(exc, (FileNotFoundError, ValueError)):

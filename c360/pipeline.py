@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from c360 import dbt, engine, privacy, quarantine, tokenization, warehouse
+from c360 import dbt, engine, privacy, quarantine, tokenization, warehouse, writer_lock
 from c360.progress import Log, Progress
 from splink_models import runtime
 
@@ -439,12 +439,14 @@ def rebuild(
     with `full_refresh`, the check that the incremental tables equal a rebuild
     from raw. Like every rerun of a date, it gives that date's result for what
     the warehouse now holds."""
-    run_date = last_run_date(warehouse_file)
-    if run_date is None:
-        raise RuntimeError("the warehouse has no finished run date to rebuild; run `c360 run`")
-    load_seeds(warehouse_file, quiet=quiet)
-    day = build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
-    record_stage_timings(run_date, day.seconds, warehouse_file)
+    path = warehouse.warehouse_path(warehouse_file)
+    with writer_lock.hold(path, "c360 rebuild", log=log):
+        run_date = last_run_date(path)
+        if run_date is None:
+            raise RuntimeError("the warehouse has no finished run date to rebuild; run `c360 run`")
+        load_seeds(path, quiet=quiet)
+        day = build_day(run_date, path, quiet=quiet, full_refresh=full_refresh, log=log)
+        record_stage_timings(run_date, day.seconds, path)
     return day
 
 
@@ -463,13 +465,15 @@ def rotate_tokenization_key(
     The new key is in use for the rebuild only, and not through the
     environment: after it, finished or failed, the process tokenizes with the
     key it had."""
-    result, old_tokens = privacy.prepare_key_rotation(
-        new_key, tokenization.tokenization_key(), warehouse_file
-    )
-    if not at_next_run:
-        with tokenization.key_in_use(new_key):
-            rebuild(warehouse_file, quiet=True)
-        result.old_tokens_left = privacy.old_tokens_left(warehouse_file, old_tokens)
+    path = warehouse.warehouse_path(warehouse_file)
+    with writer_lock.hold(path, "c360 rotate-key"):
+        result, old_tokens = privacy.prepare_key_rotation(
+            new_key, tokenization.tokenization_key(), path
+        )
+        if not at_next_run:
+            with tokenization.key_in_use(new_key):
+                rebuild(path, quiet=True)
+            result.old_tokens_left = privacy.old_tokens_left(path, old_tokens)
     return result
 
 
@@ -534,16 +538,17 @@ def run(
     first; with nothing new, do nothing. With `full_refresh`, each date is built
     from raw whole, and with nothing new the last finished date is rebuilt so."""
     path = warehouse.warehouse_path(warehouse_file)
-    dates = pending_run_dates(landing, path)
-    result = RunResult(str(path))
-    if dates or full_refresh:
-        load_seeds(path, quiet=quiet)
-    for run_date in dates:
-        day = run_day(landing, run_date, path, quiet=quiet, full_refresh=full_refresh, log=log)
-        result.days.append(day)
-    if full_refresh and not dates and last_run_date(path) is not None:
-        result.days.append(rebuild(path, quiet=quiet, full_refresh=True, log=log))
-    result.staged_rows = staged_row_counts(path)
+    with writer_lock.hold(path, f"c360 run --landing {landing}", log=log):
+        dates = pending_run_dates(landing, path)
+        result = RunResult(str(path))
+        if dates or full_refresh:
+            load_seeds(path, quiet=quiet)
+        for run_date in dates:
+            day = run_day(landing, run_date, path, quiet=quiet, full_refresh=full_refresh, log=log)
+            result.days.append(day)
+        if full_refresh and not dates and last_run_date(path) is not None:
+            result.days.append(rebuild(path, quiet=quiet, full_refresh=True, log=log))
+        result.staged_rows = staged_row_counts(path)
     return result
 
 

@@ -147,8 +147,9 @@ def _unchecked_loads(con: engine.Connection) -> list[dt.datetime]:
     return [
         row[0]
         for row in con.execute(
-            "select distinct loaded_at from raw._landing_file_log "
-            f"where loaded_at not in (select loaded_at from {CHECKED_LOADS}) order by 1"
+            "select distinct loaded_at from raw._landing_file_log as loads "
+            f"where not exists (select 1 from {CHECKED_LOADS} as checked "
+            "where checked.loaded_at = loads.loaded_at) order by 1"
         ).fetchall()
     ]
 

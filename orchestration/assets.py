@@ -12,8 +12,10 @@ process at a time may open a Spark warehouse. The assets, checks and
 events are the same either way.
 """
 
+import contextlib
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Optional
 
 from dagster import (
@@ -31,7 +33,7 @@ from dagster import (
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from c360 import dbt as c360_dbt
-from c360 import pipeline, privacy, warehouse
+from c360 import pipeline, privacy, warehouse, writer_lock
 from c360.contract import TABLES
 from c360.dbt import phase_invocation, seed_invocation
 from c360.settings import settings
@@ -92,6 +94,24 @@ def _run_date(context: AssetExecutionContext) -> dt.date:
     return dt.date.fromisoformat(context.partition_key)
 
 
+@contextlib.contextmanager
+def _writing(context: AssetExecutionContext, c360: C360Settings) -> Iterator[None]:
+    """The warehouse's writer lock for the step (c360/writer_lock.py), as
+    `c360 run` holds it. Another run holding it, or a landing file the loader
+    refuses, fails the step at once and without retries: waiting would mend
+    neither."""
+    partition = f", partition {context.partition_key}" if context.has_partition_key else ""
+    try:
+        with writer_lock.hold(
+            warehouse.warehouse_path(c360.warehouse),
+            f"dagster run {context.run_id} (step {context.op_def.name}{partition})",
+            log=context.log.warning,
+        ):
+            yield
+    except (writer_lock.WarehouseInUse, warehouse.LandingError) as refused:
+        raise Failure(description=str(refused), allow_retries=False) from None
+
+
 @multi_asset(
     specs=[AssetSpec(key, group_name="landing") for key in RAW_KEYS],
     partitions_def=daily_partitions,
@@ -99,18 +119,19 @@ def _run_date(context: AssetExecutionContext) -> dt.date:
 )
 def landing(context: AssetExecutionContext, c360: C360Settings):
     """The day's landing partitions (and any older one not loaded yet) into raw."""
-    loaded = pipeline.load(
-        c360.landing, c360.warehouse, through=_run_date(context), log=context.log.info
-    )
-    rows, files = defaultdict(int), defaultdict(int)
-    for partition in loaded:
-        rows[partition.table] += partition.rows
-        files[partition.table] += partition.files
-    for key in RAW_KEYS:
-        table = key.path[-1]
-        yield MaterializeResult(
-            asset_key=key, metadata={"rows_loaded": rows[table], "files_loaded": files[table]}
+    with _writing(context, c360):
+        loaded = pipeline.load(
+            c360.landing, c360.warehouse, through=_run_date(context), log=context.log.info
         )
+        rows, files = defaultdict(int), defaultdict(int)
+        for partition in loaded:
+            rows[partition.table] += partition.rows
+            files[partition.table] += partition.files
+        for key in RAW_KEYS:
+            table = key.path[-1]
+            yield MaterializeResult(
+                asset_key=key, metadata={"rows_loaded": rows[table], "files_loaded": files[table]}
+            )
 
 
 def _succeeded(invocation) -> None:
@@ -180,31 +201,32 @@ def _dbt_phase(phase: str):
         retry_policy=RETRY,
     )
     def _assets(context: AssetExecutionContext, dbt: DbtCliResource, c360: C360Settings):
-        # The invocation `c360 run` makes (c360/dbt.py), with the selection
-        # dagster-dbt makes (the phase's selector, or the subset of it asked
-        # for): in this process on Spark, else in a dbt subprocess.
-        target = warehouse.warehouse_path(c360.warehouse).resolve()
-        if not dbt_in_subprocess():
+        with _writing(context, c360):
+            # The invocation `c360 run` makes (c360/dbt.py), with the selection
+            # dagster-dbt makes (the phase's selector, or the subset of it asked
+            # for): in this process on Spark, else in a dbt subprocess.
+            target = warehouse.warehouse_path(c360.warehouse).resolve()
+            if not dbt_in_subprocess():
+                if phase == "before_scoring":
+                    _ran(lambda: pipeline.load_seeds(target))
+                yield from dbt_in_process.build(context, _phase_invocation(context, phase, target))
+                return
             if phase == "before_scoring":
-                _ran(lambda: pipeline.load_seeds(target))
-            yield from dbt_in_process.build(context, _phase_invocation(context, phase, target))
-            return
-        if phase == "before_scoring":
-            # In the dbt subprocess too: an in-process dbt run would keep the
-            # warehouse file open and locked against the subprocess.
-            changed = pipeline.seeds_to_reload(target)
-            if changed:
-                seeds = seed_invocation(target)
-                _succeeded(dbt.cli(seeds.args(), target_path=DBT_TARGET, raise_on_error=False))
-                pipeline.seeds_reloaded(changed, target)
-        build = dbt.cli(
-            _phase_invocation(context, phase, target).args(with_selector=False),
-            context=context,
-            target_path=DBT_TARGET,
-            raise_on_error=False,
-        )
-        yield from build.stream()
-        _succeeded(build)
+                # In the dbt subprocess too: an in-process dbt run would keep the
+                # warehouse file open and locked against the subprocess.
+                changed = pipeline.seeds_to_reload(target)
+                if changed:
+                    seeds = seed_invocation(target)
+                    _succeeded(dbt.cli(seeds.args(), target_path=DBT_TARGET, raise_on_error=False))
+                    pipeline.seeds_reloaded(changed, target)
+            build = dbt.cli(
+                _phase_invocation(context, phase, target).args(with_selector=False),
+                context=context,
+                target_path=DBT_TARGET,
+                raise_on_error=False,
+            )
+            yield from build.stream()
+            _succeeded(build)
 
     return _assets
 
@@ -231,21 +253,24 @@ def privacy_intake(context: AssetExecutionContext, dbt: DbtCliResource, c360: C3
     the suppression of erased people in the day's deliveries (c360/privacy/),
     then dbt's purge of whom it erased from its tables: before scoring, so the
     rest of the day runs without them."""
-    result = privacy.intake(_run_date(context), c360.warehouse)
-    _purge_dbt_tables(context, dbt, "intake", c360.warehouse)
-    metadata = {f"requests_{status}": n for status, n in result.requests.items()}
-    metadata.update(
-        {
-            "records_erased": result.records_erased,
-            "records_suppressed": result.records_suppressed,
-            "activity_rows_unlinked": result.activity_rows_unlinked,
-            "landing_files_to_purge": result.landing_files_to_purge,
-            "access_exports": len(result.exports),
-            "requests_deferred": result.deferred,
-        }
-    )
-    for key in PRIVACY_KEYS:
-        yield MaterializeResult(asset_key=key, metadata=metadata if key == PRIVACY_KEYS[0] else {})
+    with _writing(context, c360):
+        result = privacy.intake(_run_date(context), c360.warehouse)
+        _purge_dbt_tables(context, dbt, "intake", c360.warehouse)
+        metadata = {f"requests_{status}": n for status, n in result.requests.items()}
+        metadata.update(
+            {
+                "records_erased": result.records_erased,
+                "records_suppressed": result.records_suppressed,
+                "activity_rows_unlinked": result.activity_rows_unlinked,
+                "landing_files_to_purge": result.landing_files_to_purge,
+                "access_exports": len(result.exports),
+                "requests_deferred": result.deferred,
+            }
+        )
+        for key in PRIVACY_KEYS:
+            yield MaterializeResult(
+                asset_key=key, metadata=metadata if key == PRIVACY_KEYS[0] else {}
+            )
 
 
 @asset(
@@ -261,21 +286,23 @@ def privacy_purge(
     """Once the day is published: delete what state and snapshot history still hold
     of the records erased or suppressed (dbt's tables by dbt, the scoring's
     state here), and rewrite the warehouse file when the byte purge is due."""
-    _purge_dbt_tables(context, dbt, "published", c360.warehouse)
-    result = privacy.finish(c360.warehouse, purge_id=_purge_id(context))
-    return MaterializeResult(
-        metadata={"rows_deleted": result.rows_deleted, "file_rewritten": result.compacted}
-    )
+    with _writing(context, c360):
+        _purge_dbt_tables(context, dbt, "published", c360.warehouse)
+        result = privacy.finish(c360.warehouse, purge_id=_purge_id(context))
+        return MaterializeResult(
+            metadata={"rows_deleted": result.rows_deleted, "file_rewritten": result.compacted}
+        )
 
 
 @asset(key=MODEL_KEY, deps=[IDENTITY_RECORDS], group_name="matching")
 def splink_model(context: AssetExecutionContext, c360: C360Settings) -> MaterializeResult:
     """Re-estimate the identity model (`c360 train`): materialize on demand. The
     daily scoring trains one itself when none is current."""
-    model = pipeline.train(c360.warehouse)
-    return MaterializeResult(
-        metadata={"model_version": model.version, "trained_on_records": model.records}
-    )
+    with _writing(context, c360):
+        model = pipeline.train(c360.warehouse)
+        return MaterializeResult(
+            metadata={"model_version": model.version, "trained_on_records": model.records}
+        )
 
 
 @multi_asset(
@@ -288,22 +315,23 @@ def splink_model(context: AssetExecutionContext, c360: C360Settings) -> Material
 )
 def splink_scoring(context: AssetExecutionContext, c360: C360Settings):
     """Score the records that changed since they were last scored (`c360 score`)."""
-    trained, scoring = pipeline.score(
-        c360.warehouse,
-        run_date=_run_date(context),
-        full=pipeline.full_refresh_requested(c360.warehouse),
-    )
-    metadata = {
-        "model_version": scoring.model_version,
-        "records": scoring.records,
-        "records_rescored": scoring.records_rescored,
-        "comparisons_scored": scoring.comparisons,
-        "pairs_kept": scoring.pairs_kept,
-        "scored_in_full": scoring.is_full,
-        "trained_a_model": trained is not None,
-    }
-    for key in SCORING_KEYS:
-        yield MaterializeResult(asset_key=key, metadata=metadata if key == MATCH_PAIRS else {})
+    with _writing(context, c360):
+        trained, scoring = pipeline.score(
+            c360.warehouse,
+            run_date=_run_date(context),
+            full=pipeline.full_refresh_requested(c360.warehouse),
+        )
+        metadata = {
+            "model_version": scoring.model_version,
+            "records": scoring.records,
+            "records_rescored": scoring.records_rescored,
+            "comparisons_scored": scoring.comparisons,
+            "pairs_kept": scoring.pairs_kept,
+            "scored_in_full": scoring.is_full,
+            "trained_a_model": trained is not None,
+        }
+        for key in SCORING_KEYS:
+            yield MaterializeResult(asset_key=key, metadata=metadata if key == MATCH_PAIRS else {})
 
 
 @asset(
@@ -315,28 +343,29 @@ def splink_scoring(context: AssetExecutionContext, c360: C360Settings):
 def daily_run(context: AssetExecutionContext, c360: C360Settings) -> MaterializeResult:
     """The day is finished: record it, and report what it did (and how accurate the
     customers are, when a truth directory is configured)."""
-    run_date = _run_date(context)
-    metrics = pipeline.finish_day(
-        run_date, c360.warehouse, full_refresh=pipeline.full_refresh_requested(c360.warehouse)
-    )
-    metadata = {name: value for name, value in metrics.items() if name != "run_date"}
-    metadata.update(pipeline.match_band_counts(c360.warehouse))
-    # dbt runs in a subprocess that holds the warehouse file while it streams
-    # events, so the marts' row counts are read here, once they are published.
-    metadata.update(
-        {
-            f"rows_{name}": rows
-            for name, rows in pipeline.row_counts("marts", c360.warehouse).items()
-        }
-    )
-    if c360.truth:
-        from c360.evaluation import evaluate
+    with _writing(context, c360):
+        run_date = _run_date(context)
+        metrics = pipeline.finish_day(
+            run_date, c360.warehouse, full_refresh=pipeline.full_refresh_requested(c360.warehouse)
+        )
+        metadata = {name: value for name, value in metrics.items() if name != "run_date"}
+        metadata.update(pipeline.match_band_counts(c360.warehouse))
+        # dbt runs in a subprocess that holds the warehouse file while it streams
+        # events, so the marts' row counts are read here, once they are published.
+        metadata.update(
+            {
+                f"rows_{name}": rows
+                for name, rows in pipeline.row_counts("marts", c360.warehouse).items()
+            }
+        )
+        if c360.truth:
+            from c360.evaluation import evaluate
 
-        scores = evaluate(c360.warehouse, c360.truth)
-        metadata["pairwise_precision"] = scores["pairwise"]["precision"]
-        metadata["pairwise_recall"] = scores["pairwise"]["recall"]
-        metadata["identifiable_recall"] = scores["identifiable"]["pairwise"]["recall"]
-    return MaterializeResult(metadata=metadata)
+            scores = evaluate(c360.warehouse, c360.truth)
+            metadata["pairwise_precision"] = scores["pairwise"]["precision"]
+            metadata["pairwise_recall"] = scores["pairwise"]["recall"]
+            metadata["identifiable_recall"] = scores["identifiable"]["pairwise"]["recall"]
+        return MaterializeResult(metadata=metadata)
 
 
 PARTITIONED = [

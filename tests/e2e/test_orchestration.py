@@ -7,11 +7,12 @@ being published. tests/e2e/test_orchestration_spark.py runs a day on Spark."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterInstance, build_schedule_context, materialize
 
@@ -219,34 +220,68 @@ def test_a_run_on_spark_runs_its_steps_in_one_process() -> None:
 def test_a_failed_upstream_check_keeps_the_marts_unpublished_until_rerun(
     landing: Path, c360_run: Path, first_day: Path, tmp_path: Path
 ) -> None:
-    """A day's delivery carries a row no source test accepts: the day stops
-    before scoring (no retry: a failed check is not transient), yesterday's
-    marts stay as they were, and once the delivery is replaced the rerun of
-    that partition publishes what an uninterrupted run publishes."""
-    broken = tmp_path / "landing"
-    shutil.copytree(landing, broken)
-    orders = next((broken / "ecommerce_orders" / "dt=2025-01-02").glob("*.parquet"))
-    good = pq.read_table(orders)
-    bad = good.set_column(good.schema.get_field_index("_op"), "_op", [["X"] * good.num_rows])
-    pq.write_table(bad, orders)
+    """Raw holds a row no source test accepts (a bad delivery is quarantined
+    instead, docs/faults.md; this one is planted: a row without its
+    partition date): the day stops before scoring (no retry: a failed check
+    is not transient), yesterday's marts stay as they were, and once the
+    row is gone the rerun of that partition publishes what an uninterrupted
+    run publishes."""
     warehouse = copy_warehouse(first_day, tmp_path / "dagster.duckdb")
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "insert into raw.ecommerce_orders (order_id, _op, _dt, _source_file, _loaded_at) "
+        "values ('PLANTED', 'U', null, 'planted', now())"
+    )
+    con.close()
     instance = DagsterInstance.ephemeral()
     day_one = _marts(warehouse)
-    failed = _materialize("2025-01-02", broken, warehouse, instance)
+    failed = _materialize("2025-01-02", landing, warehouse, instance)
     assert not failed.success
     failed_steps = {e.step_key for e in failed.all_events if e.event_type_value == "STEP_FAILURE"}
     assert failed_steps == {"before_scoring"}
     retries = [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert retries == []
     assert _marts(warehouse) == day_one
-    # The fix: the source re-delivers the day; the bad rows leave raw.
-    pq.write_table(good, orders)
+    # The fix: the planted row leaves raw.
     con = duckdb.connect(str(warehouse))
-    con.execute("delete from raw.ecommerce_orders where _op = 'X'")
-    con.execute(
-        "delete from raw._landing_load_log where table_name = 'ecommerce_orders' "
-        "and dt = date '2025-01-02'"
-    )
+    con.execute("delete from raw.ecommerce_orders where order_id = 'PLANTED'")
     con.close()
-    assert _materialize("2025-01-02", broken, warehouse, instance).success
+    assert _materialize("2025-01-02", landing, warehouse, instance).success
     assert _marts(warehouse) == _marts(c360_run)
+
+
+_LOCK_HOLDER = """
+import sys, time
+from c360 import writer_lock
+with writer_lock.hold(sys.argv[1], "c360 run --landing elsewhere"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_dagster_run_fails_at_once_while_another_run_writes(
+    landing: Path, first_day: Path, tmp_path: Path
+) -> None:
+    warehouse = copy_warehouse(first_day, tmp_path / "dagster.duckdb")
+    root = Path(__file__).resolve().parents[2]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _LOCK_HOLDER, str(warehouse)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = _marts(warehouse)
+        failed = _materialize("2025-01-02", landing, warehouse, DagsterInstance.ephemeral())
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not failed.success
+    failures = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert [e.step_key for e in failures] == ["landing"]
+    assert "is being written by c360 run --landing elsewhere" in str(
+        failures[0].event_specific_data.error
+    )
+    assert [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"] == []
+    assert _marts(warehouse) == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from c360 import pipeline
+from c360 import pipeline, quarantine
 from c360.progress import Progress, rate_line
 
 LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
@@ -36,5 +36,8 @@ def test_loading_reports_each_partition_with_rows(tmp_path: Path) -> None:
     loaded = pipeline.load(LANDING, tmp_path / "w.duckdb", log=lines.append)
     rows = sum(p.rows for p in loaded)
     assert rows > 0
-    assert lines[-1].startswith(f"load: {rows:,} rows")
-    assert "rows/s" in lines[-1]
+    (summary,) = [line for line in lines if line.startswith("load: ")]
+    assert summary.startswith(f"load: {rows:,} rows")
+    assert "rows/s" in summary
+    # The fixture's deliberately bad values are quarantined, and said so.
+    assert lines[-1] == f"quarantined ({quarantine.QUARANTINE}): 1 not_a_date, 1 not_a_decimal"

@@ -12,7 +12,6 @@ import pytest
 from c360.contract import TABLES
 from c360.warehouse import connect, discover_partitions, load_landing
 
-
 CRM_HEADER = ",".join(TABLES["crm_contacts"].column_names)
 
 
