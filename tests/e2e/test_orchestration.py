@@ -220,17 +220,17 @@ def test_a_run_on_spark_runs_its_steps_in_one_process() -> None:
 def test_a_failed_upstream_check_keeps_the_marts_unpublished_until_rerun(
     landing: Path, c360_run: Path, first_day: Path, tmp_path: Path
 ) -> None:
-    """Raw holds a row no source test accepts (a bad delivery is quarantined
-    instead, docs/faults.md; this one is planted: a row without its
-    partition date): the day stops before scoring (no retry: a failed check
-    is not transient), yesterday's marts stay as they were, and once the
-    row is gone the rerun of that partition publishes what an uninterrupted
-    run publishes."""
+    """A source holds a row its tests do not accept (bad deliveries are
+    quarantined instead, docs/faults.md; this is a steward decision of no
+    known type, written by hand): the day stops before scoring (no retry: a
+    failed check is not transient), yesterday's marts stay as they were, and
+    once the row is gone the rerun of that partition publishes what an
+    uninterrupted run publishes."""
     warehouse = copy_warehouse(first_day, tmp_path / "dagster.duckdb")
     con = duckdb.connect(str(warehouse))
     con.execute(
-        "insert into raw.ecommerce_orders (order_id, _op, _dt, _source_file, _loaded_at) "
-        "values ('PLANTED', 'U', null, 'planted', now())"
+        "insert into stewardship.steward_decisions values ('PLANTED', 'maybe', 'a', '1', 'b', "
+        "'2', 'unsure', 'someone', now(), null)"
     )
     con.close()
     instance = DagsterInstance.ephemeral()
@@ -242,9 +242,9 @@ def test_a_failed_upstream_check_keeps_the_marts_unpublished_until_rerun(
     retries = [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert retries == []
     assert _marts(warehouse) == day_one
-    # The fix: the planted row leaves raw.
+    # The fix: the planted row goes.
     con = duckdb.connect(str(warehouse))
-    con.execute("delete from raw.ecommerce_orders where order_id = 'PLANTED'")
+    con.execute("delete from stewardship.steward_decisions where decision_id = 'PLANTED'")
     con.close()
     assert _materialize("2025-01-02", landing, warehouse, instance).success
     assert _marts(warehouse) == _marts(c360_run)
