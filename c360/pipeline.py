@@ -309,7 +309,15 @@ def run_day(
     clock = time.perf_counter()
     loaded = load(landing, warehouse_file, through=run_date, log=log)
     seconds = {"load": round(time.perf_counter() - clock, 1)}
-    day = build_day(run_date, warehouse_file, quiet=quiet, full_refresh=full_refresh, log=log)
+    # A rerun that loaded nothing new continues an interrupted run of the date.
+    day = build_day(
+        run_date,
+        warehouse_file,
+        quiet=quiet,
+        full_refresh=full_refresh,
+        resume=not loaded and not full_refresh,
+        log=log,
+    )
     day.loaded = loaded
     day.seconds = seconds | day.seconds
     record_stage_timings(run_date, day.seconds, warehouse_file)
@@ -326,54 +334,115 @@ def record_stage_timings(
         con.close()
 
 
+# The stages of a run date after loading, in order. A run killed part-way
+# resumes after the last one it finished (raw._pipeline_stage_log), unless
+# it loaded something new for the date.
+DAY_STAGES = ("build_before", "privacy", "score", "build_after", "publish", "purge")
+
+
 def build_day(
     run_date: dt.date,
     warehouse_file: str | os.PathLike | None = None,
     *,
     quiet: bool = False,
     full_refresh: bool = False,
+    resume: bool = False,
     log: Log | None = None,
 ) -> DayResult:
     """Everything of a run date after loading: its dbt phases around the privacy
     intake and the scoring, then the purge of what the day erased. With
     `full_refresh`, every derived table is rebuilt from raw and every record
     re-scored: the slow path whose result the incremental one must equal. A
-    full refresh requested in the warehouse (by a key rotation) is done too."""
+    full refresh requested in the warehouse (by a key rotation) is done too.
+
+    With `resume`, the stages an interrupted run of the date finished are not
+    run again. Each stage's rerun gives its result (every stateful model
+    reopens its rows of the run date first), except once the day's erasures
+    are purged from the published history: a date run again after that counts
+    what the purged history still shows, so a run killed after it finishes
+    rather than starting over."""
     full_refresh = full_refresh or full_refresh_requested(warehouse_file)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
-
     report = log or _stderr
+    finished = stages_finished(run_date, warehouse_file) if resume else {}
+    if not resume:
+        forget_stages(run_date, warehouse_file)
+    # Tags the rows the day's purges delete (privacy.purge_log); one a run date,
+    # across a resumed run.
+    purge_id = next(iter(finished.values()), None) or f"{run_date}-{uuid.uuid4().hex[:12]}"
+    day = DayResult(run_date, seconds=seconds)
 
-    def lap(stage: str) -> None:
+    def stage(name: str, work) -> None:
         nonlocal clock
+        if name in finished:
+            report(f"{run_date} {name}: finished before the run was interrupted")
+            clock = time.perf_counter()
+            return
+        work()
+        record_stage(run_date, name, purge_id, warehouse_file)
         now = time.perf_counter()
-        seconds[stage] = round(now - clock, 1)
+        seconds[name] = round(now - clock, 1)
         clock = now
-        report(f"{run_date} {stage}: {seconds[stage]:.1f} s")
+        report(f"{run_date} {name}: {seconds[name]:.1f} s")
 
-    # Tags the rows the day's purges delete (privacy.purge_log).
-    purge_id = f"{run_date}-{uuid.uuid4().hex[:12]}"
-    build_before_scoring(warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh)
-    lap("build_before")
-    intake = privacy.intake(run_date, warehouse_file)
-    purge_dbt_tables("intake", purge_id, warehouse_file, run_date=run_date, quiet=quiet)
-    lap("privacy")
-    trained, scoring = score(warehouse_file, run_date=run_date, full=full_refresh)
-    lap("score")
-    build_phase(
-        "after_scoring", warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
+    def privacy_intake() -> None:
+        day.privacy = privacy.intake(run_date, warehouse_file)
+        purge_dbt_tables("intake", purge_id, warehouse_file, run_date=run_date, quiet=quiet)
+
+    def scoring() -> None:
+        day.trained, day.scoring = score(warehouse_file, run_date=run_date, full=full_refresh)
+
+    def purge_and_finish() -> None:
+        purge_dbt_tables("published", purge_id, warehouse_file, run_date=run_date, quiet=quiet)
+        day.purged = privacy.finish(warehouse_file, purge_id=purge_id)
+
+    stage(
+        "build_before",
+        lambda: build_before_scoring(
+            warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
+        ),
     )
-    lap("build_after")
-    build_phase(
-        "publish", warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
-    )
-    lap("publish")
-    purge_dbt_tables("published", purge_id, warehouse_file, run_date=run_date, quiet=quiet)
-    purged = privacy.finish(warehouse_file, purge_id=purge_id)
-    metrics = finish_day(run_date, warehouse_file, full_refresh=full_refresh)
-    lap("purge")
-    return DayResult(run_date, [], trained, scoring, intake, purged, metrics, seconds)
+    stage("privacy", privacy_intake)
+    stage("score", scoring)
+    for phase, name in (("after_scoring", "build_after"), ("publish", "publish")):
+        stage(
+            name,
+            lambda phase=phase: build_phase(
+                phase, warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
+            ),
+        )
+    stage("purge", purge_and_finish)
+    day.metrics = finish_day(run_date, warehouse_file, full_refresh=full_refresh)
+    return day
+
+
+def stages_finished(
+    run_date: dt.date, warehouse_file: str | os.PathLike | None = None
+) -> dict[str, str]:
+    con = warehouse.connect(warehouse_file)
+    try:
+        return warehouse.stages_finished(con, run_date)
+    finally:
+        con.close()
+
+
+def record_stage(
+    run_date: dt.date, stage: str, purge_id: str, warehouse_file: str | os.PathLike | None = None
+) -> None:
+    con = warehouse.connect(warehouse_file)
+    try:
+        warehouse.record_stage(con, run_date, stage, purge_id)
+    finally:
+        con.close()
+
+
+def forget_stages(run_date: dt.date, warehouse_file: str | os.PathLike | None = None) -> None:
+    con = warehouse.connect(warehouse_file)
+    try:
+        warehouse.forget_stages(con, run_date)
+    finally:
+        con.close()
 
 
 def purge_invocation(

@@ -39,6 +39,9 @@ FILE_LOG = f"{RAW_SCHEMA}._landing_file_log"
 REJECTS = f"{RAW_SCHEMA}._landing_rejects"
 # One row per run date the whole pipeline (load, build, score, build) finished.
 RUN_LOG = f"{RAW_SCHEMA}._pipeline_run_log"
+# The stages of a run date finished so far (c360/pipeline.py, build_day): a
+# run killed part-way resumes after them. Forgotten once the date finishes.
+STAGE_LOG = f"{RAW_SCHEMA}._pipeline_stage_log"
 # A full refresh the next run date must do (a key rotation re-tokenizes every
 # record; incremental models would only re-tokenize those that change).
 FULL_REFRESH_REQUESTS = f"{RAW_SCHEMA}._pipeline_full_refresh_requests"
@@ -184,6 +187,10 @@ def ensure_raw_tables(con: engine.Connection) -> None:
     con.execute(
         f"create table if not exists {RUN_LOG} (run_date date primary key, "
         "completed_at timestamp not null)"
+    )
+    con.execute(
+        f"create table if not exists {STAGE_LOG} (run_date date not null, stage varchar not null, "
+        "purge_id varchar not null, finished_at timestamp not null)"
     )
     con.execute(
         f"create table if not exists {FULL_REFRESH_REQUESTS} "
@@ -484,12 +491,36 @@ def pending_run_dates(con: engine.Connection, landing: str | os.PathLike) -> lis
 
 def record_run(con: engine.Connection, run_date: dt.date, *, full_refresh: bool = False) -> None:
     """The run date finished; a full refresh, if it was one, was what was asked."""
-    con.execute(
-        f"insert or replace into {RUN_LOG} values (?, ?)",
-        [run_date, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
-    )
+    with engine.transaction(con):
+        con.execute(
+            f"insert or replace into {RUN_LOG} values (?, ?)",
+            [run_date, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        )
+        forget_stages(con, run_date)
     if full_refresh:
         con.execute(f"delete from {FULL_REFRESH_REQUESTS}")
+
+
+def stages_finished(con: engine.Connection, run_date: dt.date) -> dict[str, str]:
+    """The stages of the run date finished so far, in order, each with the
+    day's purge id."""
+    return dict(
+        con.execute(
+            f"select stage, purge_id from {STAGE_LOG} where run_date = ? order by finished_at",
+            [run_date],
+        ).fetchall()
+    )
+
+
+def record_stage(con: engine.Connection, run_date: dt.date, stage: str, purge_id: str) -> None:
+    con.execute(
+        f"insert into {STAGE_LOG} values (?, ?, ?, ?)",
+        [run_date, stage, purge_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+    )
+
+
+def forget_stages(con: engine.Connection, run_date: dt.date) -> None:
+    con.execute(f"delete from {STAGE_LOG} where run_date = ?", [run_date])
 
 
 def record_stage_timings(

@@ -1,0 +1,70 @@
+"""Crash anywhere, rerun, same result (docs/faults.md): a tiny generated
+landing zone with a change day that erases a customer, its day 0 built once,
+and what an uninterrupted run of the change day publishes. Each test kills a
+run of the change day at one point (tests/support/crash.py), reruns it
+plainly and compares. The kill points are split over two modules so that
+two test workers share them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from c360 import pipeline
+from c360.tools.generator.config import GeneratorConfig
+from c360.tools.generator.core import generate
+from tests.support.crash import World, published
+from tests.support.landing import upsert
+from tests.support.warehouse_files import copy_warehouse
+
+DAY0 = "dt=2025-01-01"
+CHANGE_DAY = "2025-01-02"
+
+
+def _erasure_request(landing: Path) -> None:
+    con = duckdb.connect()
+    try:
+        (email,) = con.execute(
+            "select min(email) from read_parquet(?) where email like '%@%'",
+            [f"{landing}/ecommerce_customers/{DAY0}/*.parquet"],
+        ).fetchall()[0]
+    finally:
+        con.close()
+    request = pa.table(
+        {
+            "request_id": ["PR-CRASH-1"],
+            "request_type": ["erasure"],
+            "jurisdiction": ["GDPR"],
+            "subject_email": [email],
+            "subject_phone": pa.nulls(1, pa.string()),
+            "subject_loyalty_id": pa.nulls(1, pa.string()),
+            "subject_customer_id": pa.nulls(1, pa.string()),
+            "received_at": [f"{CHANGE_DAY}T08:00:00"],
+            "_op": ["U"],
+            "_extracted_at": [f"{CHANGE_DAY}T09:00:00"],
+        }
+    )
+    upsert(landing, "privacy_requests", dt.date.fromisoformat(CHANGE_DAY), request)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    out = tmp_path_factory.mktemp("crash_recovery")
+    generate(GeneratorConfig(customers=40, days=1, seed=11, chunk_size=40), out, progress=False)
+    landing = out / "landing"
+    _erasure_request(landing)
+    first = out / "day0_landing"
+    for table in landing.iterdir():
+        if (table / DAY0).is_dir():
+            shutil.copytree(table / DAY0, first / table.name / DAY0)
+    day0 = out / "day0.duckdb"
+    pipeline.run(first, day0, quiet=True)
+    reference = copy_warehouse(day0, out / "reference.duckdb")
+    result = pipeline.run(landing, reference, quiet=True)
+    assert result.days[0].privacy.records_erased >= 1  # the purges have work to do
+    return World(landing, day0, published(reference))
