@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
+import re
 import sys
 from pathlib import Path
 
@@ -514,7 +516,8 @@ DEBUG_FLAG = "--debug"
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command. A failure is one line naming what failed, and an exit
-    code (2: bad input, 3: the warehouse is in use, 1: anything else);
+    code (2: bad input, 3: the warehouse is in use, 4: the disk is full, 1:
+    anything else);
     `--debug`, anywhere on the line, shows the traceback instead."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG_FLAG in argv
@@ -536,6 +539,17 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
 
+def _gist(message: str) -> str:
+    """A failure's message in one line: its first line, and where the message
+    goes on for lines (an engine's error quoting its SQL), the line naming
+    the error too."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    named = [line for line in lines[1:] if re.search(r"\b[A-Z][A-Za-z ]*Error\b", line)]
+    return f"{lines[0]} ... {named[0]}" if named else lines[0]
+
+
 def _failure(exc: Exception) -> tuple[int, str]:
     """The exit code and message of a failed command."""
     if isinstance(exc, writer_lock.WarehouseInUse):
@@ -544,7 +558,12 @@ def _failure(exc: Exception) -> tuple[int, str]:
         return 3, f"the warehouse is busy: {exc}"
     if isinstance(exc, (FileNotFoundError, ValueError)):
         return 2, f"error: {exc}"
-    text = str(exc).strip() or type(exc).__name__
+    text = _gist(str(exc)) or type(exc).__name__
+    if "No space left on device" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        return 4, (
+            f"the disk is full: {text}. Free space, then run the same command again: "
+            "it continues where it stopped"
+        )
     return 1, f"failed: {text}"
 
 

@@ -145,9 +145,12 @@ def _stage_input(con: engine.Connection, *, changed_since_scoring: bool = False)
             "and staged._features_hash = scored.features_hash"
         )
     else:
+        # In key order: the u-sampling draws rows by position, so the model
+        # (and its version, a hash of it) would otherwise follow how the
+        # records happen to lie in storage (checkpointed or not yet).
         con.execute(
             f"create or replace temp table {_INPUT_TABLE} as "
-            f"select *, true as _is_changed from ({hashed})"
+            f"select *, true as _is_changed from ({hashed}) order by record_key"
         )
     return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
 
