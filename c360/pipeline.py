@@ -55,6 +55,7 @@ def prepare_warehouse(con) -> None:
     warehouse.ensure_raw_tables(con)
     quarantine.ensure_tables(con)
     privacy.ensure_tables(con)
+    warehouse.adopt_published_tables(con)
 
 
 def load(
@@ -210,9 +211,11 @@ def build_after_scoring(
     quiet: bool = False,
 ) -> None:
     """dbt build of what reads the scored pairs (edges, clusters, ids, golden
-    record), then, if all of that passed its checks, the marts and snapshots."""
+    record), then, if all of that passed its checks, the marts and snapshots,
+    published once they passed theirs."""
     build_phase("after_scoring", warehouse_file, run_date=run_date, quiet=quiet)
     build_phase("publish", warehouse_file, run_date=run_date, quiet=quiet)
+    publish(warehouse_file)
 
 
 def train(warehouse_file: str | os.PathLike | None = None, **options) -> runtime.TrainedModel:
@@ -393,8 +396,12 @@ def build_day(
     def scoring() -> None:
         day.trained, day.scoring = score(warehouse_file, run_date=run_date, full=full_refresh)
 
-    def purge_and_finish() -> None:
+    def purge_publish_and_finish() -> None:
+        # The erased leave the day's marts and snapshots before readers see
+        # them; the file's rewrite, when due, follows the publication, so no
+        # freed block of the tables it replaced keeps an erased value.
         purge_dbt_tables("published", purge_id, warehouse_file, run_date=run_date, quiet=quiet)
+        publish(warehouse_file)
         day.purged = privacy.finish(warehouse_file, purge_id=purge_id)
 
     stage(
@@ -412,9 +419,18 @@ def build_day(
                 phase, warehouse_file, run_date=run_date, quiet=quiet, full_refresh=full_refresh
             ),
         )
-    stage("purge", purge_and_finish)
+    stage("purge", purge_publish_and_finish)
     day.metrics = finish_day(run_date, warehouse_file, full_refresh=full_refresh)
     return day
+
+
+def publish(warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
+    """Publish what dbt built and tested for the day (c360.warehouse.publish)."""
+    con = warehouse.connect(warehouse_file)
+    try:
+        return warehouse.publish(con)
+    finally:
+        con.close()
 
 
 def stages_finished(

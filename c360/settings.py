@@ -14,6 +14,8 @@ the two.
     C360_DUCKDB_MEMORY_LIMIT    DuckDB's memory limit, beyond which it spills (12GB)
     C360_DUCKDB_TEMP_DIRECTORY  where it spills (default <warehouse>.tmp)
     C360_DUCKDB_THREADS         DuckDB's threads (default one a core)
+    C360_WAREHOUSE_BUSY_WAIT_SECONDS  how long a run waits for readers (a BI query)
+                                to let go of the DuckDB file (default 60)
     C360_LANDING_MAX_REJECTED_SHARE  the share of a landing file's lines that may be
                                 unreadable and quarantined before the file fails the
                                 run (default 0.05)
@@ -72,6 +74,8 @@ class Settings:
     duckdb_temp_directory: Path | None = None
     # None: DuckDB's default, one thread a core.
     duckdb_threads: int | None = None
+    # How long a run waits for readers to let go of the warehouse file.
+    warehouse_busy_wait_seconds: float = 60.0
     # The share of a landing file's lines that may be unreadable (set aside
     # in raw._landing_rejects) before the file counts as malformed and the
     # run stops instead.
@@ -137,6 +141,15 @@ class Settings:
         threads = given("C360_DUCKDB_THREADS")
         if threads and not threads.isdigit():
             raise ValueError(f"C360_DUCKDB_THREADS must be a number of threads, not {threads!r}")
+        busy_wait = given("C360_WAREHOUSE_BUSY_WAIT_SECONDS")
+        try:
+            busy_wait_seconds = (
+                float(busy_wait) if busy_wait else defaults.warehouse_busy_wait_seconds
+            )
+        except ValueError:
+            raise ValueError(
+                f"C360_WAREHOUSE_BUSY_WAIT_SECONDS must be a number, not {busy_wait!r}"
+            ) from None
         rejected_share = given("C360_LANDING_MAX_REJECTED_SHARE")
         try:
             max_rejected_share = (
@@ -155,6 +168,7 @@ class Settings:
             spark_driver_memory=given("C360_SPARK_DRIVER_MEMORY") or defaults.spark_driver_memory,
             duckdb_temp_directory=path("C360_DUCKDB_TEMP_DIRECTORY", None),
             duckdb_threads=int(threads) if threads else None,
+            warehouse_busy_wait_seconds=busy_wait_seconds,
             landing_max_rejected_share=max_rejected_share,
             dbt_project_dir=path("C360_DBT_PROJECT_DIR", defaults.dbt_project_dir),
             privacy_export_dir=path("C360_PRIVACY_EXPORT_DIR", None),

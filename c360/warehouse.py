@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,13 @@ STEWARDSHIP_SCHEMA = "stewardship"
 STEWARD_DECISIONS = f"{STEWARDSHIP_SCHEMA}.steward_decisions"
 AUDIT_LOG = f"{STEWARDSHIP_SCHEMA}.audit_log"
 
+# Write-audit-publish (docs/faults.md): dbt builds and tests the marts and
+# snapshots in `<schema>__wap` (macros/generate_schema_name.sql; the dbt var
+# write_audit_publish_schemas names the same schemas), and `publish` copies a
+# day that passed every check to the schemas readers see, in one transaction.
+PUBLISHED_SCHEMAS = ("marts", "snapshots")
+WAP_SUFFIX = "__wap"
+
 _PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -69,14 +77,26 @@ def warehouse_path(path: str | os.PathLike | None = None) -> Path:
 
 def connect(path: str | os.PathLike | None = None) -> engine.Connection:
     """A connection to the warehouse (the argument, else $C360_WAREHOUSE, else
-    the default)."""
+    the default). A reader holding the file (a BI query: DuckDB lets a file
+    have readers or one writer) is waited for, up to
+    C360_WAREHOUSE_BUSY_WAIT_SECONDS; a second run never gets this far
+    (c360.writer_lock)."""
     target = warehouse_path(path)
-    return engine.connect(
-        target,
-        memory_limit=settings().duckdb_memory_limit,
-        temp_directory=settings().duckdb_temp_directory,
-        threads=settings().duckdb_threads,
-    )
+    deadline = time.monotonic() + settings().warehouse_busy_wait_seconds
+    pause = 0.05
+    while True:
+        try:
+            return engine.connect(
+                target,
+                memory_limit=settings().duckdb_memory_limit,
+                temp_directory=settings().duckdb_temp_directory,
+                threads=settings().duckdb_threads,
+            )
+        except engine.WarehouseBusy:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 def connect_for_reading(path: str | os.PathLike | None = None) -> engine.Connection:
@@ -349,6 +369,48 @@ def _has_upserts(con: engine.Connection, reader: str) -> bool:
     ).fetchall()[0][0]
     engine.read_rejects(con)
     return upserts > 0
+
+
+def publish(con: engine.Connection) -> dict[str, int]:
+    """Make what dbt built and tested in the write-audit-publish schemas what
+    readers see: every table copied over in one transaction (on DuckDB; Spark
+    has no transaction across tables: docs/faults.md), and a table no longer
+    built dropped. A reader sees the last day published or this one, whole.
+    The tables published, by schema."""
+    published: dict[str, int] = {}
+    with engine.transaction(con):
+        for schema in PUBLISHED_SCHEMAS:
+            built = engine.relation_names(con, schema + WAP_SUFFIX)
+            if not built:
+                continue
+            con.execute(f"create schema if not exists {schema}")
+            for name in built:
+                con.execute(
+                    f"create or replace table {schema}.{name} as "
+                    f"select * from {schema}{WAP_SUFFIX}.{name}"
+                )
+            for name in set(engine.relation_names(con, schema)) - set(built):
+                con.execute(f"drop table {schema}.{name}")
+            published[schema] = len(built)
+    return published
+
+
+def adopt_published_tables(con: engine.Connection) -> None:
+    """A warehouse from before write-audit-publish holds its marts and
+    snapshots where readers read them: copy them where dbt now builds them,
+    once, so incremental marts and snapshot history carry on."""
+    for schema in PUBLISHED_SCHEMAS:
+        if engine.relation_names(con, schema + WAP_SUFFIX):
+            continue
+        existing = engine.relation_names(con, schema)
+        if not existing:
+            continue
+        with engine.transaction(con):
+            con.execute(f"create schema if not exists {schema}{WAP_SUFFIX}")
+            for name in existing:
+                con.execute(
+                    f"create table {schema}{WAP_SUFFIX}.{name} as select * from {schema}.{name}"
+                )
 
 
 def load_partition(

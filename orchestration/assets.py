@@ -288,6 +288,9 @@ def privacy_purge(
     state here), and rewrite the warehouse file when the byte purge is due."""
     with _writing(context, c360):
         _purge_dbt_tables(context, dbt, "published", c360.warehouse)
+        # What `c360 run` publishes, once every check passed and the day's
+        # erased are gone from it (docs/faults.md, "Write-audit-publish").
+        pipeline.publish(c360.warehouse)
         result = privacy.finish(c360.warehouse, purge_id=_purge_id(context))
         return MaterializeResult(
             metadata={"rows_deleted": result.rows_deleted, "file_rewritten": result.compacted}

@@ -50,7 +50,8 @@ def _rotate_snapshot_columns(con, mapping: list[tuple[str, str]], new_key: bytes
     engine.insert_many(con, "insert into _token_map values (?, ?)", mapping)
     rekeyed = 0
     for schema, name, columns in engine.base_tables(con, UNSWEPT_SCHEMAS):
-        if schema != "snapshots":
+        # Snapshot history as dbt keeps it, and as it was last published.
+        if schema not in ("snapshots", f"snapshots{warehouse.WAP_SUFFIX}"):
             continue
         for column in sorted(c for c in columns if c.endswith("_token")):
             _replace_tokens(con, schema, name, column, "_token_map")

@@ -114,8 +114,10 @@ KILL_POINTS: dict[str, Callable[[], None]] = {
     "inside_scoring": _inside_scoring_transaction,
     "inside_dbt_after_scoring": lambda: _inside_dbt_phase("after_scoring", 10),
     "inside_publish": lambda: _inside_dbt_phase("publish", 8),
-    # dbt purged the published tables; the scoring's state and the run log wait.
-    "inside_purge": lambda: _before(pipeline.privacy, "finish"),
+    # dbt purged the day's erased from the marts and snapshots it built; not published yet.
+    "before_publication": lambda: _before(pipeline, "publish"),
+    # Published; the scoring's state purge and the run log wait.
+    "after_publication": lambda: _before(pipeline.privacy, "finish"),
     "before_finishing": lambda: _before(pipeline, "finish_day"),
 }
 

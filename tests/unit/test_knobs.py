@@ -144,3 +144,12 @@ def test_the_command_line_engine_wins_over_the_environment_and_brings_its_wareho
     monkeypatch.setenv("C360_ENGINE", "oracle")
     with pytest.raises(ValueError, match="C360_ENGINE must be one of"):
         choose_engine(None) or settings()
+
+
+def test_python_publishes_the_schemas_dbt_builds_apart() -> None:
+    """Write-audit-publish: the schemas dbt builds under `__wap`
+    (macros/generate_schema_name.sql) are those c360.warehouse.publish copies."""
+    from c360 import warehouse
+
+    project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
+    assert tuple(project["vars"]["write_audit_publish_schemas"]) == warehouse.PUBLISHED_SCHEMAS

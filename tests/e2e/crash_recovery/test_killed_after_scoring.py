@@ -1,5 +1,6 @@
-"""A run killed while scoring, building after scoring, publishing, purging
-or finishing reruns to what an uninterrupted run publishes."""
+"""A run killed while scoring, building after scoring, building the marts,
+before or after publishing them, or before finishing reruns to what an
+uninterrupted run publishes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from tests.support.crash import World, killed_then_rerun
         "inside_scoring",
         "inside_dbt_after_scoring",
         "inside_publish",
-        "inside_purge",
+        "before_publication",
+        "after_publication",
         "before_finishing",
     ],
 )
