@@ -7,12 +7,16 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from c360 import dbt, engine, privacy, quarantine, tokenization, warehouse, writer_lock
 from c360.progress import Log, Progress
 from splink_models import runtime
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -330,11 +334,7 @@ def run_day(
 def record_stage_timings(
     run_date: dt.date, seconds: dict[str, float], warehouse_file: str | os.PathLike | None = None
 ) -> None:
-    con = warehouse.connect(warehouse_file)
-    try:
-        warehouse.record_stage_timings(con, run_date, seconds)
-    finally:
-        con.close()
+    _on_warehouse(warehouse_file, warehouse.record_stage_timings, run_date, seconds)
 
 
 # The stages of a run date after loading, in order. A run killed part-way
@@ -424,41 +424,34 @@ def build_day(
     return day
 
 
-def publish(warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
-    """Publish what dbt built and tested for the day (c360.warehouse.publish)."""
+def _on_warehouse(warehouse_file: str | os.PathLike | None, work: Callable[..., T], *args) -> T:
+    """`work(con, *args)` on a connection of its own, closed after."""
     con = warehouse.connect(warehouse_file)
     try:
-        return warehouse.publish(con)
+        return work(con, *args)
     finally:
         con.close()
+
+
+def publish(warehouse_file: str | os.PathLike | None = None) -> dict[str, int]:
+    """Publish what dbt built and tested for the day (c360.warehouse.publish)."""
+    return _on_warehouse(warehouse_file, warehouse.publish)
 
 
 def stages_finished(
     run_date: dt.date, warehouse_file: str | os.PathLike | None = None
 ) -> dict[str, str]:
-    con = warehouse.connect(warehouse_file)
-    try:
-        return warehouse.stages_finished(con, run_date)
-    finally:
-        con.close()
+    return _on_warehouse(warehouse_file, warehouse.stages_finished, run_date)
 
 
 def record_stage(
     run_date: dt.date, stage: str, purge_id: str, warehouse_file: str | os.PathLike | None = None
 ) -> None:
-    con = warehouse.connect(warehouse_file)
-    try:
-        warehouse.record_stage(con, run_date, stage, purge_id)
-    finally:
-        con.close()
+    _on_warehouse(warehouse_file, warehouse.record_stage, run_date, stage, purge_id)
 
 
 def forget_stages(run_date: dt.date, warehouse_file: str | os.PathLike | None = None) -> None:
-    con = warehouse.connect(warehouse_file)
-    try:
-        warehouse.forget_stages(con, run_date)
-    finally:
-        con.close()
+    _on_warehouse(warehouse_file, warehouse.forget_stages, run_date)
 
 
 def purge_invocation(
@@ -564,11 +557,7 @@ def rotate_tokenization_key(
 
 def full_refresh_requested(warehouse_file: str | os.PathLike | None = None) -> bool:
     """Whether the next run date must rebuild from raw (a key rotation asked for it)."""
-    con = warehouse.connect(warehouse_file)
-    try:
-        return warehouse.full_refresh_requested(con)
-    finally:
-        con.close()
+    return _on_warehouse(warehouse_file, warehouse.full_refresh_requested)
 
 
 def finish_day(

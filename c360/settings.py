@@ -141,24 +141,14 @@ class Settings:
         threads = given("C360_DUCKDB_THREADS")
         if threads and not threads.isdigit():
             raise ValueError(f"C360_DUCKDB_THREADS must be a number of threads, not {threads!r}")
-        busy_wait = given("C360_WAREHOUSE_BUSY_WAIT_SECONDS")
-        try:
-            busy_wait_seconds = (
-                float(busy_wait) if busy_wait else defaults.warehouse_busy_wait_seconds
-            )
-        except ValueError:
-            raise ValueError(
-                f"C360_WAREHOUSE_BUSY_WAIT_SECONDS must be a number, not {busy_wait!r}"
-            ) from None
-        rejected_share = given("C360_LANDING_MAX_REJECTED_SHARE")
-        try:
-            max_rejected_share = (
-                float(rejected_share) if rejected_share else defaults.landing_max_rejected_share
-            )
-        except ValueError:
-            raise ValueError(
-                f"C360_LANDING_MAX_REJECTED_SHARE must be a number, not {rejected_share!r}"
-            ) from None
+
+        def number(name: str, default: float) -> float:
+            value = given(name)
+            try:
+                return float(value) if value else default
+            except ValueError:
+                raise ValueError(f"{name} must be a number, not {value!r}") from None
+
         engine = (engine or given("C360_ENGINE") or defaults.engine).strip().lower()
         return cls(
             engine=engine,
@@ -168,8 +158,12 @@ class Settings:
             spark_driver_memory=given("C360_SPARK_DRIVER_MEMORY") or defaults.spark_driver_memory,
             duckdb_temp_directory=path("C360_DUCKDB_TEMP_DIRECTORY", None),
             duckdb_threads=int(threads) if threads else None,
-            warehouse_busy_wait_seconds=busy_wait_seconds,
-            landing_max_rejected_share=max_rejected_share,
+            warehouse_busy_wait_seconds=number(
+                "C360_WAREHOUSE_BUSY_WAIT_SECONDS", defaults.warehouse_busy_wait_seconds
+            ),
+            landing_max_rejected_share=number(
+                "C360_LANDING_MAX_REJECTED_SHARE", defaults.landing_max_rejected_share
+            ),
             dbt_project_dir=path("C360_DBT_PROJECT_DIR", defaults.dbt_project_dir),
             privacy_export_dir=path("C360_PRIVACY_EXPORT_DIR", None),
             landing=path("C360_LANDING", defaults.landing),

@@ -7,10 +7,7 @@ naming the table, the file and the problem (a traceback only with --debug)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +18,7 @@ from c360 import pipeline, quarantine
 from c360.contract import TABLES
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
+from tests.support.cli import c360
 from tests.support.warehouse_files import copy_warehouse, query
 
 DAY0 = dt.date(2025, 1, 1)
@@ -155,26 +153,6 @@ def test_a_day_amiss_in_every_row_level_way_runs_and_loses_no_valid_record(
     ) == [(1,)]
 
 
-def _c360_run(landing: Path, path: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "c360.cli",
-            "run",
-            "--landing",
-            str(landing),
-            "--warehouse",
-            str(path),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        timeout=600,
-    )
-
-
 def test_a_refused_file_stops_the_run_before_publishing_with_one_line(
     day0: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -187,7 +165,7 @@ def test_a_refused_file_stops_the_run_before_publishing_with_one_line(
     data = good.read_bytes()
     good.write_bytes(data[: len(data) - 40])
 
-    failed = _c360_run(landing, path)
+    failed = c360("run", "--landing", str(landing), "--warehouse", str(path))
     assert failed.returncode == 2
     assert "Traceback" not in failed.stderr
     (line,) = [line for line in failed.stderr.splitlines() if line.startswith("c360 run:")]
@@ -198,8 +176,11 @@ def test_a_refused_file_stops_the_run_before_publishing_with_one_line(
         == marts_before
     )
 
-    assert "Traceback" in _c360_run(landing, path, "--debug").stderr
+    assert (
+        "Traceback"
+        in c360("run", "--landing", str(landing), "--warehouse", str(path), "--debug").stderr
+    )
     # Re-delivered whole, the day runs.
     good.write_bytes(data)
-    assert _c360_run(landing, path).returncode == 0
+    assert c360("run", "--landing", str(landing), "--warehouse", str(path)).returncode == 0
     assert query(path, "select max(run_date) from marts.identity_run_metrics") == [(DAY1,)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,8 @@ import pytest
 from c360 import pipeline
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
-from tests.support.crash import ROOT, published
+from tests.support.cli import c360
+from tests.support.crash import published
 
 # Small enough to fill on day 0 of 40 customers (whose warehouse ends near
 # 20 MB), large enough to get past creating it.
@@ -49,17 +49,6 @@ def small_disk(tmp_path: Path):
     subprocess.run(["umount", "--lazy", str(target)], check=False)
 
 
-def _c360_run(landing: Path, path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "c360.cli", "run", "--landing", str(landing)]
-        + ["--warehouse", str(path)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=600,
-    )
-
-
 def test_a_full_disk_fails_clearly_and_the_rerun_after_freeing_space_finishes(
     small_disk: Path, tmp_path: Path
 ) -> None:
@@ -69,13 +58,13 @@ def test_a_full_disk_fails_clearly_and_the_rerun_after_freeing_space_finishes(
     pipeline.run(out / "landing", roomy, quiet=True)
 
     path = small_disk / "warehouse.duckdb"
-    full = _c360_run(out / "landing", path)
+    full = c360("run", "--landing", str(out / "landing"), "--warehouse", str(path))
     assert full.returncode == 4, full.stderr[-3000:]
     assert "Traceback" not in full.stderr
     (line,) = [line for line in full.stderr.splitlines() if line.startswith("c360 run:")]
     assert "the disk is full" in line and "No space left on device" in line
 
     assert _mount(small_disk, ROOMY, remount=True).returncode == 0
-    rerun = _c360_run(out / "landing", path)
+    rerun = c360("run", "--landing", str(out / "landing"), "--warehouse", str(path))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert published(path) == published(roomy)

@@ -4,9 +4,6 @@ a day 0 of 50,000 customers under a 1 GB memory limit finishes."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from c360.engine.duckdb_dbt_plugin import Plugin
 from c360.settings import Settings
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
-from tests.support.crash import ROOT
+from tests.support.cli import c360
 from tests.support.warehouse_files import query
 
 
@@ -82,18 +79,13 @@ def test_a_day_of_50k_customers_finishes_under_a_1gb_memory_limit(tmp_path: Path
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        run = subprocess.run(
-            [sys.executable, "-m", "c360.cli", "run", "--landing", str(out / "landing")]
-            + ["--warehouse", str(path)],
-            capture_output=True,
-            text=True,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "C360_DUCKDB_MEMORY_LIMIT": "1GB",
-                "C360_DUCKDB_TEMP_DIRECTORY": str(spill),
-            },
-            timeout=1200,
+        run = c360(
+            "run",
+            "--landing",
+            str(out / "landing"),
+            "--warehouse",
+            str(path),
+            env={"C360_DUCKDB_MEMORY_LIMIT": "1GB", "C360_DUCKDB_TEMP_DIRECTORY": str(spill)},
         )
     finally:
         done.set()

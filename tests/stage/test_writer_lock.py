@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from c360 import pipeline, writer_lock
+from tests.support.cli import c360
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_LANDING = ROOT / "tests" / "fixtures" / "landing_min"
@@ -58,14 +59,7 @@ def test_a_second_run_fails_at_once_naming_the_first(held) -> None:
 
 def test_the_command_line_says_the_warehouse_is_in_use(held) -> None:
     path, child = held
-    done = subprocess.run(
-        [sys.executable, "-m", "c360.cli", "run", "--landing", str(FIXTURE_LANDING)]
-        + ["--warehouse", str(path)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=120,
-    )
+    done = c360("run", "--landing", str(FIXTURE_LANDING), "--warehouse", str(path))
     assert done.returncode == 3
     assert "Traceback" not in done.stderr
     assert f"the warehouse is in use: {path} is being written by c360 run" in done.stderr
