@@ -102,6 +102,18 @@ def _inside_scoring_transaction() -> None:
     engine_facade.transaction = transaction
 
 
+def _after_stage(stage: str) -> None:
+    """Die once the run date's `stage` is recorded finished: a stage boundary."""
+    original = pipeline.record_stage
+
+    def record_stage(run_date, name, *args, **kwargs):
+        original(run_date, name, *args, **kwargs)
+        if name == stage:
+            _die()
+
+    pipeline.record_stage = record_stage
+
+
 KILL_POINTS: dict[str, Callable[[], None]] = {
     # Loading: between two partitions, each committed with its log row.
     "inside_load": lambda: _after_calls(warehouse, "load_partition", 2),
@@ -119,6 +131,10 @@ KILL_POINTS: dict[str, Callable[[], None]] = {
     # Published; the scoring's state purge and the run log wait.
     "after_publication": lambda: _before(pipeline.privacy, "finish"),
     "before_finishing": lambda: _before(pipeline, "finish_day"),
+    # The boundaries after each stage the run date records finished.
+    **{
+        f"after_{stage}": (lambda stage=stage: _after_stage(stage)) for stage in pipeline.DAY_STAGES
+    },
 }
 
 
@@ -145,6 +161,13 @@ def published(path: Path) -> dict[str, list[tuple]]:
 def killed_then_rerun(world: World, point: str, tmp_path: Path) -> None:
     """Kill a run of the change day at `point`, run it again, and compare."""
     path = copy_warehouse(world.day0, tmp_path / "warehouse.duckdb")
+    killed(world, point, path)
+    pipeline.run(world.landing, path, quiet=True)
+    assert published(path) == world.published
+
+
+def killed(world: World, point: str, path: Path) -> None:
+    """Run the change day on `path` in a child process killed at `point`."""
     child = subprocess.run(
         [sys.executable, "-m", "tests.support.crash", point, str(world.landing), str(path)],
         capture_output=True,
@@ -154,8 +177,6 @@ def killed_then_rerun(world: World, point: str, tmp_path: Path) -> None:
         timeout=600,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
-    pipeline.run(world.landing, path, quiet=True)
-    assert published(path) == world.published
 
 
 def main(point: str, landing: str, warehouse_file: str) -> None:

@@ -3,11 +3,16 @@ requests reruns to what an uninterrupted run publishes."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from tests.support.crash import World, killed_then_rerun
+from c360 import pipeline
+from tests.support.crash import World, killed, killed_then_rerun, published
+from tests.support.warehouse_files import copy_warehouse, query
+
+CHANGE_DAY = dt.date(2025, 1, 2)
 
 
 @pytest.mark.parametrize(
@@ -15,3 +20,21 @@ from tests.support.crash import World, killed_then_rerun
 )
 def test_a_killed_run_reruns_to_the_same_result(world: World, point: str, tmp_path: Path) -> None:
     killed_then_rerun(world, point, tmp_path)
+
+
+def test_a_run_killed_at_each_stage_boundary_resumes_there(world: World, tmp_path: Path) -> None:
+    """Killed right after each stage records it finished, one after another:
+    each rerun resumes after the stages already finished (and is killed at
+    the next boundary), and the last, plain one publishes what an
+    uninterrupted run does."""
+    path = copy_warehouse(world.day0, tmp_path / "warehouse.duckdb")
+    for stage in pipeline.DAY_STAGES:
+        killed(world, f"after_{stage}", path)
+        finished = query(
+            path, "select stage from raw._pipeline_stage_log where run_date = ?", [CHANGE_DAY]
+        )
+        assert [name for (name,) in finished] == list(
+            pipeline.DAY_STAGES[: pipeline.DAY_STAGES.index(stage) + 1]
+        )
+    pipeline.run(world.landing, path, quiet=True)
+    assert published(path) == world.published
