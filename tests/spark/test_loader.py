@@ -19,10 +19,13 @@ from tests.spark.conftest import engine_named
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "landing_min"
 LOADED_AT = dt.datetime(2025, 1, 1, 12, 0, 0)
 
+# Every contract column (an upsert is a full image), the address and dates empty.
 TRICKY_CSV = (
-    "customer_account_id,email,first_name,last_name,phone,unknown_column,_op,_extracted_at\n"
-    'C9,\\N,"\\N",,"",x,U,2024-01-03T02:00:00\n'
-    'C10,"a@b.c","Anne ""Annie""","Smith\nJones",\\N,y,U,2024-01-03T02:00:00\n'
+    "customer_account_id,email,first_name,last_name,phone,street_address,city,state,"
+    "postal_code,country,date_of_birth,marketing_opt_in,created_at,updated_at,unknown_column,"
+    "_op,_extracted_at\n"
+    'C9,\\N,"\\N",,"",,,,,,,,,,x,U,2024-01-03T02:00:00\n'
+    'C10,"a@b.c","Anne ""Annie""","Smith\nJones",\\N,,,,,,,,,,y,U,2024-01-03T02:00:00\n'
 )
 
 
@@ -33,16 +36,18 @@ def landing(tmp_path_factory) -> Path:
     tricky = root / "ecommerce_customers" / "dt=2024-01-03"
     tricky.mkdir()
     (tricky / "part-0000.csv").write_text(TRICKY_CSV, encoding="utf-8")
+    columns = {name: [None, None] for name in TABLES["ecommerce_customers"].column_names}
+    columns.update(
+        {
+            "customer_account_id": ["P1", "P2"],
+            "email": ["p@q.r", None],
+            "first_name": ["", "Zoë"],
+            "_op": ["U", "D"],
+            "_extracted_at": ["2024-01-03T03:00:00", "2024-01-03T03:00:00"],
+        }
+    )
     pq.write_table(
-        pa.table(
-            {
-                "customer_account_id": ["P1", "P2"],
-                "email": ["p@q.r", None],
-                "first_name": ["", "Zoë"],
-                "_op": ["U", "D"],
-                "_extracted_at": ["2024-01-03T03:00:00", "2024-01-03T03:00:00"],
-            }
-        ),
+        pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()}),
         tricky / "part-0001.parquet",
     )
     return root
