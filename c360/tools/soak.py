@@ -595,6 +595,33 @@ def erasures_about_to_run(con: engine.Connection) -> dict[str, ErasedSubject]:
     }
 
 
+def erased_id_versions(con: engine.Connection) -> dict[str, int]:
+    """{snapshot: versions} of customer ids customer_id_history calls erased.
+    An erasure deletes every version of the customer's golden record and
+    memberships (docs/privacy.md), whatever ids it went by: an id merged into
+    the erased one was the same person's, and is erased with it."""
+    found = {}
+    for name in engine.relation_names(con, "snapshots"):
+        columns = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'snapshots' and table_name = ?",
+                [name],
+            ).fetchall()
+        }
+        if "customer_id" not in columns:
+            continue
+        versions = engine.scalar(
+            con,
+            f"""select count(*) from snapshots."{name}" where customer_id in (
+                select customer_id from marts.customer_id_history where status = 'erased')""",
+        )
+        if versions:
+            found[f"snapshots.{name}"] = versions
+    return found
+
+
 def readmitted(con: engine.Connection, needles: set[str], erased: set[tuple[str, str]]) -> set[str]:
     """Needles a record other than an erased one holds today: a person who
     signed up again (docs/privacy.md, "Suppression": a first-party sign-up is
@@ -1131,6 +1158,13 @@ class Soak:
                     label,
                     [f"{n} cell(s) of {rel}.{col}" for rel, col, n in found],
                 )
+            versions = erased_id_versions(con)
+            row["erased_id_versions"] = sum(versions.values())
+            self.check(
+                "erased_values_gone",
+                label,
+                [f"{n} version(s) of erased ids in {rel}" for rel, n in versions.items()],
+            )
         finally:
             con.close()
         if self.evaluate_every and (index % self.evaluate_every == 0 or index == self.days):
@@ -1187,6 +1221,7 @@ class Soak:
             needles, again = self.watched_needles(con)
             in_tables = needles_in_tables(con, needles)
             in_landing = needles_in_landing(con, self.landing, needles)
+            versions = erased_id_versions(con)
             due = engine.scalar(con, f"select bytes_purge_due_on from {privacy.SCHEMA}.sweep_state")
         finally:
             con.close()
@@ -1200,7 +1235,9 @@ class Soak:
             "landing_rows_holding_one": sum(in_landing.values()),
             "bytes_purge_due_on": str(due) if due else None,
         }
+        figures["erased_id_versions"] = sum(versions.values())
         failures = [f"{n} cell(s) of {rel}.{col}" for rel, col, n in in_tables]
+        failures += [f"{n} version(s) of erased ids in {rel}" for rel, n in versions.items()]
         failures += [f"{n} value(s) in the bytes of {path}" for path, n in in_files.items()]
         failures += [f"{n} row(s) of landing file {path}" for path, n in in_landing.items()]
         self.check("erased_values_gone", label, failures)

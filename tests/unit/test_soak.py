@@ -232,6 +232,31 @@ def test_erased_values_are_found_in_tables_views_files_and_landing(tmp_path: Pat
     assert list(in_landing.values()) == [1] and next(iter(in_landing)).endswith("b.parquet")
 
 
+def test_versions_of_erased_ids_are_found_in_snapshots(tmp_path: Path) -> None:
+    """An id merged into a customer later erased was the same person's: its
+    golden-record versions must go with the survivor's."""
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        """create schema marts; create schema snapshots;
+        create table marts.customer_id_history as select * from (values
+            ('cus_a', 'erased'), ('cus_b', 'erased'), ('cus_c', 'active'))
+            as t(customer_id, status);
+        create table snapshots.snp_customer_golden_records as select * from (values
+            ('cus_b', 'token-b'), ('cus_c', 'token-c'), ('cus_c', 'token-c2'))
+            as t(customer_id, email_token);
+        create table snapshots.snp_other (record_key varchar)"""
+    )
+    con.close()
+    con = warehouse.connect(path)
+    try:
+        assert soak.erased_id_versions(con) == {"snapshots.snp_customer_golden_records": 1}
+        con.execute("delete from snapshots.snp_customer_golden_records where customer_id = 'cus_b'")
+        assert soak.erased_id_versions(con) == {}
+    finally:
+        con.close()
+
+
 def test_the_plan_puts_every_planted_event_on_a_change_day() -> None:
     for days in (2, 5, 30):
         plan = soak.Plan.for_days(days)
