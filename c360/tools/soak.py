@@ -417,6 +417,18 @@ def steward_failures(
     return failed
 
 
+def day_events(con: engine.Connection, day: dt.date) -> dict[str, int]:
+    """A run date's identity events, counted by type and reason."""
+    return {
+        f"{kind} ({reason})": n
+        for kind, reason, n in con.execute(
+            "select event_type, reason, count(*) from marts.identity_events "
+            "where run_date = ? and event_type <> 'new' group by all order by all",
+            [day],
+        ).fetchall()
+    }
+
+
 def xref_memberships(con: engine.Connection) -> dict[str, str]:
     return dict(
         con.execute(
@@ -1292,6 +1304,7 @@ class Soak:
         try:
             before = sorted(con.execute("select * from marts.customer_source_xref").fetchall())
             memberships = xref_memberships(con)
+            events_before = day_events(con, day)
         finally:
             con.close()
         clock = time.perf_counter()
@@ -1302,6 +1315,8 @@ class Soak:
         con = warehouse.connect(self.warehouse)
         try:
             after = sorted(con.execute("select * from marts.customer_source_xref").fetchall())
+            events_after = day_events(con, day)
+            now = xref_memberships(con)
             churn = engine.scalar(
                 con,
                 "select untouched_ids_changed from marts.identity_run_metrics where run_date = ?",
@@ -1316,7 +1331,14 @@ class Soak:
             "history_values_rekeyed": result.history_values_rekeyed,
             "old_tokens_left": result.old_tokens_left,
             "xref_rows_changed": changed,
+            "records_moved": sum(1 for k, c in memberships.items() if now.get(k, c) != c),
             "untouched_ids_changed": churn,
+            # What the rebuild of the day did beyond the day's own run.
+            "events_added": {
+                k: n - events_before.get(k, 0)
+                for k, n in events_after.items()
+                if n != events_before.get(k, 0)
+            },
         }
         row["key_rotation"] = rotation
         self.measured["key_rotation"] = {"run_date": day.isoformat(), **rotation}
