@@ -608,29 +608,25 @@ def erasures_about_to_run(con: engine.Connection) -> dict[str, ErasedSubject]:
 
 
 def erased_id_versions(con: engine.Connection) -> dict[str, int]:
-    """{snapshot: versions} of customer ids customer_id_history calls erased.
+    """{snapshot: versions} of customer ids customer_id_history calls erased,
+    in the published snapshots and where dbt builds them (`snapshots__wap`).
     An erasure deletes every version of the customer's golden record and
     memberships (docs/privacy.md), whatever ids it went by: an id merged into
     the erased one was the same person's, and is erased with it."""
     found = {}
-    for name in engine.relation_names(con, "snapshots"):
-        columns = {
-            r[0]
-            for r in con.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'snapshots' and table_name = ?",
-                [name],
-            ).fetchall()
-        }
-        if "customer_id" not in columns:
-            continue
+    for schema, name in con.execute(
+        """select table_schema, table_name from information_schema.columns
+        where table_catalog = current_database() and table_schema like 'snapshots%'
+          and column_name = 'customer_id'
+        order by all"""
+    ).fetchall():
         versions = engine.scalar(
             con,
-            f"""select count(*) from snapshots."{name}" where customer_id in (
+            f"""select count(*) from "{schema}"."{name}" where customer_id in (
                 select customer_id from marts.customer_id_history where status = 'erased')""",
         )
         if versions:
-            found[f"snapshots.{name}"] = versions
+            found[f"{schema}.{name}"] = versions
     return found
 
 
