@@ -1052,6 +1052,8 @@ class Soak:
             "records_suppressed": intake.records_suppressed if intake else 0,
             "activity_rows_unlinked": intake.activity_rows_unlinked if intake else 0,
             "warehouse_mib": round(self.warehouse.stat().st_size / 2**20, 1),
+            # Other work on the machine slows the day: its figures say so.
+            "load_average_1m": round(os.getloadavg()[0], 1),
         }
 
     def after_erasures(self, day: dt.date, watched: dict[str, ErasedSubject], row: dict) -> None:
