@@ -27,7 +27,9 @@ figures; at the end it checks them all once more, after the byte purge of
 the last erasures. Results go to OUT/soak.json (and OUT/days.jsonl as the
 days finish); a failed invariant makes the exit status 1 and is named. No
 erased person's values are ever written by the soak: it keeps them in
-memory to look for them, and reports counts.
+memory to look for them, and reports counts. To read them before the run
+erases them, a day that delivers a privacy request is loaded first; the
+run then loads nothing new and builds the date as it would have.
 
 The byte purge of erased values is due 7 days after the first erasure by
 the wall clock (privacy.BYTE_PURGE_WITHIN_DAYS), and a soak runs a month of
