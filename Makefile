@@ -7,7 +7,7 @@ DEMO_DIR ?= data/demo
 DEMO_CUSTOMERS ?= 20000
 DEMO_DAYS ?= 3
 
-.PHONY: demo test lint bench dbt-build clean venv dagster java-check docs
+.PHONY: demo test lint bench soak dbt-build clean venv dagster java-check docs
 
 venv: $(STAMP)
 
@@ -142,6 +142,18 @@ bench: $(BENCH_STAMP) $(SPARK_STAMP) java-check
 	test "$(BENCH_QUALITY_CUSTOMERS)" = 0 || $(BIN)/python -m c360.tools.bench \
 		--profiles $(BENCH_QUALITY_PROFILES) --customers $(BENCH_QUALITY_CUSTOMERS)
 	$(BIN)/python -m c360.tools.bench_report
+
+# A month of daily runs at 20k customers with steward decisions, erasures and
+# a key rotation along the way, every invariant checked after every day
+# (c360/tools/soak.py; docs/benchmarks.md, "Soak"). A benchmark: not part of
+# `make test` nor of CI. It exits non-zero naming any invariant that failed.
+SOAK_CUSTOMERS ?= 20000
+SOAK_DAYS ?= 30
+SOAK_DIR ?= data/soak
+
+soak: $(STAMP)
+	$(BIN)/python -m c360.tools.soak --customers $(SOAK_CUSTOMERS) --days $(SOAK_DAYS) \
+		--out $(SOAK_DIR)
 
 clean:
 	rm -rf data target logs bench_out .pytest_cache
