@@ -495,7 +495,8 @@ def landing_file_rewritten(con: engine.Connection, table: str, path: Path) -> No
     if match is None:
         return
     con.execute(
-        f"insert into {FILE_LOG} select table_name, dt, file_name, ?, 0, 0, max(loaded_at) "
+        f"insert into {FILE_LOG} select table_name, dt, file_name, ? as bytes, 0 as rows, "
+        "0 as rejected_lines, max(loaded_at) as loaded_at "
         f"from {FILE_LOG} where table_name = ? and dt = ? and file_name = ? "
         "group by table_name, dt, file_name",
         [path.stat().st_size, table, dt.date.fromisoformat(match.group(1)), path.name],
