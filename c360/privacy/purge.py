@@ -18,6 +18,7 @@ from c360.privacy.tables import (
     BYTE_PURGE_WITHIN_DAYS,
     CLI_SOURCE,
     INTAKE_PURGED_MODELS,
+    PUBLISHED_CLEARED_MODELS,
     PYTHON_STATE_SCHEMAS,
     SCHEMA,
     STAGING_MODELS,
@@ -243,6 +244,7 @@ def dbt_purge_args(stage: str, purge_id: str) -> dict:
         "purge_id": purge_id,
         "models": INTAKE_PURGED_MODELS if stage == "intake" else [],
         "staging": staging if stage == "intake" else [],
+        "cleared": PUBLISHED_CLEARED_MODELS if stage == "published" else [],
     }
 
 

@@ -30,10 +30,21 @@
     ) -%}
     {%- set has_state = previous is not none and state_relation is not none
         and not var('full_recluster') -%}
+    {#- The cannot-links the last run clustered under: one added or withdrawn
+        since touches its records, edge or none between them. -#}
+    {%- set cannot_link_state = output ~ '__cannot_link_state' -%}
+    {%- set cannot_link_state_relation = adapter.get_relation(
+        database=target_database(), schema=output.split('.')[0],
+        identifier=output.split('.')[-1] ~ '__cannot_link_state'
+    ) if cannot_links is not none else none -%}
     {% do replace_table_as(today_edges, 'select record_key_a, record_key_b, confidence from ' ~ edges
     ) %}
     {%- if has_state %}
-        {% do replace_table_as(sub_records, touched_records_sql(today_edges, edge_state, records, previous, sub_records)) %}
+        {% do replace_table_as(sub_records, touched_records_sql(
+            today_edges, edge_state, records, previous, sub_records,
+            cannot_links=cannot_links if cannot_link_state_relation is not none else none,
+            cannot_link_state=cannot_link_state,
+        )) %}
     {%- else %}
         {% do replace_table_as(sub_records, 'select record_key from ' ~ records) %}
     {%- endif %}
@@ -64,6 +75,11 @@
     {#- Today's edges become the next run's state by a rename, not a copy of every edge. -#}
     {% do run_query('drop table if exists ' ~ edge_state) %}
     {% do rename_table(today_edges, edge_state.split('.')[-1]) %}
+    {%- if cannot_links is not none %}
+        {% do replace_table_as(
+            cannot_link_state, 'select record_key_a, record_key_b from ' ~ cannot_links ~ ' as cannot_links'
+        ) %}
+    {%- endif %}
     {#- sub_records stays: the model reads it, to write those records' rows only. -#}
     {%- for work_table in [components] -%}
         {% do run_query('drop table if exists ' ~ work_table) %}
@@ -118,8 +134,27 @@
     {{ this.schema ~ '.' ~ this.identifier ~ '__labels' }}
 {%- endmacro %}
 
-{% macro touched_records_sql(today_edges, edge_state, records, previous, output) -%}
+{% macro touched_records_sql(
+    today_edges, edge_state, records, previous, output, cannot_links=none, cannot_link_state=none
+) -%}
     with
+
+    {%- if cannot_links is not none %}
+
+    changed_cannot_links as (
+
+        select
+            coalesce(today.record_key_a, before.record_key_a) as record_key_a,
+            coalesce(today.record_key_b, before.record_key_b) as record_key_b
+        from {{ cannot_links }} as today
+        full outer join {{ cannot_link_state }} as before
+            on
+                today.record_key_a = before.record_key_a
+                and today.record_key_b = before.record_key_b
+        where today.record_key_a is null or before.record_key_a is null
+
+    ),
+    {%- endif %}
 
     changed_edges as (
 
@@ -143,6 +178,12 @@
         select record_key_a as record_key from changed_edges
         union
         select record_key_b as record_key from changed_edges
+        {%- if cannot_links is not none %}
+        union
+        select record_key_a as record_key from changed_cannot_links
+        union
+        select record_key_b as record_key from changed_cannot_links
+        {%- endif %}
         union
         select records.record_key
         from {{ records }} as records

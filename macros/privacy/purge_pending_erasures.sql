@@ -21,7 +21,7 @@
     end (run-operation commits nothing itself): it purges all or nothing, and
     a rerun after a crash deletes nothing twice.
 #}
-{% macro purge_pending_erasures(stage, purge_id, models=[], staging=[]) %}
+{% macro purge_pending_erasures(stage, purge_id, models=[], staging=[], cleared=[]) %}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
@@ -84,7 +84,14 @@
                     {%- do conditions.append('node in (' ~ record_keys ~ ')') -%}
                 {%- endif -%}
                 {%- if node.resource_type == 'snapshot' and 'customer_id' in columns -%}
-                    {%- do conditions.append('customer_id in (select customer_id from ' ~ erased_customers ~ ')') -%}
+                    {#- The erased customer's id, and every id merged into it before:
+                        the id history marks them all erased. -#}
+                    {%- do conditions.append('customer_id in (select customer_id from ' ~ erased_customers
+                        ~ ') or customer_id in (select customer_id from ' ~ ref('customer_id_history')
+                        ~ " where status = 'erased')") -%}
+                {%- endif -%}
+                {%- if node.name in cleared -%}
+                    {%- do conditions.append('true') -%}
                 {%- endif -%}
                 {%- if conditions -%}
                     {%- set where = [] -%}
