@@ -73,13 +73,18 @@ def test_the_dbt_pii_scan_fails_on_an_email_planted_in_a_mart(
     copy = copy_warehouse(path, tmp_path / "warehouse.duckdb")
     con = duckdb.connect(str(copy))
     try:
-        planted = con.execute(
-            "update marts.fct_tickets set channel = 'someone@example.com' "
-            "where ticket_id = (select min(ticket_id) from marts.fct_tickets)"
-        ).fetchall()
+        # In the marts readers see, and where dbt builds and audits them
+        # before publishing (write-audit-publish): dbt's scan reads the latter.
+        planted = [
+            con.execute(
+                f"update {schema}.fct_tickets set channel = 'someone@example.com' "
+                f"where ticket_id = (select min(ticket_id) from {schema}.fct_tickets)"
+            ).fetchall()
+            for schema in ("marts", "marts__wap")
+        ]
     finally:
         con.close()
-    assert planted == [(1,)]
+    assert planted == [[(1,)], [(1,)]]
     assert pii_shaped_mart_values(copy) == [("fct_tickets", "channel", "someone@example.com")]
     with pytest.raises(DbtError):
         run_dbt(select, warehouse=copy)
