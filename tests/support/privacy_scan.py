@@ -11,6 +11,7 @@ import duckdb
 
 from c360.contract import TABLES
 from c360.engine.duckdb import register_functions
+from c360.tools.soak import RAW_PII_COLUMNS, VAULT_PII_COLUMNS
 from tests.support.warehouse_files import query
 
 
@@ -98,24 +99,8 @@ def person_values(path: Path, customer_id: str) -> set[str]:
     try:
         mine = "in (select source_record_id from marts.customer_source_xref where customer_id = ?)"
         theirs = mine.replace("in (", "not in (")
-        raw_values = {
-            "ecommerce_customers": ["email", "phone", "street_address"],
-            "loyalty_members": ["email", "phone", "street_address"],
-            "crm_contacts": ["email", "phone"],
-            "enrichment_profiles": ["email", "phone", "street_address"],
-            "pos_card_holders": ["phone"],
-            "mobile_app_devices": ["profile_email"],
-        }
-        vault = [
-            "email_normalized",
-            "phone_e164",
-            "street_address_normalized",
-            "email_token",
-            "phone_token",
-            "name_token",
-            "address_token",
-            "first_name_normalized || ' ' || last_name_normalized",
-        ]
+        raw_values = RAW_PII_COLUMNS
+        vault = VAULT_PII_COLUMNS
 
         def distinct(sql: str) -> set[str]:
             return {r[0] for r in con.execute(sql, [customer_id]).fetchall() if r[0]}
