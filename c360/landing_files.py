@@ -6,9 +6,9 @@ The contract says "CSV with a header row"; sources deliver it with commas,
 semicolons, tabs or pipes, with or without a byte order mark, with CRLF line
 ends, and now and then in a legacy 8-bit encoding. The header names the
 contract's columns, so the delimiter is the one that splits it into the most
-of them. A file is UTF-8 unless it holds bytes that are not and no UTF-8
-character at all: then it is Latin-1 (a legacy till or CRM export), which
-every byte sequence decodes. A UTF-8 file with a few broken lines keeps
+of them. A file is UTF-8 unless its start holds bytes that are not and no
+UTF-8 character at all: then it is Latin-1 (a legacy till or CRM export),
+which every byte sequence decodes. A UTF-8 file with a few broken lines keeps
 UTF-8; its broken lines are quarantined by the loader."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ UTF8 = "utf-8"
 LATIN1 = "latin-1"
 # A multi-byte UTF-8 character: a lead byte and its continuation bytes.
 _UTF8_CHARACTER = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
-_CHUNK = 1 << 24
+SNIFF_BYTES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -46,21 +46,20 @@ def header_line(path: Path) -> bytes:
 
 
 def file_encoding(path: Path) -> str:
-    """UTF-8, unless the file is not UTF-8 and holds no UTF-8 character."""
-    decoder = codecs.getincrementaldecoder(UTF8)()
-    valid = True
-    has_utf8_character = False
+    """UTF-8, unless the file's first SNIFF_BYTES are not UTF-8 and hold no
+    UTF-8 character. A legacy export is 8-bit throughout, so its start tells;
+    reading only that keeps the loader's extra I/O a CSV file bounded. Bytes
+    further on that are not UTF-8 are the reader's rejected lines."""
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            has_utf8_character = has_utf8_character or bool(_UTF8_CHARACTER.search(chunk))
-            if valid:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    valid = False
-            if not valid and has_utf8_character:
-                return UTF8
-    return UTF8 if valid or has_utf8_character else LATIN1
+        start = handle.read(SNIFF_BYTES)
+    if bool(_UTF8_CHARACTER.search(start)):
+        return UTF8
+    try:
+        # A multi-byte character cut at the end of the sample is no proof.
+        codecs.getincrementaldecoder(UTF8)().decode(start, final=False)
+    except UnicodeDecodeError:
+        return LATIN1
+    return UTF8
 
 
 def csv_dialect(path: Path, contract_columns: list[str]) -> CsvDialect | None:
