@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import errno
-import re
 import sys
 from pathlib import Path
 
 from c360 import engine, pipeline, privacy, warehouse, writer_lock
+from c360.progress import one_line
 from c360.settings import ENGINES, choose_engine
 from c360.tools.generator.config import PROFILES
 
@@ -539,17 +539,6 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
 
-def _gist(message: str) -> str:
-    """A failure's message in one line: its first line, and where the message
-    goes on for lines (an engine's error quoting its SQL), the line naming
-    the error too."""
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    if len(lines) <= 1:
-        return lines[0] if lines else ""
-    named = [line for line in lines[1:] if re.search(r"\b[A-Z][A-Za-z ]*Error\b", line)]
-    return f"{lines[0]} ... {named[0]}" if named else lines[0]
-
-
 def _failure(exc: Exception) -> tuple[int, str]:
     """The exit code and message of a failed command."""
     if isinstance(exc, writer_lock.WarehouseInUse):
@@ -558,8 +547,8 @@ def _failure(exc: Exception) -> tuple[int, str]:
         return 3, f"the warehouse is busy: {exc}"
     if isinstance(exc, (FileNotFoundError, ValueError)):
         return 2, f"error: {exc}"
-    text = _gist(str(exc)) or type(exc).__name__
-    if "No space left on device" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+    text = one_line(str(exc)) or type(exc).__name__
+    if "No space left on device" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
         return 4, (
             f"the disk is full: {text}. Free space, then run the same command again: "
             "it continues where it stopped"

@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from c360 import engine
+from c360.progress import one_line
 from c360.settings import settings
 from c360.warehouse import warehouse_path
 
@@ -236,7 +237,7 @@ def _failed_nodes(outcome: object, shown: int = 5) -> str:
     """The nodes that failed or errored, each with dbt's message (the first
     `shown` of them)."""
     failed = [
-        f"{node.node.resource_type} {node.node.name}: {_gist(str(node.message or node.status))}"
+        f"{node.node.resource_type} {node.node.name}: {one_line(str(node.message or node.status))}"
         for node in getattr(outcome, "results", None) or []
         if str(node.status) in ("error", "fail", "runtime error")
     ]
@@ -244,16 +245,6 @@ def _failed_nodes(outcome: object, shown: int = 5) -> str:
         return "a model or a test failed (see the log above)"
     more = f"; and {len(failed) - shown} more" if len(failed) > shown else ""
     return "; ".join(failed[:shown]) + more
-
-
-def _gist(message: str) -> str:
-    """dbt's message of a failed node in one line: a runtime error's first
-    line names the model, its last the cause."""
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    gist = lines[0] if len(lines) == 1 else f"{lines[0]}: {lines[-1]}"
-    return gist if len(gist) <= 400 else gist[:397] + "..."
 
 
 def run_dbt(args: list[str], warehouse: str | os.PathLike | None = None) -> object:

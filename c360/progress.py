@@ -4,12 +4,29 @@ silence."""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
 from typing import TextIO
 
 Log = Callable[[str], None]
+
+
+_NAMES_AN_ERROR = re.compile(r"\b[A-Z][A-Za-z ]*Error\b")
+
+
+def one_line(message: str, limit: int = 400) -> str:
+    """A failure's message in one line, for an operator: its first line (dbt's
+    names the model, an engine's what it was doing) and, where the message
+    goes on, the line naming the error (else its last line: the cause, after
+    the SQL an engine quotes or the path dbt gives)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    named = [line for line in lines[1:] if _NAMES_AN_ERROR.search(line)]
+    line = f"{lines[0]} ... {named[0] if named else lines[-1]}"
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def rate_line(description: str, done: int, total: int | None, unit: str, seconds: float) -> str:

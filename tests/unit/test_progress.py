@@ -41,3 +41,24 @@ def test_loading_reports_each_partition_with_rows(tmp_path: Path) -> None:
     assert "rows/s" in summary
     # The fixture's deliberately bad values are quarantined, and said so.
     assert lines[-1] == f"quarantined ({quarantine.QUARANTINE}): 1 not_a_date, 1 not_a_decimal"
+
+
+def test_a_failure_of_many_lines_is_told_in_one_with_its_cause() -> None:
+    from c360.progress import one_line
+
+    dbt_runtime_error = (
+        "Runtime Error in model fct_orders (models/marts/activity/fct_orders.sql)\n"
+        '  IO Error: Could not write file "w.duckdb": No space left on device'
+    )
+    assert one_line(dbt_runtime_error) == (
+        "Runtime Error in model fct_orders (models/marts/activity/fct_orders.sql) ... "
+        'IO Error: Could not write file "w.duckdb": No space left on device'
+    )
+    engine_error = "Error executing the following sql:\nCREATE TABLE x AS\nWITH a\n" + (
+        "Out of Memory Error: failed to allocate\n\nPossible solutions:\n* fewer threads"
+    )
+    assert one_line(engine_error) == (
+        "Error executing the following sql: ... Out of Memory Error: failed to allocate"
+    )
+    assert one_line("one line") == "one line"
+    assert len(one_line("x\n" + "y" * 1000)) == 400
