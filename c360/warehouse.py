@@ -19,6 +19,7 @@ import datetime as dt
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,11 @@ PUBLISHED_SCHEMAS = ("marts", "snapshots")
 WAP_SUFFIX = "__wap"
 
 _PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+
+def _utc_now() -> dt.datetime:
+    """Now, in UTC, as the warehouse's naive timestamps hold it."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def warehouse_path(path: str | os.PathLike | None = None) -> Path:
@@ -413,6 +419,63 @@ def adopt_published_tables(con: engine.Connection) -> None:
                 )
 
 
+def record_audit_event(
+    con: engine.Connection,
+    *,
+    username: str,
+    role: str,
+    action: str,
+    subject: str | None,
+    detail: str | None,
+) -> None:
+    """A row of the app's audit trail (a login, a view of decoded PII, a decision)."""
+    con.execute(
+        f"insert into {AUDIT_LOG} values (?, ?, ?, ?, ?, ?, ?)",
+        [uuid.uuid4().hex, _utc_now(), username, role, action, subject, detail],
+    )
+
+
+def record_steward_decision(
+    con: engine.Connection,
+    *,
+    override_type: str,
+    record_key_a: str,
+    record_key_b: str,
+    reason: str,
+    username: str,
+    role: str,
+    review_item_id: str | None,
+) -> None:
+    """A steward's must-link or cannot-link and its audit row, together or not
+    at all; the next run applies it (int_steward_overrides)."""
+    table_a, _, id_a = record_key_a.partition(":")
+    table_b, _, id_b = record_key_b.partition(":")
+    with engine.transaction(con):
+        con.execute(
+            f"insert into {STEWARD_DECISIONS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                uuid.uuid4().hex,
+                override_type,
+                table_a,
+                id_a,
+                table_b,
+                id_b,
+                reason,
+                username,
+                _utc_now(),
+                review_item_id,
+            ],
+        )
+        record_audit_event(
+            con,
+            username=username,
+            role=role,
+            action="decision",
+            subject=review_item_id,
+            detail=f"{override_type} {record_key_a} {record_key_b}: {reason}",
+        )
+
+
 def load_partition(
     con: engine.Connection,
     partition: LandingPartition,
@@ -557,7 +620,7 @@ def record_run(con: engine.Connection, run_date: dt.date, *, full_refresh: bool 
     with engine.transaction(con):
         con.execute(
             f"insert or replace into {RUN_LOG} values (?, ?)",
-            [run_date, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+            [run_date, _utc_now()],
         )
         forget_stages(con, run_date)
     if full_refresh:
@@ -578,7 +641,7 @@ def stages_finished(con: engine.Connection, run_date: dt.date) -> dict[str, str]
 def record_stage(con: engine.Connection, run_date: dt.date, stage: str, purge_id: str) -> None:
     con.execute(
         f"insert into {STAGE_LOG} values (?, ?, ?, ?)",
-        [run_date, stage, purge_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
+        [run_date, stage, purge_id, _utc_now()],
     )
 
 
@@ -592,7 +655,7 @@ def record_stage_timings(
     """A run date's stage timings, in the order the stages ran, replacing
     those of an earlier run of it."""
     con.execute(f"delete from {STAGE_TIMINGS} where run_date = ?", [run_date])
-    recorded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    recorded_at = _utc_now()
     insert_many(
         con,
         f"insert into {STAGE_TIMINGS} values (?, ?, ?, ?, ?)",
@@ -607,7 +670,7 @@ def request_full_refresh(con: engine.Connection, reason: str) -> None:
     ensure_raw_tables(con)
     con.execute(
         f"insert into {FULL_REFRESH_REQUESTS} values (?, ?)",
-        [dt.datetime.now(dt.UTC).replace(tzinfo=None), reason],
+        [_utc_now(), reason],
     )
 
 
@@ -644,7 +707,7 @@ def load_landing(
     told of each partition as it is loaded.
     """
     ensure_raw_tables(con)
-    loaded_at = loaded_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    loaded_at = loaded_at or _utc_now()
     results = []
     for partition, logged in _unloaded_partitions(con, landing):
         if through is not None and partition.dt > through:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,10 +103,6 @@ def writing(path: Path) -> Iterator:
             yield con
         finally:
             con.close()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 # --- search and the customer's page -------------------------------------------------
@@ -434,50 +429,7 @@ def cluster_sizes(con) -> list[dict]:
 # --- writes: decisions and the audit trail ------------------------------------------
 
 
-def audit(
-    con, *, username: str, role: str, action: str, subject: str | None, detail: str | None
-) -> None:
-    con.execute(
-        f"insert into {warehouse.AUDIT_LOG} values (?, ?, ?, ?, ?, ?, ?)",
-        [uuid.uuid4().hex, _now(), username, role, action, subject, detail],
-    )
-
-
-def record_decision(
-    con,
-    *,
-    override_type: str,
-    record_key_a: str,
-    record_key_b: str,
-    reason: str,
-    username: str,
-    role: str,
-    review_item_id: str,
-) -> None:
-    """The decision and its audit row, together or not at all."""
-    table_a, _, id_a = record_key_a.partition(":")
-    table_b, _, id_b = record_key_b.partition(":")
-    with engine.transaction(con):
-        con.execute(
-            f"insert into {warehouse.STEWARD_DECISIONS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                uuid.uuid4().hex,
-                override_type,
-                table_a,
-                id_a,
-                table_b,
-                id_b,
-                reason,
-                username,
-                _now(),
-                review_item_id,
-            ],
-        )
-        audit(
-            con,
-            username=username,
-            role=role,
-            action="decision",
-            subject=review_item_id,
-            detail=f"{override_type} {record_key_a} {record_key_b}: {reason}",
-        )
+# The writes live beside their tables (c360/warehouse.py): the app, the soak
+# and any tool record a decision and its audit row alike.
+audit = warehouse.record_audit_event
+record_decision = warehouse.record_steward_decision

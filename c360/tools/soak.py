@@ -783,41 +783,18 @@ def steward_pair(con: engine.Connection, truth: Path, override: str) -> dict | N
 
 
 def record_steward_decision(con: engine.Connection, override: str, pair: dict, reason: str) -> None:
-    """As the app's review queue records a decision (c360/app/queries.py,
-    record_decision): the decision and its audit row in one transaction."""
-    import uuid
-
-    table_a, _, id_a = pair["record_key_a"].partition(":")
-    table_b, _, id_b = pair["record_key_b"].partition(":")
-    now = dt.datetime.now().replace(microsecond=0)
-    with engine.transaction(con):
-        con.execute(
-            f"insert into {warehouse.STEWARD_DECISIONS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                uuid.uuid4().hex,
-                override,
-                table_a,
-                id_a,
-                table_b,
-                id_b,
-                reason,
-                "soak-steward",
-                now,
-                pair["review_item_id"],
-            ],
-        )
-        con.execute(
-            f"insert into {warehouse.AUDIT_LOG} values (?, ?, ?, ?, ?, ?, ?)",
-            [
-                uuid.uuid4().hex,
-                now,
-                "soak-steward",
-                "steward",
-                "decision",
-                pair["review_item_id"],
-                f"{override} {pair['record_key_a']} {pair['record_key_b']}: {reason}",
-            ],
-        )
+    """As the app's review queue records a decision: the decision and its
+    audit row in one transaction."""
+    warehouse.record_steward_decision(
+        con,
+        override_type=override,
+        record_key_a=pair["record_key_a"],
+        record_key_b=pair["record_key_b"],
+        reason=reason,
+        username="soak-steward",
+        role="steward",
+        review_item_id=pair["review_item_id"],
+    )
 
 
 # -- the run ----------------------------------------------------------------------
