@@ -134,6 +134,27 @@
     {{ this.schema ~ '.' ~ this.identifier ~ '__labels' }}
 {%- endmacro %}
 
+{#
+    The pairs (record_key_a, record_key_b) in one of two relations and not the
+    other, or in both but `changed_when` of them (`today`, `before`).
+#}
+{% macro changed_pairs(today, before, changed_when=none) -%}
+    select
+        coalesce(today.record_key_a, before.record_key_a) as record_key_a,
+        coalesce(today.record_key_b, before.record_key_b) as record_key_b
+    from {{ today }} as today
+    full outer join {{ before }} as before
+        on
+            today.record_key_a = before.record_key_a
+            and today.record_key_b = before.record_key_b
+    where
+        today.record_key_a is null
+        or before.record_key_a is null
+        {%- if changed_when %}
+        or {{ changed_when }}
+        {%- endif %}
+{%- endmacro %}
+
 {% macro touched_records_sql(
     today_edges, edge_state, records, previous, output, cannot_links=none, cannot_link_state=none
 ) -%}
@@ -143,33 +164,14 @@
 
     changed_cannot_links as (
 
-        select
-            coalesce(today.record_key_a, before.record_key_a) as record_key_a,
-            coalesce(today.record_key_b, before.record_key_b) as record_key_b
-        from {{ cannot_links }} as today
-        full outer join {{ cannot_link_state }} as before
-            on
-                today.record_key_a = before.record_key_a
-                and today.record_key_b = before.record_key_b
-        where today.record_key_a is null or before.record_key_a is null
+        {{ changed_pairs(cannot_links, cannot_link_state) }}
 
     ),
     {%- endif %}
 
     changed_edges as (
 
-        select
-            coalesce(today.record_key_a, before.record_key_a) as record_key_a,
-            coalesce(today.record_key_b, before.record_key_b) as record_key_b
-        from {{ today_edges }} as today
-        full outer join {{ edge_state }} as before
-            on
-                today.record_key_a = before.record_key_a
-                and today.record_key_b = before.record_key_b
-        where
-            today.record_key_a is null
-            or before.record_key_a is null
-            or today.confidence <> before.confidence
+        {{ changed_pairs(today_edges, edge_state, 'today.confidence <> before.confidence') }}
 
     ),
 
