@@ -967,7 +967,6 @@ def read_file(path: Path, dialect: CsvDialect | None = None):
     """A landing file as an Arrow table, read as the DuckDB engine reads it:
     CSV in its dialect, all strings, `\\N` (unquoted) the only null, an empty
     field ''; a line with too many or too few fields set aside."""
-    import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 

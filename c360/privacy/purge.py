@@ -18,9 +18,9 @@ from c360.privacy.tables import (
     BYTE_PURGE_WITHIN_DAYS,
     CLI_SOURCE,
     INTAKE_PURGED_MODELS,
-    PUBLISHED_CLEARED_MODELS,
     PYTHON_STATE_SCHEMAS,
     SCHEMA,
+    SCRATCH_MODELS,
     STAGING_MODELS,
     ensure_tables,
 )
@@ -244,7 +244,6 @@ def dbt_purge_args(stage: str, purge_id: str) -> dict:
         "purge_id": purge_id,
         "models": INTAKE_PURGED_MODELS if stage == "intake" else [],
         "staging": staging if stage == "intake" else [],
-        "cleared": PUBLISHED_CLEARED_MODELS if stage == "published" else [],
     }
 
 
@@ -328,6 +327,9 @@ def finish(
                 result.rows_deleted += _delete_python_state(con)
                 con.execute(f"delete from {SCHEMA}.pending_purge")
                 con.execute(f"delete from {SCHEMA}.pending_unlink")
+        for schema, name in SCRATCH_MODELS:
+            if engine.relation_exists(con, schema, name):
+                con.execute(f"delete from {schema}.{name}")
         due_on, was_due = con.execute(
             f"select bytes_purge_due_on, is_compaction_due from {SCHEMA}.sweep_state"
         ).fetchall()[0]

@@ -46,10 +46,10 @@ INTAKE_PURGED_MODELS = [
     "int_pii_data_issues",
 ]
 # Each run's scratch list of what its deliveries reach (keys and tokens of
-# the records written), rebuilt whole before anything reads it: emptied once
-# the day is published, so an erased record delivered again that day leaves
-# no token in it until the next run.
-PUBLISHED_CLEARED_MODELS = ["int_identity_changes"]
+# the records written), rebuilt whole before anything reads it: emptied by
+# `finish` once the day is published, so that nothing of a day's deliveries
+# (an erased record delivered again, say) waits in it for the next run.
+SCRATCH_MODELS = [("intermediate", "int_identity_changes")]
 # State Python writes, beside raw and this schema: the scoring's tables.
 PYTHON_STATE_SCHEMAS = ("matching",)
 

@@ -21,7 +21,7 @@
     end (run-operation commits nothing itself): it purges all or nothing, and
     a rerun after a crash deletes nothing twice.
 #}
-{% macro purge_pending_erasures(stage, purge_id, models=[], staging=[], cleared=[]) %}
+{% macro purge_pending_erasures(stage, purge_id, models=[], staging=[]) %}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
@@ -89,9 +89,6 @@
                     {%- do conditions.append('customer_id in (select customer_id from ' ~ erased_customers
                         ~ ') or customer_id in (select customer_id from ' ~ ref('customer_id_history')
                         ~ " where status = 'erased')") -%}
-                {%- endif -%}
-                {%- if node.name in cleared -%}
-                    {%- do conditions.append('true') -%}
                 {%- endif -%}
                 {%- if conditions -%}
                     {%- set where = [] -%}

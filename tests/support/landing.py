@@ -21,6 +21,29 @@ def upsert(landing: Path, table: str, day: dt.date, rows: pa.Table) -> None:
     pq.write_table(rows, target / "planted.parquet")
 
 
+def deliver_erasure_request(landing: Path, day: dt.date, request_id: str, email: str) -> None:
+    """An erasure request by email, delivered on `day` like any request."""
+    upsert(
+        landing,
+        "privacy_requests",
+        day,
+        pa.table(
+            {
+                "request_id": [request_id],
+                "request_type": ["erasure"],
+                "jurisdiction": ["GDPR"],
+                "subject_email": [email],
+                "subject_phone": pa.nulls(1, pa.string()),
+                "subject_loyalty_id": pa.nulls(1, pa.string()),
+                "subject_customer_id": pa.nulls(1, pa.string()),
+                "received_at": [f"{day}T08:00:00"],
+                "_op": ["U"],
+                "_extracted_at": [f"{day}T09:00:00"],
+            }
+        ),
+    )
+
+
 # When each delivered table stamps its rows, for deliver().
 _STAMPED = {
     "ecommerce_customers": ("created_at", "updated_at"),

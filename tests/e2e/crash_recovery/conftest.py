@@ -12,14 +12,13 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from c360 import pipeline
 from c360.tools.generator.config import GeneratorConfig
 from c360.tools.generator.core import generate
 from tests.support.crash import World, published
-from tests.support.landing import upsert
+from tests.support.landing import deliver_erasure_request
 from tests.support.warehouse_files import copy_warehouse
 
 DAY0 = "dt=2025-01-01"
@@ -35,21 +34,7 @@ def _erasure_request(landing: Path) -> None:
         ).fetchall()[0]
     finally:
         con.close()
-    request = pa.table(
-        {
-            "request_id": ["PR-CRASH-1"],
-            "request_type": ["erasure"],
-            "jurisdiction": ["GDPR"],
-            "subject_email": [email],
-            "subject_phone": pa.nulls(1, pa.string()),
-            "subject_loyalty_id": pa.nulls(1, pa.string()),
-            "subject_customer_id": pa.nulls(1, pa.string()),
-            "received_at": [f"{CHANGE_DAY}T08:00:00"],
-            "_op": ["U"],
-            "_extracted_at": [f"{CHANGE_DAY}T09:00:00"],
-        }
-    )
-    upsert(landing, "privacy_requests", dt.date.fromisoformat(CHANGE_DAY), request)
+    deliver_erasure_request(landing, dt.date.fromisoformat(CHANGE_DAY), "PR-CRASH-1", email)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from c360 import pipeline
 from tests.support.full_refresh import assert_a_full_refresh_changes_nothing
 from tests.support.generated_data import DAILY_DAYS as DAYS
 from tests.support.generated_data import DAILY_START as START
-from tests.support.landing import landing_image, repoint_landing, upsert
+from tests.support.landing import deliver_erasure_request, landing_image, repoint_landing, upsert
 from tests.support.privacy_scan import person_values
 from tests.support.warehouse_files import copy_warehouse
 from tests.support.warehouse_files import query as _query
@@ -190,21 +190,7 @@ def test_an_erased_person_is_gone_everywhere_and_stays_gone(
 
     # Erasure, delivered in the landing zone like any request.
     erase_day = START + dt.timedelta(days=DAYS + 1)
-    request = pa.table(
-        {
-            "request_id": ["PR-ERASE-1"],
-            "request_type": ["erasure"],
-            "jurisdiction": ["GDPR"],
-            "subject_email": [f"  {email.upper()} "],
-            "subject_phone": pa.nulls(1, pa.string()),
-            "subject_loyalty_id": pa.nulls(1, pa.string()),
-            "subject_customer_id": pa.nulls(1, pa.string()),
-            "received_at": [f"{erase_day}T08:00:00"],
-            "_op": ["U"],
-            "_extracted_at": [f"{erase_day}T09:00:00"],
-        }
-    )
-    upsert(landing, "privacy_requests", erase_day, request)
+    deliver_erasure_request(landing, erase_day, "PR-ERASE-1", f"  {email.upper()} ")
     erased = pipeline.run(landing, path)
     assert erased.days[0].privacy.records_erased >= len(records)
     # The file's rewrite, whose cost follows the warehouse, waits for the
