@@ -33,8 +33,16 @@ RUNS_TABLE = f"{SCHEMA}.splink_scoring_runs"
 # its pairs were last scored, and by which model: a daily run re-scores only
 # the pairs of records that changed since.
 SCORED_TABLE = f"{SCHEMA}.splink_scored_records"
+# The term frequencies a model scores with, counted once, at its first
+# scoring (docs/incremental.md, "Term frequencies"): a pair's score is then a
+# function of its two records and the model alone, so a pair scored on day 3
+# and the same pair scored again by a full refresh on day 30 agree. Values
+# by digest, and only those two or more records held: a value one record
+# held scores as one held once, as every value first seen later does.
+TERM_FREQUENCIES_TABLE = f"{SCHEMA}.splink_term_frequencies"
 INPUT_RELATION = "intermediate.int_identity_records"
 _INPUT_TABLE = "c360_splink_input"
+_FROZEN_TERM_FREQUENCIES = "c360_term_frequencies"
 
 # An EM session needs pairs to learn from; a deployment whose sources lack a
 # column (no emails at all) skips the sessions that block on it.
@@ -116,6 +124,14 @@ def _ensure_schema(con: engine.Connection) -> None:
         )"""
     )
     con.execute(f"alter table {SCORED_TABLE} add column if not exists scored_on date")
+    con.execute(
+        f"""create table if not exists {TERM_FREQUENCIES_TABLE} (
+            model_version varchar not null,
+            column_name varchar not null,
+            value_digest varchar,
+            value_records bigint not null
+        )"""
+    )
 
 
 def _stage_input(con: engine.Connection, *, changed_since_scoring: bool = False) -> int:
@@ -155,11 +171,103 @@ def _stage_input(con: engine.Connection, *, changed_since_scoring: bool = False)
     return con.execute(f"select count(*) from {_INPUT_TABLE}").fetchall()[0][0]
 
 
-def _linker(con: engine.Connection, settings, log_level: int = logging.WARNING):
+def _linker(
+    con: engine.Connection,
+    settings,
+    log_level: int = logging.WARNING,
+    term_frequency_columns: tuple[str, ...] = (),
+):
+    """A linker over the staged input; for the columns named, with the
+    term frequencies `_stage_term_frequencies` staged rather than counted
+    from the input by Splink."""
     from splink import Linker
 
-    frame = engine.splink_api(con).register(_INPUT_TABLE)
-    return Linker(frame, settings, log_level=log_level)
+    api = engine.splink_api(con)
+    linker = Linker(api.register(_INPUT_TABLE), settings, log_level=log_level)
+    for column in term_frequency_columns:
+        linker.table_management.register_term_frequency_lookup(
+            api.register(_term_frequency_lookup(column)), column
+        )
+    return linker
+
+
+def _term_frequency_columns(model: dict) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            {
+                level["tf_adjustment_column"]
+                for comparison in model.get("comparisons", [])
+                for level in comparison.get("comparison_levels", [])
+                if level.get("tf_adjustment_column")
+            }
+        )
+    )
+
+
+def _term_frequency_lookup(column: str) -> str:
+    return f"c360_tf_{column}"
+
+
+def _has_term_frequencies(con: engine.Connection, model_version: str) -> bool:
+    return bool(
+        con.execute(
+            f"select count(*) from {TERM_FREQUENCIES_TABLE} where model_version = ?",
+            [model_version],
+        ).fetchall()[0][0]
+    )
+
+
+def _stage_term_frequencies(
+    con: engine.Connection, model_version: str, columns: tuple[str, ...]
+) -> int | None:
+    """Stage, for each term-frequency column, Splink's lookup of every value
+    the input holds (value, tf_<column>) from the model's stored counts, or
+    from counts of the staged input when the model has none yet (its first,
+    full scoring; `_FROZEN_TERM_FREQUENCIES` then holds them, for the scoring
+    to store). Returns how many records held a first name when counted."""
+    if _has_term_frequencies(con, model_version):
+        con.execute(
+            f"create or replace temp table {_FROZEN_TERM_FREQUENCIES} as "
+            "select column_name, value_digest, value_records "
+            f"from {TERM_FREQUENCIES_TABLE} where model_version = ?",
+            [model_version],
+        )
+    else:
+        # The row without a digest holds how many records held any value.
+        counts = [
+            f"select '{column}' as column_name, md5({column}) as value_digest, "
+            f"count(*) as value_records from {_INPUT_TABLE} where {column} is not null "
+            f"group by {column} having count(*) > 1 "
+            f"union all select '{column}', null, count({column}) from {_INPUT_TABLE}"
+            for column in columns
+        ] or [
+            "select cast(null as varchar) as column_name, cast(null as varchar) as value_digest, "
+            "cast(null as bigint) as value_records where false"
+        ]
+        con.execute(
+            f"create or replace temp table {_FROZEN_TERM_FREQUENCIES} as "
+            + " union all ".join(counts)
+        )
+    for column in columns:
+        con.execute(
+            f"""create or replace temp table {_term_frequency_lookup(column)} as
+            select
+                staged.{column},
+                cast(coalesce(frozen.value_records, 1) as double)
+                    / greatest(total.value_records, 1) as tf_{column}
+            from (select distinct {column} from {_INPUT_TABLE}
+                where {column} is not null) as staged
+            cross join (select value_records from {_FROZEN_TERM_FREQUENCIES}
+                where column_name = '{column}' and value_digest is null) as total
+            left join {_FROZEN_TERM_FREQUENCIES} as frozen
+                on frozen.column_name = '{column}'
+                and frozen.value_digest = md5(staged.{column})"""
+        )
+    first_name_records = con.execute(
+        f"select max(value_records) from {_FROZEN_TERM_FREQUENCIES} "
+        "where column_name = 'first_name_normalized' and value_digest is null"
+    ).fetchall()[0][0]
+    return first_name_records
 
 
 def _pairs_in_block(con: engine.Connection, columns: tuple[str, ...]) -> int:
@@ -542,9 +650,10 @@ def score(
     the model reads) are scored; pairs of records that left are dropped; the
     other stored pairs stand, since their inputs have not changed. In full
     (first run, a new current model, or `full=True`) every blocked pair is
-    scored again. Term frequencies are always those of all records today, so
-    an incrementally kept pair can differ by the drift of a name's frequency
-    since it was scored; re-training re-scores everything.
+    scored again. Term frequencies are the model's, counted at its first
+    scoring (TERM_FREQUENCIES_TABLE), so a pair kept from an earlier day
+    scores what it would score today, and a full refresh changes no score;
+    a new model counts them again.
     """
     _ensure_schema(con)
     model = model or current_model(con)
@@ -554,8 +663,13 @@ def score(
         r[0] for r in con.execute(f"select distinct model_version from {SCORED_TABLE}").fetchall()
     }
     pairs_exist = engine.relation_exists(con, SCHEMA, "splink_match_pairs")
-    full = full or not pairs_exist or scored_by != {model.version}
+    # Pairs a model scored before its term frequencies were kept were scored
+    # with others: scored again once, they all agree.
+    counted = _has_term_frequencies(con, model.version)
+    full = full or not pairs_exist or scored_by != {model.version} or not counted
     records = _stage_input(con, changed_since_scoring=not full)
+    term_frequency_columns = _term_frequency_columns(model.model)
+    first_name_records = _stage_term_frequencies(con, model.version, term_frequency_columns)
     settings = in_dialect(model.model, engine.SQL_DIALECT)
     if not full:
         # A pair is worth scoring only if one side changed: the same blocks,
@@ -582,7 +696,9 @@ def score(
     if rescored:
         # Training already reported which levels it could not estimate; scoring
         # would repeat it on every daily run.
-        linker = _linker(con, settings, log_level=logging.ERROR)
+        linker = _linker(
+            con, settings, log_level=logging.ERROR, term_frequency_columns=term_frequency_columns
+        )
         predictions = linker.inference.predict()
         # The index of the model's rule a pair came from, as a full scoring numbers it.
         rule_index = "match_key" if full else "cast(cast(match_key as integer) // 2 as varchar)"
@@ -600,7 +716,7 @@ def score(
                 match_probability,
                 '{model.version}' as model_version,
                 {rule_index} as blocking_rule_index,
-                {_first_name_records(scored_columns, records)},
+                {_first_name_records(scored_columns, first_name_records)},
                 {", ".join(c for c in scored_columns if c.startswith("mw_"))}
             from {scored}
             where match_probability >= {STORE_FLOOR}"""
@@ -608,6 +724,16 @@ def score(
         linker.table_management.delete_tables_created_by_splink_from_db()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with engine.transaction(con):
+        if not counted and records:
+            # Scoring is by the current model only: other models' counts go.
+            con.execute(f"delete from {TERM_FREQUENCIES_TABLE}")
+            con.execute(
+                f"insert into {TERM_FREQUENCIES_TABLE} "
+                "(model_version, column_name, value_digest, value_records) "
+                f"select ?, column_name, value_digest, value_records "
+                f"from {_FROZEN_TERM_FREQUENCIES}",
+                [model.version],
+            )
         if full:
             if rescored:
                 con.execute(
@@ -656,11 +782,15 @@ def _create_empty_pairs(con: engine.Connection) -> None:
     )
 
 
-def _first_name_records(scored_columns: list[str], records: int) -> str:
-    """How many records hold each side's first name, from the term frequencies
-    scoring computed over all records: a name many records hold is a name,
-    one held once is more likely a typo (the household check reads this)."""
-    if not {"tf_first_name_normalized_l", "tf_first_name_normalized_r"} <= set(scored_columns):
+def _first_name_records(scored_columns: list[str], records: int | None) -> str:
+    """How many records hold each side's first name, from the model's term
+    frequencies (of `records` records with a first name): a name many records
+    hold is a name, one held once is more likely a typo (the household check
+    reads this)."""
+    if records is None or not {
+        "tf_first_name_normalized_l",
+        "tf_first_name_normalized_r",
+    } <= set(scored_columns):
         return "null::bigint as first_name_records_a, null::bigint as first_name_records_b"
     left, right = (
         f"cast(round(tf_first_name_normalized_{side} * {records}) as bigint)" for side in "lr"

@@ -9,10 +9,10 @@ from c360 import pipeline
 from tests.support.warehouse_files import copy_warehouse, query
 
 # What a full refresh may change: which day last re-clustered a cluster (it
-# re-clusters all), the model's probabilities, which move with the names'
-# term frequencies when every pair is scored again (splink_models/runtime.py),
-# and the token map, which keeps every value tokenized (a rebuild, only those
-# held today): there the rebuild's tokens must be a subset.
+# re-clusters all), and the token map, which keeps every value tokenized (a
+# rebuild, only those held today): there the rebuild's tokens must be a
+# subset. Scores may not move: the model's term frequencies are its own
+# (splink_models/runtime.py).
 _TOKEN_MAP = "vault.vault_pii_tokens"
 _BOOKKEEPING = {
     _TOKEN_MAP: "pii_type, token, pii_value",
@@ -24,15 +24,6 @@ _BOOKKEEPING = {
     "intermediate.int_identity_records": "* exclude (recomputed_on)",
     "intermediate.int_identity_clusters": (
         "record_key, cluster_id, cluster_size, is_flagged_for_review"
-    ),
-    "intermediate.int_identity_edges": "record_key_a, record_key_b, rule_names",
-    "intermediate.int_identity_edges__probabilistic": "record_key_a, record_key_b, match_band",
-    # The same pairs, bands, rules and decisions; the probabilities move (above).
-    "marts.customer_match_evidence": (
-        "* exclude (edge_confidence, match_weight, match_probability, comparison_weights)"
-    ),
-    "marts.identity_review_queue": (
-        "* exclude (match_weight, match_probability, comparison_weights)"
     ),
 }
 

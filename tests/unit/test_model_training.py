@@ -171,3 +171,55 @@ def test_the_prior_follows_the_recall_the_model_implies_for_its_rules(tmp_path) 
     # birth dates, all held on both records (1 x 1 x 0.3^2): recall 0.09.
     assert model["probability_two_random_records_match"] == pytest.approx(1e-4 * 0.7 / 0.09)
     assert "catch 9.0% of matches" in notes[0]
+
+
+def test_a_full_scoring_gives_every_kept_pair_the_score_it_was_kept_with(tmp_path) -> None:
+    """Newcomers triple a first name's records after its pairs were scored:
+    the pairs kept stand, and scoring every pair again changes none of them
+    (the model's term frequencies are counted once, at its first scoring)."""
+    rows = _names_and_birth_dates(600)
+    con = _warehouse(tmp_path / "w.duckdb", rows)
+    try:
+        model = runtime.train(con, u_max_pairs=1e6)
+        assert runtime.score(con, model).is_full
+        ((name, holders),) = con.execute(
+            "select first_name_normalized, count(*) from intermediate.int_identity_records "
+            "group by 1 order by 2 desc, 1 limit 1"
+        ).fetchall()
+        con.execute(
+            "insert into intermediate.int_identity_records "
+            "(record_key, first_name_normalized, first_name_canonical, last_name_normalized, "
+            "name_block_key, unordered_name_key) "
+            "select 'new:' || i, ?, ?, 'newcomer' || i, ? || ' newcomer' || i, "
+            "? || ' newcomer' || i from range(?) as t(i)",
+            [name, name, name, name, 2 * holders],
+        )
+        assert not runtime.score(con, model).is_full
+        pairs = "select * from matching.splink_match_pairs order by all"
+        kept = con.execute(pairs).fetchall()
+        assert any(name in (a, b) for a, b in _first_names(con, kept)), "no pair holds the name"
+        assert runtime.score(con, model, full=True).is_full
+        assert con.execute(pairs).fetchall() == kept
+        # Counts of values two records or more held, by digest: no value,
+        # and nothing of a value one record held.
+        stored = con.execute(
+            "select column_name, value_digest, value_records from matching.splink_term_frequencies"
+        ).fetchall()
+        assert {column for column, _, _ in stored} == {
+            "first_name_normalized",
+            "last_name_normalized",
+            "postal_code_normalized",
+        }
+        assert all(records > 1 for _, digest, records in stored if digest is not None)
+        assert not [row for row in stored if name in row]
+    finally:
+        con.close()
+
+
+def _first_names(con, pairs) -> list[tuple[str, str]]:
+    names = dict(
+        con.execute(
+            "select record_key, first_name_normalized from intermediate.int_identity_records"
+        ).fetchall()
+    )
+    return [(names[pair[0]], names[pair[1]]) for pair in pairs]
