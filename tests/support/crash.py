@@ -130,7 +130,6 @@ KILL_POINTS: dict[str, Callable[[], None]] = {
     "before_publication": lambda: _before(pipeline, "publish"),
     # Published; the scoring's state purge and the run log wait.
     "after_publication": lambda: _before(pipeline.privacy, "finish"),
-    "before_finishing": lambda: _before(pipeline, "finish_day"),
     # The boundaries after each stage the run date records finished.
     **{
         f"after_{stage}": (lambda stage=stage: _after_stage(stage)) for stage in pipeline.DAY_STAGES

@@ -3,7 +3,7 @@ landing zone with a change day that erases a customer, its day 0 built once,
 and what an uninterrupted run of the change day publishes. Each test kills a
 run of the change day at one point (tests/support/crash.py), reruns it
 plainly and compares. The kill points are split over two modules so that
-two test workers share them."""
+two test workers share them; the world is built once for both."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 from c360 import pipeline
 from c360.tools.generator.config import GeneratorConfig
@@ -37,9 +38,25 @@ def _erasure_request(landing: Path) -> None:
     deliver_erasure_request(landing, dt.date.fromisoformat(CHANGE_DAY), "PR-CRASH-1", email)
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    out = tmp_path_factory.mktemp("crash_recovery")
+@pytest.fixture(scope="session")
+def built_world(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The generated landing, day 0 and the uninterrupted change day, built
+    once for every module and test worker (most of these tests' time): the
+    first worker builds under a lock, the others wait and read."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    out = shared / "crash_recovery_world"
+    with FileLock(str(shared / "crash_recovery_world.lock")):
+        if not (out / "built").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            _build(out)
+            (out / "built").touch()
+    return out
+
+
+def _build(out: Path) -> None:
     generate(GeneratorConfig(customers=40, days=1, seed=11, chunk_size=40), out, progress=False)
     landing = out / "landing"
     _erasure_request(landing)
@@ -52,4 +69,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     reference = copy_warehouse(day0, out / "reference.duckdb")
     result = pipeline.run(landing, reference, quiet=True)
     assert result.days[0].privacy.records_erased >= 1  # the purges have work to do
-    return World(landing, day0, published(reference))
+
+
+@pytest.fixture(scope="module")
+def world(built_world: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The shared world, with a landing zone of the module's own: a run's
+    purge may rewrite landing files, and other workers run at the same time.
+    Day 0's warehouse is shared: every test copies it before running."""
+    landing = shutil.copytree(
+        built_world / "landing", tmp_path_factory.mktemp("crash_recovery") / "landing"
+    )
+    return World(landing, built_world / "day0.duckdb", published(built_world / "reference.duckdb"))

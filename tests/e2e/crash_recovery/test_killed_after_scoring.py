@@ -1,6 +1,7 @@
 """A run killed while scoring, building after scoring, building the marts,
-before or after publishing them, or before finishing reruns to what an
-uninterrupted run publishes."""
+or before or after publishing them reruns to what an uninterrupted run
+publishes. Killed before finishing (after the last stage) is the boundary
+chain's last point (test_killed_before_scoring.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from tests.support.crash import World, killed_then_rerun
         "inside_publish",
         "before_publication",
         "after_publication",
-        "before_finishing",
     ],
 )
 def test_a_killed_run_reruns_to_the_same_result(world: World, point: str, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """A full disk (docs/faults.md): `c360 run` on a warehouse whose filesystem
 fills up fails with one line saying the disk is full (exit 4, no
 traceback); once space is freed, the same command finishes the day, and
-what it publishes is what a run on a roomy disk publishes.
+what it publishes is what a run on a roomy disk publishes: the crash
+world's day 0 (conftest.py).
 
 The small disk is a tmpfs, mounted here: that takes root (CI runs as root;
 elsewhere the test is skipped, unless CI is set)."""
@@ -14,14 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from c360 import pipeline
-from c360.tools.generator.config import GeneratorConfig
-from c360.tools.generator.core import generate
 from tests.support.cli import c360
 from tests.support.crash import published
 
-# Small enough to fill on day 0 of 40 customers (whose warehouse ends near
-# 20 MB), large enough to get past creating it.
+# Small enough to fill on the shared world's day 0 of 40 customers (whose
+# warehouse ends near 20 MB), large enough to get past creating it.
 SMALL = "2m"
 ROOMY = "200m"
 
@@ -50,21 +48,17 @@ def small_disk(tmp_path: Path):
 
 
 def test_a_full_disk_fails_clearly_and_the_rerun_after_freeing_space_finishes(
-    small_disk: Path, tmp_path: Path
+    small_disk: Path, built_world: Path
 ) -> None:
-    out = tmp_path / "generated"
-    generate(GeneratorConfig(customers=40, days=0, seed=3, chunk_size=40), out, progress=False)
-    roomy = tmp_path / "roomy.duckdb"
-    pipeline.run(out / "landing", roomy, quiet=True)
-
+    landing, roomy = built_world / "day0_landing", built_world / "day0.duckdb"
     path = small_disk / "warehouse.duckdb"
-    full = c360("run", "--landing", str(out / "landing"), "--warehouse", str(path))
+    full = c360("run", "--landing", str(landing), "--warehouse", str(path))
     assert full.returncode == 4, full.stderr[-3000:]
     assert "Traceback" not in full.stderr
     (line,) = [line for line in full.stderr.splitlines() if line.startswith("c360 run:")]
     assert "the disk is full" in line and "No space left on device" in line
 
     assert _mount(small_disk, ROOMY, remount=True).returncode == 0
-    rerun = c360("run", "--landing", str(out / "landing"), "--warehouse", str(path))
+    rerun = c360("run", "--landing", str(landing), "--warehouse", str(path))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert published(path) == published(roomy)
