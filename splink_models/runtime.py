@@ -218,14 +218,14 @@ def _has_term_frequencies(con: engine.Connection, model_version: str) -> bool:
 
 
 def _stage_term_frequencies(
-    con: engine.Connection, model_version: str, columns: tuple[str, ...]
+    con: engine.Connection, model_version: str, columns: tuple[str, ...], *, counted: bool
 ) -> int | None:
     """Stage, for each term-frequency column, Splink's lookup of every value
-    the input holds (value, tf_<column>) from the model's stored counts, or
-    from counts of the staged input when the model has none yet (its first,
-    full scoring; `_FROZEN_TERM_FREQUENCIES` then holds them, for the scoring
-    to store). Returns how many records held a first name when counted."""
-    if _has_term_frequencies(con, model_version):
+    the input holds (value, tf_<column>): from the model's stored counts if
+    `counted`, else from counts of the staged input, which
+    `_FROZEN_TERM_FREQUENCIES` then holds for the scoring to store. Returns
+    how many records held a first name when counted."""
+    if counted:
         con.execute(
             f"create or replace temp table {_FROZEN_TERM_FREQUENCIES} as "
             "select column_name, value_digest, value_records "
@@ -234,19 +234,15 @@ def _stage_term_frequencies(
         )
     else:
         # The row without a digest holds how many records held any value.
-        counts = [
-            f"select '{column}' as column_name, md5({column}) as value_digest, "
-            f"count(*) as value_records from {_INPUT_TABLE} where {column} is not null "
-            f"group by {column} having count(*) > 1 "
-            f"union all select '{column}', null, count({column}) from {_INPUT_TABLE}"
-            for column in columns
-        ] or [
-            "select cast(null as varchar) as column_name, cast(null as varchar) as value_digest, "
-            "cast(null as bigint) as value_records where false"
-        ]
         con.execute(
             f"create or replace temp table {_FROZEN_TERM_FREQUENCIES} as "
-            + " union all ".join(counts)
+            + " union all ".join(
+                f"select '{column}' as column_name, md5({column}) as value_digest, "
+                f"count(*) as value_records from {_INPUT_TABLE} where {column} is not null "
+                f"group by {column} having count(*) > 1 "
+                f"union all select '{column}', null, count({column}) from {_INPUT_TABLE}"
+                for column in columns
+            )
         )
     for column in columns:
         con.execute(
@@ -665,11 +661,13 @@ def score(
     pairs_exist = engine.relation_exists(con, SCHEMA, "splink_match_pairs")
     # Pairs a model scored before its term frequencies were kept were scored
     # with others: scored again once, they all agree.
-    counted = _has_term_frequencies(con, model.version)
+    term_frequency_columns = _term_frequency_columns(model.model)
+    counted = not term_frequency_columns or _has_term_frequencies(con, model.version)
     full = full or not pairs_exist or scored_by != {model.version} or not counted
     records = _stage_input(con, changed_since_scoring=not full)
-    term_frequency_columns = _term_frequency_columns(model.model)
-    first_name_records = _stage_term_frequencies(con, model.version, term_frequency_columns)
+    first_name_records = _stage_term_frequencies(
+        con, model.version, term_frequency_columns, counted=counted
+    )
     settings = in_dialect(model.model, engine.SQL_DIALECT)
     if not full:
         # A pair is worth scoring only if one side changed: the same blocks,
