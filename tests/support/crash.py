@@ -3,7 +3,7 @@ boundary, or inside a stage (between two committed partitions, after some
 of a dbt phase's nodes, inside an open transaction). Run in a child
 process (`python -m tests.support.crash POINT LANDING WAREHOUSE`); the test
 then runs the pipeline again, plainly, and compares what it published with
-an uninterrupted run (tests/e2e/test_crash_recovery.py).
+an uninterrupted run (tests/e2e/crash_recovery).
 
 The kill is injected by wrapping the pipeline's own functions in this
 process only: nothing in the product knows about it."""
@@ -157,12 +157,16 @@ def published(path: Path) -> dict[str, list[tuple]]:
     return state
 
 
-def killed_then_rerun(world: World, point: str, tmp_path: Path) -> None:
-    """Kill a run of the change day at `point`, run it again, and compare."""
+def killed_in_turn_then_rerun(world: World, points: list[str], tmp_path: Path) -> None:
+    """Kill a run of the change day at the first of `points`, its rerun at
+    the next, and so on; then run it plainly, and compare. Each rerun starts
+    from what the kill before left: every point is killed and recovered
+    from, for one run's cost rather than one a point."""
     path = copy_warehouse(world.day0, tmp_path / "warehouse.duckdb")
-    killed(world, point, path)
+    for point in points:
+        killed(world, point, path)
     pipeline.run(world.landing, path, quiet=True)
-    assert published(path) == world.published
+    assert published(path) == world.published, f"killed in turn at {', '.join(points)}"
 
 
 def killed(world: World, point: str, path: Path) -> None:

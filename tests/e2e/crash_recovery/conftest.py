@@ -1,9 +1,10 @@
 """Crash anywhere, rerun, same result (docs/faults.md): a tiny generated
 landing zone with a change day that erases a customer, its day 0 built once,
-and what an uninterrupted run of the change day publishes. Each test kills a
-run of the change day at one point (tests/support/crash.py), reruns it
-plainly and compares. The kill points are split over two modules so that
-two test workers share them; the world is built once for both."""
+and what an uninterrupted run of the change day publishes. The tests kill
+runs of the change day at named points (tests/support/crash.py), one after
+another, then rerun it plainly and compare. The kill points are split over
+two modules so that two test workers share them; the world is built once
+for both."""
 
 from __future__ import annotations
 

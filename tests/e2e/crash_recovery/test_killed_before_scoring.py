@@ -1,25 +1,27 @@
-"""A run killed while loading, building before scoring, or taking in privacy
-requests reruns to what an uninterrupted run publishes."""
+"""Runs killed while loading, building before scoring, or taking in privacy
+requests, and at each stage boundary, rerun to what an uninterrupted run
+publishes."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
-import pytest
-
 from c360 import pipeline
-from tests.support.crash import World, killed, killed_then_rerun, published
+from tests.support.crash import World, killed, killed_in_turn_then_rerun, published
 from tests.support.warehouse_files import copy_warehouse, query
 
 CHANGE_DAY = dt.date(2025, 1, 2)
 
 
-@pytest.mark.parametrize(
-    "point", ["inside_load", "after_load", "inside_dbt_before_scoring", "inside_privacy_intake"]
-)
-def test_a_killed_run_reruns_to_the_same_result(world: World, point: str, tmp_path: Path) -> None:
-    killed_then_rerun(world, point, tmp_path)
+def test_runs_killed_in_turn_inside_each_stage_before_scoring_rerun_to_the_same_result(
+    world: World, tmp_path: Path
+) -> None:
+    killed_in_turn_then_rerun(
+        world,
+        ["inside_load", "after_load", "inside_dbt_before_scoring", "inside_privacy_intake"],
+        tmp_path,
+    )
 
 
 def test_a_run_killed_at_each_stage_boundary_resumes_there(world: World, tmp_path: Path) -> None:
