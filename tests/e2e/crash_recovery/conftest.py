@@ -2,9 +2,9 @@
 landing zone with a change day that erases a customer, its day 0 built once,
 and what an uninterrupted run of the change day publishes. The tests kill
 runs of the change day at named points (tests/support/crash.py), one after
-another, then rerun it plainly and compare. The kill points are split over
-two modules so that two test workers share them; the world is built once
-for both."""
+another, then rerun it plainly and compare. The folder is one scheduling
+unit under `--dist loadfile` (tests/conftest.py), so one worker runs it; the
+world is built once, under a lock in case workers ever share it."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def _erasure_request(landing: Path) -> None:
 @pytest.fixture(scope="session")
 def built_world(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The generated landing, day 0 and the uninterrupted change day, built
-    once for every module and test worker (most of these tests' time): the
-    first worker builds under a lock, the others wait and read."""
+    once for every module (most of these tests' time): the first process
+    builds under a lock, any other waits and reads."""
     shared = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         shared = shared.parent
