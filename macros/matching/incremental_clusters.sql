@@ -25,18 +25,14 @@
     {%- set sub_records = output ~ '__sub_records' -%}
     {%- set labels = output ~ '__labels' -%}
     {%- set components = labels ~ '__components' -%}
-    {%- set state_relation = adapter.get_relation(
-        database=target_database(), schema=output.split('.')[0], identifier=output.split('.')[-1] ~ '__edge_state'
-    ) -%}
+    {%- set state_relation = existing_relation(edge_state) -%}
     {%- set has_state = previous is not none and state_relation is not none
         and not var('full_recluster') -%}
     {#- The cannot-links the last run clustered under: one added or withdrawn
         since touches its records, edge or none between them. -#}
     {%- set cannot_link_state = output ~ '__cannot_link_state' -%}
-    {%- set cannot_link_state_relation = adapter.get_relation(
-        database=target_database(), schema=output.split('.')[0],
-        identifier=output.split('.')[-1] ~ '__cannot_link_state'
-    ) if cannot_links is not none else none -%}
+    {%- set cannot_link_state_relation = existing_relation(cannot_link_state)
+        if cannot_links is not none else none -%}
     {% do replace_table_as(today_edges, 'select record_key_a, record_key_b, confidence from ' ~ edges
     ) %}
     {%- if has_state %}
@@ -57,9 +53,7 @@
         cannot_links=cannot_links,
         cannot_link_max_rounds=var('cannot_link_max_rounds'),
     ) %}
-    {%- set output_relation = adapter.get_relation(
-        database=target_database(), schema=output.split('.')[0], identifier=output.split('.')[-1]
-    ) -%}
+    {%- set output_relation = existing_relation(output) -%}
     {#- The labels of the records not clustered again stay where they are: only
         the re-clustered records' rows, and those of records gone, are replaced. -#}
     {%- if has_state and output_relation is not none %}
@@ -132,6 +126,13 @@
 #}
 {% macro cluster_labels() -%}
     {{ this.schema ~ '.' ~ this.identifier ~ '__labels' }}
+{%- endmacro %}
+
+{#- The relation a `schema.name` names, or none if it does not exist yet. -#}
+{% macro existing_relation(name) -%}
+    {{ return(adapter.get_relation(
+        database=target_database(), schema=name.split('.')[0], identifier=name.split('.')[-1]
+    )) }}
 {%- endmacro %}
 
 {#

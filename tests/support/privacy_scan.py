@@ -99,22 +99,20 @@ def person_values(path: Path, customer_id: str) -> set[str]:
     try:
         mine = "in (select source_record_id from marts.customer_source_xref where customer_id = ?)"
         theirs = mine.replace("in (", "not in (")
-        raw_values = RAW_PII_COLUMNS
-        vault = VAULT_PII_COLUMNS
 
         def distinct(sql: str) -> set[str]:
             return {r[0] for r in con.execute(sql, [customer_id]).fetchall() if r[0]}
 
         def values(condition: str) -> set[str]:
             found: set[str] = set()
-            for table, columns in raw_values.items():
+            for table, columns in RAW_PII_COLUMNS.items():
                 key = TABLES[table].key
                 for column in columns:
                     found |= distinct(
                         f'select distinct trim("{column}") from raw.{table} '
                         f'where "{key}" {condition} and trim("{column}") <> \'\''
                     )
-            for column in vault:
+            for column in VAULT_PII_COLUMNS:
                 found |= distinct(
                     f"select distinct {column} from vault.vault_identity_pii "
                     f"where source_record_id {condition}"
