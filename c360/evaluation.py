@@ -53,7 +53,7 @@ def _prf(precision: float, recall: float) -> dict[str, float]:
     }
 
 
-def _sql_string(value: str | os.PathLike) -> str:
+def sql_string(value: str | os.PathLike) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -139,7 +139,7 @@ def _erased_by_request(con: engine.Connection, links: Path) -> int:
         return 0
     missing = con.execute(
         f"""select truth.source_table, truth.source_record_id
-        from read_parquet({_sql_string(links)}) as truth
+        from read_parquet({sql_string(links)}) as truth
         anti join {XREF} as xref
             on truth.source_table = xref.source_table
             and truth.source_record_id = xref.source_record_id
@@ -167,7 +167,7 @@ class _Pairs:
 
     def pivot(self, column: str) -> str:
         return "".join(
-            f", count(*) filter (where {column} = {_sql_string(s)}) as n_{i}"
+            f", count(*) filter (where {column} = {sql_string(s)}) as n_{i}"
             for i, s in enumerate(self.sources)
         )
 
@@ -280,7 +280,7 @@ def _hard_negatives(con: engine.Connection, path: Path) -> dict[str, dict[str, i
     con.execute(
         f"""
         create temp table _eval_hn as
-        select distinct kind, group_id, person_id from read_parquet({_sql_string(path)})
+        select distinct kind, group_id, person_id from read_parquet({sql_string(path)})
         where kind is not null and group_id is not null and person_id is not null
         """
     )
@@ -372,7 +372,7 @@ def evaluate(warehouse_file: str | os.PathLike, truth_dir: str | os.PathLike) ->
             from (
                 select source_table, source_record_id, person_id,
                        coalesce(is_live, false) as is_live, true as in_truth
-                from read_parquet({_sql_string(links)})
+                from read_parquet({sql_string(links)})
             ) as t
             full join (
                 select source_table, source_record_id, customer_id, true as in_xref,
@@ -491,7 +491,7 @@ def _blocking(
         f"""
         create or replace temp table _eval_identifiable as
         select truth.person_id, records.*
-        from read_parquet({_sql_string(links)}) as truth
+        from read_parquet({sql_string(links)}) as truth
         inner join {XREF} as xref
             on truth.source_table = xref.source_table
             and truth.source_record_id = xref.source_record_id
@@ -623,9 +623,9 @@ def _auto_links(con: engine.Connection, links: Path) -> dict[str, Any]:
         select edges.match_band, edges.match_probability, edges.auto_link_threshold,
             edges.contradicted_by, truth_a.person_id = truth_b.person_id as is_true
         from {PROBABILISTIC_EDGES} as edges
-        inner join read_parquet({_sql_string(links)}) as truth_a
+        inner join read_parquet({sql_string(links)}) as truth_a
             on edges.record_key_a = truth_a.source_table || ':' || truth_a.source_record_id
-        inner join read_parquet({_sql_string(links)}) as truth_b
+        inner join read_parquet({sql_string(links)}) as truth_b
             on edges.record_key_b = truth_b.source_table || ':' || truth_b.source_record_id
         where edges.model_version = ?""",
         [version],
@@ -736,7 +736,7 @@ def _lifecycle(con: engine.Connection, links: Path) -> dict[str, int]:
         f"""create or replace temp table _eval_id_people as
         select assignments.customer_id, truth.person_id, count(*) as records
         from intermediate.int_customer_id_assignments as assignments
-        inner join read_parquet({_sql_string(links)}) as truth
+        inner join read_parquet({sql_string(links)}) as truth
             on assignments.source_table = truth.source_table
             and assignments.source_record_id = truth.source_record_id
         group by all"""

@@ -174,7 +174,7 @@ def bench_pipeline(
     from c360 import pipeline
     from c360.settings import choose_engine, settings
 
-    _remove(warehouse)
+    remove_leftover(warehouse)
     run_id = run_id or _run_id()
     choose_engine(engine)
     try:
@@ -243,7 +243,7 @@ def _size_bytes(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def _remove(path: Path) -> None:
+def remove_leftover(path: Path) -> None:
     """A warehouse or folder left by an earlier run: DuckDB's file, Spark's directory."""
     if path.is_dir():
         shutil.rmtree(path)
@@ -623,9 +623,9 @@ def main(argv: list[str] | None = None) -> int:
             if engine == "duckdb" and not args.no_baseline:
                 _bench_after_duckdb_pipeline(args, day0_landing, days, warehouse, results, run_id)
             if not args.keep:
-                _remove(warehouse)
+                remove_leftover(warehouse)
                 if landing != out / "landing":
-                    _remove(landing)
+                    remove_leftover(landing)
         if not args.keep:
             shutil.rmtree(day0_landing, ignore_errors=True)
     if not args.keep:

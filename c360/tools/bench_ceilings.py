@@ -26,7 +26,7 @@ import argparse
 from pathlib import Path
 
 from c360 import engine, warehouse
-from c360.evaluation import IDENTITY_RECORDS, XREF, _sql_string
+from c360.evaluation import IDENTITY_RECORDS, XREF, sql_string
 
 SCORED_PAIRS = "matching.splink_match_pairs"
 
@@ -52,7 +52,7 @@ def recall_ceiling(con: engine.Connection, links: Path) -> dict[str, float | int
         from {IDENTITY_RECORDS} as records
         inner join {XREF} as xref
             on records.record_key = xref.source_table || ':' || xref.source_record_id
-        inner join read_parquet({_sql_string(links)}) as truth
+        inner join read_parquet({sql_string(links)}) as truth
             on records.record_key = truth.source_table || ':' || truth.source_record_id
         where coalesce(truth.is_live, true) and not coalesce(records.is_anonymous, false)"""
     )

@@ -57,6 +57,7 @@ from pathlib import Path
 
 from c360 import engine, warehouse
 from c360.contract import IDENTITY_TABLES, TABLES
+from c360.evaluation import sql_string
 
 # The floors the test suite holds accuracy to on generated data
 # (tests/e2e/pipeline_generated/test_accuracy.py, tests/e2e/daily_lifecycle).
@@ -128,10 +129,6 @@ DIM_TOTALS = {
 
 
 # -- the invariants, each a function of what it reads --------------------------
-
-
-def sql_string(value: str | os.PathLike) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def landing_images(landing: Path, table: str) -> str | None:
@@ -782,21 +779,6 @@ def steward_pair(con: engine.Connection, truth: Path, override: str) -> dict | N
     return {"review_item_id": None, "record_key_a": rows[0][0], "record_key_b": rows[0][1]}
 
 
-def record_steward_decision(con: engine.Connection, override: str, pair: dict, reason: str) -> None:
-    """As the app's review queue records a decision: the decision and its
-    audit row in one transaction."""
-    warehouse.record_steward_decision(
-        con,
-        override_type=override,
-        record_key_a=pair["record_key_a"],
-        record_key_b=pair["record_key_b"],
-        reason=reason,
-        username="soak-steward",
-        role="steward",
-        review_item_id=pair["review_item_id"],
-    )
-
-
 # -- the run ----------------------------------------------------------------------
 
 
@@ -849,12 +831,10 @@ class Soak:
 
         for stale in (self.generated, self.landing, self.out / "privacy_exports"):
             shutil.rmtree(stale, ignore_errors=True)
+        from c360.tools.bench import remove_leftover
+
         for suffix in ("", ".wal", ".tmp", ".compacting"):
-            target = Path(f"{self.warehouse}{suffix}")
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
+            remove_leftover(Path(f"{self.warehouse}{suffix}"))
         clock = time.perf_counter()
         summary = generate(
             GeneratorConfig(customers=self.customers, days=self.days, seed=self.seed),
@@ -929,7 +909,17 @@ class Soak:
                 if pair is None:
                     self.event(day, "steward decision skipped", override=override)
                     continue
-                record_steward_decision(con, override, pair, reason)
+                # As the app's review queue records it: with its audit row.
+                warehouse.record_steward_decision(
+                    con,
+                    override_type=override,
+                    record_key_a=pair["record_key_a"],
+                    record_key_b=pair["record_key_b"],
+                    reason=reason,
+                    username="soak-steward",
+                    role="steward",
+                    review_item_id=pair["review_item_id"],
+                )
                 self.decisions.append((override, pair["record_key_a"], pair["record_key_b"]))
                 memberships = xref_memberships(con)
                 self.event(
@@ -1200,25 +1190,27 @@ class Soak:
             files.append(path)
         return files
 
-    def scan_bytes(self, label: str) -> dict:
-        """Every erased value, in the bytes of every file the platform keeps and
-        in every landing file."""
+    def scan_bytes(self, label: str, watched: tuple[set[str], int]) -> dict:
+        """Every erased value (`watched`: the needles and how many are held again
+        by live records), in the bytes of every file the platform keeps and in
+        every landing file."""
         from c360 import privacy
 
+        needles, again = watched
         con = warehouse.connect(self.warehouse)
         try:
-            needles, again = self.watched_needles(con)
             in_tables = needles_in_tables(con, needles)
             in_landing = needles_in_landing(con, self.landing, needles)
             versions = erased_id_versions(con)
             due = engine.scalar(con, f"select bytes_purge_due_on from {privacy.SCHEMA}.sweep_state")
         finally:
             con.close()
-        in_files = needles_in_files(self.platform_files(), needles)
+        files = self.platform_files()
+        in_files = needles_in_files(files, needles)
         figures = {
             "values_watched": len(needles),
             "held_again_by_live_records": again,
-            "files_scanned": len(self.platform_files()),
+            "files_scanned": len(files),
             "cells_in_tables": sum(n for _, _, n in in_tables),
             "values_in_file_bytes": sum(in_files.values()),
             "landing_rows_holding_one": sum(in_landing.values()),
@@ -1238,9 +1230,12 @@ class Soak:
         see them) and every byte looked through after."""
         from c360 import privacy
 
+        # The purge rewrites files, not table contents: the values watched
+        # before it are those watched after.
         con = warehouse.connect(self.warehouse)
         try:
-            needles, _ = self.watched_needles(con)
+            watched = self.watched_needles(con)
+            needles = watched[0]
             landing_before = needles_in_landing(con, self.landing, needles)
         finally:
             con.close()
@@ -1255,7 +1250,7 @@ class Soak:
                 "landing_rows_holding_one": sum(landing_before.values()),
                 "values_in_file_bytes": sum(bytes_before.values()),
             },
-            "after": self.scan_bytes(label),
+            "after": self.scan_bytes(label, watched),
         }
 
     def calendar_byte_purge(self, day: dt.date, row: dict) -> None:
